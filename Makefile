@@ -1,0 +1,57 @@
+# Ersen Ops — `make run` and `make test` work from a fresh clone with only Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ADDR   ?= 127.0.0.1:8000
+
+.PHONY: run test install serve worker migrate lint lock bench sandbox-host clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: install, migrate, demo data, print logins, start web + worker (Ctrl-C stops both)
+run: export DEBUG ?= 1
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --no-input -v 0
+	$(BIN)/python manage.py apply_schedules
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py devserver $(ADDR)
+
+## make test: install and run the whole suite (CI=true turns missing programs into failures)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make serve: production-style web process (gunicorn + whitenoise); run `make worker` beside it
+serve: $(STAMP)
+	$(BIN)/python manage.py collectstatic --no-input -v 0
+	$(BIN)/gunicorn ersen_ops.wsgi --bind $(ADDR) --workers $${WEB_CONCURRENCY:-3} --access-logfile -
+
+worker: $(STAMP)
+	$(BIN)/python manage.py qcluster
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py apply_schedules
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+## make lock: re-pin requirements*.txt from requirements*.in (needs pip-tools)
+lock:
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --strip-extras --no-header -o requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet --strip-extras --no-header -o requirements-dev.txt requirements-dev.in
+	sed -i '/^--extra-index-url/d;/^--find-links/d;/^--index-url/d' requirements.txt requirements-dev.txt
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,1 @@
+"""Ersen Ops: the operations portal for ersen.xyz."""

@@ -1,0 +1,77 @@
+"""`record()`: the one function that writes audit events.
+
+Call it inside the transaction of the change it records, so that the event
+exists exactly when the change committed. Appends are serialised (a
+transaction-scoped advisory lock on PostgreSQL; SQLite's IMMEDIATE
+transactions already serialise writers) so two processes never fork the chain.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from ersen_ops.audit.chain import compute_hash, event_fields
+from ersen_ops.audit.models import AuditEvent
+from ersen_ops.core import context
+
+# Arbitrary constant naming the audit chain's advisory lock.
+_CHAIN_LOCK_KEY = 0x45525345  # "ERSE"
+
+Actor = AbstractBaseUser | str | None
+
+
+def actor_fields(actor: Actor) -> tuple[Any, str]:
+    """(user or None, display name) for a user, a system actor name, or nobody."""
+    if actor is None:
+        return None, "system"
+    if isinstance(actor, str):
+        return None, actor if actor.startswith("system") else f"system:{actor}"
+    if getattr(actor, "is_authenticated", False):
+        return actor, actor.get_username()
+    return None, "anonymous"
+
+
+def _jsonable(data: Any) -> Any:
+    return json.loads(json.dumps(data if data is not None else {}, cls=DjangoJSONEncoder))
+
+
+def record(
+    *,
+    actor: Actor,
+    action: str,
+    target: models.Model | None = None,
+    data: dict | None = None,
+    request=None,
+) -> AuditEvent:
+    user, actor_name = actor_fields(actor)
+    ctx = context.current()
+    request_id = getattr(request, "request_id", "") if request is not None else ctx.request_id
+    remote_addr = request.META.get("REMOTE_ADDR") if request is not None else ctx.remote_addr
+    event = AuditEvent(
+        created_at=timezone.now(),
+        actor=user,
+        actor_name=actor_name[:150],
+        action=action,
+        target_type=ContentType.objects.get_for_model(target, for_concrete_model=False) if target is not None else None,
+        target_id=str(target.pk) if target is not None and target.pk is not None else "",
+        target_repr=str(target)[:300] if target is not None else "",
+        data=_jsonable(data),
+        request_id=request_id or "",
+        remote_addr=remote_addr or None,
+    )
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        prev_hash = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first() or ""
+        event.prev_hash = prev_hash
+        event.hash = compute_hash(prev_hash, event_fields(event))
+        event.save()
+    return event

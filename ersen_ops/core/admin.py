@@ -1,0 +1,26 @@
+"""Admin for site-wide settings: the phase change goes through the audited service."""
+
+from django.contrib import admin, messages
+
+from ersen_ops.core.errors import DomainError
+from ersen_ops.core.models import SiteSettings
+from ersen_ops.core.services import site_settings_set_phase
+
+
+@admin.register(SiteSettings)
+class SiteSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "phase", "updated_at")
+    fields = ("phase", "updated_at")
+    readonly_fields = ("updated_at",)
+
+    def has_add_permission(self, request):
+        return not SiteSettings.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        try:
+            site_settings_set_phase(actor=request.user, phase=form.cleaned_data["phase"])
+        except DomainError as exc:
+            messages.error(request, str(exc))

@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _after_migrate(sender, using="default", **kwargs):
+    from django.apps import apps
+
+    # post_migrate is sent once per app; act once, after the last app created its permissions.
+    with_models = [c for c in apps.get_app_configs() if c.models_module is not None]
+    if sender.label != with_models[-1].label:
+        return
+    from ersen_ops.core.roles import sync_roles
+    from ersen_ops.core.scheduling import apply_schedules
+
+    sync_roles(using=using)
+    apply_schedules()
+
+
+class CoreConfig(AppConfig):
+    name = "ersen_ops.core"
+    label = "core"
+    verbose_name = "Site"
+
+    def ready(self):
+        from ersen_ops.core import queue  # noqa: F401  (connects the django-q delivery counter)
+
+        # Runs once per migrate, after every app created its permissions.
+        post_migrate.connect(_after_migrate, dispatch_uid="ersen_ops.core.after_migrate")

@@ -1,0 +1,70 @@
+"""Load demo data (idempotent) and create the demo logins if there are none.
+
+Each app may contribute a `demo.py` with `seed(stdout)`; they run in
+INSTALLED_APPS order. Credentials are generated once, kept in
+`.demo-credentials` (git-ignored) and printed on every run.
+"""
+
+import secrets
+from pathlib import Path
+
+from django.apps import apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils.module_loading import import_string, module_has_submodule
+
+from ersen_ops.core import roles
+
+DEMO_USERS = [
+    ("admin", None),
+    ("operator", roles.OPERATORS),
+    ("approver", roles.APPROVERS),
+    ("commander", roles.INCIDENT_COMMANDERS),
+    ("viewer", roles.VIEWERS),
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data and demo logins (running it twice changes nothing)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet-credentials", action="store_true", help="Do not print the logins.")
+
+    def handle(self, *args, **options):
+        creds_file = Path(settings.BASE_DIR) / ".demo-credentials"
+        known = {}
+        if creds_file.exists():
+            for line in creds_file.read_text().splitlines():
+                if ":" in line:
+                    user, password = line.split(":", 1)
+                    known[user] = password
+        with transaction.atomic():
+            roles.sync_roles()
+            self._seed_users(known)
+            for config in apps.get_app_configs():
+                if module_has_submodule(config.module, "demo"):
+                    import_string(f"{config.name}.demo.seed")(self.stdout)
+        creds_file.write_text("".join(f"{u}:{p}\n" for u, p in known.items()))
+        creds_file.chmod(0o600)
+        if not options["quiet_credentials"]:
+            self.stdout.write("\nErsen Ops is at http://127.0.0.1:8000/admin/  (status page: http://127.0.0.1:8000/)")
+            self.stdout.write("Logins (kept in .demo-credentials):")
+            for user, role in DEMO_USERS:
+                if user in known:
+                    self.stdout.write(f"  {user:10} {known[user]:24} {role or 'superuser'}")
+
+    def _seed_users(self, known):
+        User = get_user_model()
+        for username, role in DEMO_USERS:
+            if User.objects.filter(username=username).exists():
+                continue
+            password = secrets.token_urlsafe(12)
+            if role is None:
+                user = User.objects.create_superuser(username, f"{username}@ersen.xyz", password)
+            else:
+                user = User.objects.create_user(username, f"{username}@ersen.xyz", password, is_staff=True)
+                user.groups.add(Group.objects.get(name=role))
+            known[username] = password

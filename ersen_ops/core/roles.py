@@ -1,0 +1,83 @@
+"""Least-privilege roles: the role matrix, and the one function that makes the groups match it.
+
+Patterns are `app_label.codename` with shell wildcards, resolved against the
+permissions that exist. `sync_roles()` runs after every `migrate`
+(post_migrate), so a permission added by a later migration lands in its role.
+Staff status never implies a custom permission: views check `has_perm`.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+OPERATORS = "Operators"
+APPROVERS = "Approvers"
+INCIDENT_COMMANDERS = "Incident commanders"
+VIEWERS = "Viewers"
+
+# Read access to every operational record (never to users/groups or django-q internals).
+VIEW_ALL = (
+    "audit.view_auditevent",
+    "core.view_sitesettings",
+    "notifications.view_*",
+    "status.view_*",
+    "maintenance.view_*",
+    "incidents.view_*",
+    "runbooks.view_*",
+)
+
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    VIEWERS: VIEW_ALL,
+    OPERATORS: VIEW_ALL
+    + (
+        # create and run maintenance windows (approving checklist items is the Approvers' job)
+        "maintenance.add_maintenancewindow",
+        "maintenance.change_maintenancewindow",
+        "maintenance.transition_maintenancewindow",
+        # open and work incidents
+        "incidents.add_incident",
+        "incidents.change_incident",
+        "incidents.add_incidentupdate",
+        # launch runbooks
+        "runbooks.run_runbook",
+        "runbooks.cancel_runbookexecution",
+        # resend failed notifications, set manual component status
+        "notifications.resend_notificationdelivery",
+        "status.change_component",
+    ),
+    APPROVERS: VIEW_ALL + ("maintenance.approve_checklistitem",),
+    INCIDENT_COMMANDERS: VIEW_ALL
+    + (
+        "incidents.add_incident",
+        "incidents.change_incident",
+        "incidents.add_incidentupdate",
+        "incidents.command_incident",
+        "incidents.acknowledge_incident",
+        "incidents.resolve_incident",
+        "incidents.change_level_incident",
+    ),
+}
+
+
+def resolve(patterns: tuple[str, ...], available: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (app_label, codename) pairs among `available` that match any pattern."""
+    chosen = set()
+    for app_label, codename in available:
+        full = f"{app_label}.{codename}"
+        if any(fnmatchcase(full, p) for p in patterns):
+            chosen.add((app_label, codename))
+    return chosen
+
+
+def sync_roles(using: str = "default") -> dict[str, int]:
+    from django.contrib.auth.models import Group, Permission
+
+    perms = list(Permission.objects.using(using).select_related("content_type"))
+    by_key = {(p.content_type.app_label, p.codename): p for p in perms}
+    counts = {}
+    for role, patterns in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        wanted = [by_key[k] for k in resolve(patterns, list(by_key))]
+        group.permissions.set(wanted)
+        counts[role] = len(wanted)
+    return counts

@@ -1,0 +1,218 @@
+"""Ersen Ops settings: everything that differs between machines comes from the environment.
+
+See `.env.example` for every variable. A malformed value stops start-up with one
+line naming the variable (see `ersen_ops/config.py`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ersen_ops import config
+from ersen_ops.config import ConfigError
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+_env_file = BASE_DIR / ".env"
+if _env_file.exists():
+    config.env.read_env(str(_env_file), overwrite=False)
+
+_INSECURE_KEY = "dev-only-insecure-key-change-me"
+
+try:
+    DEBUG = config.boolean("DEBUG", False)
+    SECRET_KEY = config.string("SECRET_KEY", "")
+    if not SECRET_KEY or SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32:
+        if not DEBUG:
+            raise ConfigError(
+                "SECRET_KEY: set a random value of at least 50 characters for production "
+                "(or DEBUG=1 for local development)"
+            )
+        SECRET_KEY = SECRET_KEY or _INSECURE_KEY
+    ALLOWED_HOSTS = config.str_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+    CSRF_TRUSTED_ORIGINS = config.str_list("CSRF_TRUSTED_ORIGINS", "")
+    DATABASES = {"default": config.database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+    _email = config.email("EMAIL_URL", "consolemail://")
+    REDIS_URL = config.string("REDIS_URL", "")
+    SECURE_SSL_REDIRECT = config.boolean("SECURE_SSL_REDIRECT", not DEBUG)
+    BEHIND_PROXY = config.boolean("BEHIND_PROXY", not DEBUG)
+    HSTS_SECONDS = config.integer("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+    Q_WORKERS = config.integer("Q_WORKERS", 2, minimum=1, maximum=64)
+    Q_TIMEOUT = config.integer("Q_TIMEOUT", 1800, minimum=10, maximum=86400)
+    OPS_PHASE = config.choice("OPS_PHASE", "postlaunch", ("prelaunch", "postlaunch"))
+    OPS_MAINTENANCE_TZ = config.string("OPS_MAINTENANCE_TZ", "America/Los_Angeles")
+    OPS_EMAIL_FROM = config.string("OPS_EMAIL_FROM", "Ersen Ops <ops@ersen.xyz>")
+    OPS_STATUS_PAGE_NAME = config.string("OPS_STATUS_PAGE_NAME", "Ersen")
+    OPS_STATUS_PAGE_URL = config.string("OPS_STATUS_PAGE_URL", "http://127.0.0.1:8000")
+    OPS_TASK_MAX_DELIVERIES = config.integer("OPS_TASK_MAX_DELIVERIES", 3, minimum=1, maximum=20)
+    LOG_LEVEL = config.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
+except ConfigError as exc:
+    sys.exit(f"Configuration error: {exc}")
+
+try:
+    import zoneinfo
+
+    zoneinfo.ZoneInfo(OPS_MAINTENANCE_TZ)
+except Exception:
+    sys.exit(f"Configuration error: OPS_MAINTENANCE_TZ: unknown time zone {OPS_MAINTENANCE_TZ!r}")
+
+INSTALLED_APPS = [
+    "ersen_ops.core",  # first: its admin site and templates override Django's
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "django_q",
+    "ersen_ops.audit",
+    "ersen_ops.notifications",
+    "ersen_ops.status",
+    "maintenance",
+    "incidents",
+    "runbooks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "ersen_ops.core.middleware.RequestIdMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ersen_ops.urls"
+WSGI_APPLICATION = "ersen_ops.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # A web process and a worker write at once: WAL lets readers continue, the busy
+    # timeout waits instead of failing, IMMEDIATE takes the write lock up front so
+    # a transaction never upgrades (and deadlocks) half-way.
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+        }
+    )
+else:
+    _db.setdefault("OPTIONS", {})
+    if config.boolean("DATABASE_POOL", False):
+        # Django's psycopg pool; incompatible with persistent connections.
+        _db["OPTIONS"]["pool"] = True
+        _db["CONN_MAX_AGE"] = 0
+    else:
+        _db["CONN_MAX_AGE"] = config.integer("CONN_MAX_AGE", 60, minimum=0)
+        _db["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -----------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Email ------------------------------------------------------------------
+vars().update(_email)
+DEFAULT_FROM_EMAIL = OPS_EMAIL_FROM
+SERVER_EMAIL = OPS_EMAIL_FROM
+
+# --- Security ---------------------------------------------------------------
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_HSTS_SECONDS = HSTS_SECONDS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = HSTS_SECONDS > 0
+if BEHIND_PROXY:
+    # Traefik terminates TLS and sets X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+LOGIN_URL = "admin:login"
+
+# --- CORS: only the public status API, read-only, no credentials ------------
+CORS_URLS_REGEX = r"^/api/v2/.*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+
+# --- django-q2 --------------------------------------------------------------
+# Correctness over defaults (see shared/reference/stack-notes.md):
+# timeout < retry so a running task is never delivered twice; failures are
+# acknowledged and attempts capped so nothing repeats forever; a task whose
+# worker keeps dying is given up by ersen_ops.core.queue after
+# OPS_TASK_MAX_DELIVERIES deliveries.
+Q_CLUSTER = {
+    "name": "ersen_ops",
+    "workers": Q_WORKERS,
+    "timeout": Q_TIMEOUT,
+    "retry": Q_TIMEOUT + 60,
+    "max_attempts": 3,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "poll": 0.1,
+    "catch_up": False,
+    "label": "Task queue",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- Logging: one line per record, secrets never formatted in -------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL.upper()},
+    "loggers": {
+        "django_q": {"level": "WARNING" if LOG_LEVEL != "debug" else "DEBUG", "propagate": True},
+        "paramiko": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,41 @@
+"""Components of ersen.xyz, shared by maintenance windows, incidents and the public status API."""
+
+from django.db import models
+
+from ersen_ops.core.ids import component_public_id
+from ersen_ops.status.choices import ComponentStatus
+
+
+class Component(models.Model):
+    public_id = models.CharField(max_length=20, unique=True, default=component_public_id, editable=False)
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    group = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        limit_choices_to={"is_group": True},
+        help_text="Optional component group this component belongs to.",
+    )
+    is_group = models.BooleanField(default=False, help_text="A group of components, shown with its children.")
+    position = models.PositiveIntegerField(default=0, help_text="Display order (lowest first).")
+    public = models.BooleanField(default=True, help_text="Shown on the public status page and API.")
+    status = models.CharField(
+        max_length=30,
+        choices=ComponentStatus.choices,
+        default=ComponentStatus.OPERATIONAL,
+        help_text="Manual status; incidents and maintenance can make the public status worse, never better.",
+    )
+    showcase = models.BooleanField(default=False)
+    only_show_if_degraded = models.BooleanField(default=False)
+    start_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,19 @@
+"""URL map. Public endpoints: health, and (status app) the status page and API; everything else needs a login."""
+
+from django.contrib import admin
+from django.urls import path
+
+from ersen_ops.core import views as core_views
+
+admin.site.site_header = "Ersen Ops"
+admin.site.site_title = "Ersen Ops"
+admin.site.index_title = "Control room"
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "ersen_ops.core.views.not_found"
+handler403 = "ersen_ops.core.views.permission_denied"

@@ -1,0 +1,46 @@
+"""Shared fixtures. Tests that need an external program skip without it, except under CI=true, where they fail."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.db import connection
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def missing(reason: str):
+    """Skip locally; fail under CI=true (a missing program in CI is a broken pipeline, not a pass)."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_program(name: str, path: str | None = None) -> str:
+    found = path if path and os.path.exists(path) else shutil.which(name)
+    if not found:
+        missing(f"program {name!r} is not installed")
+    return found
+
+
+@pytest.fixture
+def postgres(db):
+    """Marks a test as PostgreSQL-only."""
+    if connection.vendor != "postgresql":
+        missing("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+
+
+@pytest.fixture
+def transactional_postgres(transactional_db):
+    if connection.vendor != "postgresql":
+        missing("needs PostgreSQL (set DATABASE_URL=postgres://…)")
+
+
+@pytest.fixture
+def users(db):
+    """One user per role, plus a superuser."""
+    from tests.factories import make_role_users
+
+    return make_role_users()

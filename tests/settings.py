@@ -1,0 +1,23 @@
+"""Test settings: the production settings module, with test-only environment defaults.
+
+Anything the environment sets (DATABASE_URL in CI) wins over these defaults.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 48)
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("BEHIND_PROXY", "0")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+
+from ersen_ops.settings import *  # noqa: E402,F403
+from ersen_ops.settings import STORAGES  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
