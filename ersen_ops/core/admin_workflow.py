@@ -1,0 +1,135 @@
+"""Per-object workflow buttons for the admin (the python.org sponsors-admin pattern).
+
+A ModelAdmin lists `WorkflowAction`s. Each gets a URL
+`<object_id>/do/<name>/`: GET shows a confirmation page that changes nothing
+(with an optional form), POST performs it by calling a service. Permission is
+checked in the view (staff status never implies a custom permission: 403
+otherwise); buttons appear on the change form only for actions the state
+allows, and the ones the user may not do are shown disabled with the reason.
+A DomainError from the service becomes a form error on the confirmation page;
+the operator never sees a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+
+from ersen_ops.core.errors import DomainError
+
+
+@dataclass
+class WorkflowAction:
+    name: str
+    label: str
+    permission: str
+    perform: Callable  # perform(request, obj, cleaned_data) -> str | None (success message)
+    available: Callable = lambda obj: True  # noqa: E731 - the state allows it
+    unavailable_reason: Callable = lambda obj: ""  # noqa: E731 - why not, for the disabled button
+    form_class: type[forms.Form] | None = None
+    describe: Callable = lambda obj: ""  # noqa: E731 - "what will happen", shown on the confirmation page
+    touches_production: bool = False
+    css_class: str = ""
+    initial: Callable = lambda request, obj: {}  # noqa: E731
+    extra: dict = field(default_factory=dict)
+
+
+class WorkflowAdminMixin:
+    workflow_actions: list[WorkflowAction] = []
+    change_form_template = "admin/workflow/change_form.html"
+
+    def get_workflow_actions(self, request, obj) -> list[WorkflowAction]:
+        return list(self.workflow_actions)
+
+    def get_urls(self):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        custom = [
+            path(
+                "<path:object_id>/do/<str:action>/",
+                self.admin_site.admin_view(self.workflow_view),
+                name="%s_%s_workflow" % info,
+            )
+        ]
+        return custom + super().get_urls()
+
+    def workflow_buttons(self, request, obj) -> list[dict]:
+        buttons = []
+        if obj is None:
+            return buttons
+        info = self.model._meta.app_label, self.model._meta.model_name
+        for action in self.get_workflow_actions(request, obj):
+            state_ok = action.available(obj)
+            allowed = request.user.has_perm(action.permission)
+            if not state_ok and not action.unavailable_reason(obj):
+                continue
+            reason = ""
+            if not allowed:
+                reason = "Your role does not include this action."
+            elif not state_ok:
+                reason = action.unavailable_reason(obj)
+            buttons.append(
+                {
+                    "name": action.name,
+                    "label": action.label,
+                    "url": reverse("admin:%s_%s_workflow" % info, args=[obj.pk, action.name]),
+                    "enabled": state_ok and allowed,
+                    "reason": reason,
+                    "css_class": action.css_class,
+                }
+            )
+        return buttons
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context["workflow_buttons"] = self.workflow_buttons(request, obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def workflow_view(self, request, object_id, action):
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id)
+        actions = {a.name: a for a in self.get_workflow_actions(request, obj)}
+        if action not in actions:
+            raise PermissionDenied("Unknown action.")
+        wf = actions[action]
+        if not request.user.has_perm(wf.permission):
+            raise PermissionDenied(f"Your role does not allow “{wf.label}”.")
+        change_url = reverse(
+            "admin:%s_%s_change" % (self.model._meta.app_label, self.model._meta.model_name), args=[obj.pk]
+        )
+        form_class = wf.form_class or forms.Form
+        error = ""
+        if request.method == "POST":
+            form = form_class(request.POST, request.FILES)
+            if form.is_valid():
+                try:
+                    message = wf.perform(request, obj, form.cleaned_data)
+                except DomainError as exc:
+                    error = str(exc)
+                    form.add_error(None, error)
+                else:
+                    messages.success(request, message or f"{wf.label}: done.")
+                    return HttpResponseRedirect(change_url)
+        else:
+            form = form_class(initial=wf.initial(request, obj))
+            if not wf.available(obj):
+                error = wf.unavailable_reason(obj) or f"“{wf.label}” is not possible in the current state."
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": obj,
+            "title": f"{wf.label}: {obj}",
+            "action": wf,
+            "form": form,
+            "error": error,
+            "description": wf.describe(obj),
+            "change_url": change_url,
+        }
+        return TemplateResponse(
+            request, "admin/workflow/confirm.html", context, status=400 if request.method == "POST" else 200
+        )
