@@ -45,6 +45,8 @@ try:
     OPS_STATUS_PAGE_NAME = config.string("OPS_STATUS_PAGE_NAME", "Ersen")
     OPS_STATUS_PAGE_URL = config.string("OPS_STATUS_PAGE_URL", "http://127.0.0.1:8000")
     OPS_TASK_MAX_DELIVERIES = config.integer("OPS_TASK_MAX_DELIVERIES", 3, minimum=1, maximum=20)
+    OPS_MAINTENANCE_REMINDER_MINUTES = config.integer("OPS_MAINTENANCE_REMINDER_MINUTES", 60, minimum=1, maximum=7 * 24 * 60)
+    OPS_OWNER_MAY_SELF_APPROVE = config.boolean("OPS_OWNER_MAY_SELF_APPROVE", False)
     LOG_LEVEL = config.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
