@@ -7,6 +7,7 @@ line naming the variable (see `ersen_ops/config.py`).
 from __future__ import annotations
 
 import sys
+from datetime import date as _date
 from pathlib import Path
 
 from ersen_ops import config
@@ -48,6 +49,14 @@ try:
     OPS_MAINTENANCE_REMINDER_MINUTES = config.integer("OPS_MAINTENANCE_REMINDER_MINUTES", 60, minimum=1, maximum=7 * 24 * 60)
     OPS_OWNER_MAY_SELF_APPROVE = config.boolean("OPS_OWNER_MAY_SELF_APPROVE", False)
     LOG_LEVEL = config.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
+    # Incidents: the sprint calendar behind "normal sprint" (P3) and "next sprint" (P4), and the P1 re-page interval.
+    _sprint_start = config.string("OPS_SPRINT_START", "2026-01-05")
+    try:
+        OPS_SPRINT_START = _date.fromisoformat(_sprint_start.strip())
+    except ValueError:
+        raise ConfigError(f"OPS_SPRINT_START: expected a date like 2026-01-05, got {_sprint_start!r}") from None
+    OPS_SPRINT_DAYS = config.integer("OPS_SPRINT_DAYS", 14, minimum=1, maximum=90)
+    OPS_P1_REPAGE_MINUTES = config.integer("OPS_P1_REPAGE_MINUTES", 5, minimum=1, maximum=120)
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
