@@ -1,0 +1,515 @@
+"""The seed's maintenance protocol as pure rules: no database, `now` always passed in.
+
+Table-driven from maintenance-window-best-practices.md:
+
+| type      | notice | window                         | channels                     |
+|-----------|--------|--------------------------------|------------------------------|
+| routine   | 24 h   | 02:00–04:00 Pacific, Tue/Thu   | status page                  |
+| urgent    | 4 h    | as soon as possible            | email + status page + Discord|
+| emergency | 0 h    | immediate                      | all channels                 |
+
+Pre-launch: no notice or slot rule, but planned downtime over 5 minutes must be
+announced on Discord and Slack. "Pacific" is `settings.OPS_MAINTENANCE_TZ`
+(America/Los_Angeles), so the slot stays 2–4 AM local time through daylight saving.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+
+from ersen_ops.core.choices import Phase
+from ersen_ops.notifications.choices import Channel
+from maintenance.choices import ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
+
+# --- The table -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Allowed local slot: weekdays (Mon=0) and local start/end times."""
+
+    weekdays: tuple[int, ...]
+    start: time
+    end: time
+
+    def describe(self) -> str:
+        days = " or ".join(_WEEKDAY_NAMES[d] for d in self.weekdays)
+        return f"{self.start:%H:%M}–{self.end:%H:%M} Pacific on a {days}"
+
+
+@dataclass(frozen=True)
+class TypePolicy:
+    type: str
+    name: str  # "Routine", used in messages
+    notice: timedelta
+    slot: Slot | None  # None: any time ("as soon as possible" / "immediate")
+    window_text: str
+    channels: tuple[str, ...]
+    escalate_to: str  # the type to suggest when this one's notice is too short
+    may_override_freeze: bool = False  # with a written justification
+    may_start_early: bool = False  # start before the announced start, even with open "before" items (justified)
+
+
+_WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+TUESDAY, THURSDAY = 1, 3
+
+ROUTINE_SLOT = Slot(weekdays=(TUESDAY, THURSDAY), start=time(2, 0), end=time(4, 0))
+ALL_CHANNELS = tuple(Channel.values)
+
+POLICY: dict[str, TypePolicy] = {
+    MaintenanceType.ROUTINE: TypePolicy(
+        type=MaintenanceType.ROUTINE,
+        name="Routine",
+        notice=timedelta(hours=24),
+        slot=ROUTINE_SLOT,
+        window_text="2-4 AM Pacific, Tue/Thu",
+        channels=(Channel.STATUS_PAGE,),
+        escalate_to=MaintenanceType.URGENT,
+    ),
+    MaintenanceType.URGENT: TypePolicy(
+        type=MaintenanceType.URGENT,
+        name="Urgent",
+        notice=timedelta(hours=4),
+        slot=None,
+        window_text="As soon as possible",
+        channels=(Channel.EMAIL, Channel.STATUS_PAGE, Channel.DISCORD),
+        escalate_to=MaintenanceType.EMERGENCY,
+    ),
+    MaintenanceType.EMERGENCY: TypePolicy(
+        type=MaintenanceType.EMERGENCY,
+        name="Emergency",
+        notice=timedelta(0),
+        slot=None,
+        window_text="Immediate",
+        channels=ALL_CHANNELS,
+        escalate_to="",
+        may_override_freeze=True,
+        may_start_early=True,
+    ),
+}
+
+# Pre-launch: "Still notify via Discord/Slack if downtime > 5 minutes".
+PRELAUNCH_NOTIFY_OVER = timedelta(minutes=5)
+PRELAUNCH_CHANNELS = (Channel.DISCORD, Channel.SLACK)
+
+# The post-maintenance summary goes to #team-ops.
+SUMMARY_CHANNELS = (Channel.SLACK_TEAM_OPS,)
+
+# Items the system approves itself (with evidence); a person may approve them only with a note.
+AUTOMATED_ITEMS = frozenset(
+    {
+        ItemKey.STATUS_SCHEDULED,
+        ItemKey.ETA_COMMUNICATED,
+        ItemKey.STATUS_UNDER_MAINTENANCE,
+        ItemKey.STATUS_OPERATIONAL,
+        ItemKey.SUMMARY_TEAM_OPS,
+    }
+)
+
+# The window states in which items of each checklist phase can be approved.
+APPROVABLE_IN = {
+    ChecklistPhase.BEFORE: (WindowStatus.SCHEDULED, WindowStatus.IN_PROGRESS, WindowStatus.COMPLETED),
+    ChecklistPhase.DURING: (WindowStatus.IN_PROGRESS,),
+    ChecklistPhase.AFTER: (WindowStatus.COMPLETED,),
+}
+
+
+def maintenance_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.OPS_MAINTENANCE_TZ)
+
+
+# --- Formatting (used in every message, so numbers read the same everywhere) ------------------------------
+
+
+def fmt_duration(delta: timedelta) -> str:
+    """'24 h', '19 h 12 min', '45 min', '0 min' (rounded down to the minute)."""
+    minutes = int(abs(delta).total_seconds() // 60)
+    hours, mins = divmod(minutes, 60)
+    if hours and mins:
+        return f"{hours} h {mins} min"
+    if hours:
+        return f"{hours} h"
+    return f"{mins} min"
+
+
+def fmt_local(dt: datetime, fmt: str = "%a %Y-%m-%d %H:%M %Z") -> str:
+    return dt.astimezone(maintenance_zone()).strftime(fmt)
+
+
+def fmt_local_range(start: datetime, end: datetime) -> str:
+    """'Tue 2027-01-12 02:00–03:00 PST' (the end's date only when it differs)."""
+    s, e = start.astimezone(maintenance_zone()), end.astimezone(maintenance_zone())
+    if s.date() == e.date() and s.tzname() == e.tzname():
+        return f"{s:%a %Y-%m-%d %H:%M}–{e:%H:%M} {e.tzname()}"
+    return f"{s:%a %Y-%m-%d %H:%M %Z} – {e:%a %Y-%m-%d %H:%M %Z}"
+
+
+# --- Facts the rules look at -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowFacts:
+    type: str
+    planned_start: datetime
+    planned_end: datetime
+    components: frozenset = frozenset()  # component ids
+    title: str = ""
+    public_id: str = ""
+    status: str = WindowStatus.DRAFT
+    justification: str = ""  # emergency only: why a freeze is overridden
+    component_names: dict = field(default_factory=dict, compare=False, hash=False)  # id -> name, for messages
+
+
+@dataclass(frozen=True)
+class FreezeFacts:
+    name: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str  # notice | slot | overlap | freeze | end_after_start | past | components
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    return a_start < b_end and b_start < a_end
+
+
+# --- Slots ---------------------------------------------------------------------------------------------
+
+
+def in_routine_slot(start: datetime, end: datetime, slot: Slot = ROUTINE_SLOT) -> bool:
+    """True when [start, end] lies inside one slot, in local (Pacific) time."""
+    zone = maintenance_zone()
+    local_start = start.astimezone(zone)
+    if local_start.weekday() not in slot.weekdays:
+        return False
+    slot_start = datetime.combine(local_start.date(), slot.start, tzinfo=zone)
+    slot_end = datetime.combine(local_start.date(), slot.end, tzinfo=zone)
+    return slot_start <= start and end <= slot_end and start < end
+
+
+def next_routine_slots(after: datetime, count: int = 4, slot: Slot = ROUTINE_SLOT) -> list[tuple[datetime, datetime]]:
+    """The next `count` routine slots (start, end) whose start is at or after `after`, as UTC datetimes."""
+    zone = maintenance_zone()
+    utc = zoneinfo.ZoneInfo("UTC")
+    day = after.astimezone(zone).date()
+    found: list[tuple[datetime, datetime]] = []
+    while len(found) < count:
+        if day.weekday() in slot.weekdays:
+            start = datetime.combine(day, slot.start, tzinfo=zone)
+            if start >= after:
+                end = datetime.combine(day, slot.end, tzinfo=zone)
+                found.append((start.astimezone(utc), end.astimezone(utc)))
+        day += timedelta(days=1)
+    return found
+
+
+def earliest_start(window_type: str, now: datetime) -> datetime:
+    """The earliest start the type's notice allows when scheduling at `now` (for routine: the next slot)."""
+    policy = POLICY[window_type]
+    first = now + policy.notice
+    if policy.slot is not None:
+        return next_routine_slots(first, 1, policy.slot)[0][0]
+    return first
+
+
+# --- Scheduling ---------------------------------------------------------------------------------------
+
+
+def check_schedule(
+    window: WindowFacts,
+    now: datetime,
+    phase: str,
+    freezes: Iterable[FreezeFacts] = (),
+    overlapping: Iterable[WindowFacts] = (),
+) -> list[Violation]:
+    """Everything that forbids scheduling (announcing) `window` at `now`. Empty list: it may be scheduled."""
+    policy = POLICY[window.type]
+    start, end = window.planned_start, window.planned_end
+    violations: list[Violation] = []
+    if end <= start:
+        return [
+            Violation(
+                "end_after_start",
+                f"The planned end ({fmt_local(end)}) must be after the planned start ({fmt_local(start)}).",
+            )
+        ]
+    if end <= now:
+        violations.append(
+            Violation("past", f"The planned end ({fmt_local(end)}) is already in the past (now {fmt_local(now)}).")
+        )
+    if not window.components:
+        violations.append(
+            Violation("components", "Name at least one affected component: the status page shows them under maintenance.")
+        )
+
+    if phase == Phase.POSTLAUNCH:
+        notice = start - now
+        if notice < policy.notice:
+            violations.append(Violation("notice", _notice_message(policy, notice, now)))
+        if policy.slot is not None and not in_routine_slot(start, end, policy.slot):
+            violations.append(Violation("slot", _slot_message(policy, start, end, now)))
+
+    for freeze in freezes:
+        if not overlaps(start, end, freeze.start, freeze.end):
+            continue
+        where = f"the freeze “{freeze.name}” ({fmt_local_range(freeze.start, freeze.end)})"
+        if not policy.may_override_freeze:
+            violations.append(
+                Violation(
+                    "freeze",
+                    f"{policy.name} maintenance may not be scheduled inside {where}; "
+                    f"move it after {fmt_local(freeze.end)} or, for a critical outage, use the emergency type.",
+                )
+            )
+        elif not window.justification.strip():
+            violations.append(
+                Violation("freeze", f"Emergency maintenance inside {where} needs a written justification.")
+            )
+
+    for other in overlapping:
+        shared = window.components & other.components
+        if not shared or not overlaps(start, end, other.planned_start, other.planned_end):
+            continue
+        names = sorted(other.component_names.get(c) or window.component_names.get(c) or str(c) for c in shared)
+        violations.append(
+            Violation(
+                "overlap",
+                f"Overlaps “{other.title}” ({other.public_id}, {WindowStatus(other.status).label.lower()}, "
+                f"{fmt_local_range(other.planned_start, other.planned_end)}) on {', '.join(names)}: "
+                "two windows may not touch the same component at the same time.",
+            )
+        )
+    return violations
+
+
+def _notice_message(policy: TypePolicy, notice: timedelta, now: datetime) -> str:
+    gives = fmt_duration(notice) if notice > timedelta(0) else f"none (the start is {fmt_duration(notice)} in the past)"
+    message = f"{policy.name} maintenance needs {fmt_duration(policy.notice)} notice; scheduling now gives {gives}."
+    earliest = earliest_start(policy.type, now)
+    if policy.slot is not None:
+        message += f" Pick a slot on or after {fmt_local(earliest)}"
+    else:
+        message += f" Start on or after {fmt_local(earliest)}"
+    if policy.escalate_to:
+        message += f", or use the {policy.escalate_to} type."
+    else:
+        message += "."
+    return message
+
+
+def _slot_message(policy: TypePolicy, start: datetime, end: datetime, now: datetime) -> str:
+    slot = policy.slot
+    slot_length = datetime.combine(datetime.min, slot.end) - datetime.combine(datetime.min, slot.start)
+    length = end - start
+    message = (
+        f"{policy.name} maintenance must lie inside one slot, {slot.describe()}; "
+        f"this window runs {fmt_local_range(start, end)}"
+    )
+    if length > slot_length:
+        message += f" and lasts {fmt_duration(length)}, longer than the {fmt_duration(slot_length)} slot"
+    slots = next_routine_slots(max(now + policy.notice, now), 4, slot)
+    message += ". Next slots: " + ", ".join(fmt_local(s) for s, _ in slots) + "."
+    return message
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    channels: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+
+def channels_for(window_type: str, phase: str, planned_duration: timedelta | None = None) -> ChannelPlan:
+    """Where announcements of a window go: the type's channels, plus Discord/Slack pre-launch over 5 minutes."""
+    policy = POLICY[window_type]
+    channels = list(policy.channels)
+    reasons = [f"{policy.name}: {', '.join(Channel(c).label for c in policy.channels)} (the protocol's table)."]
+    if phase == Phase.PRELAUNCH and planned_duration is not None and planned_duration > PRELAUNCH_NOTIFY_OVER:
+        added = [c for c in PRELAUNCH_CHANNELS if c not in channels]
+        channels.extend(added)
+        reasons.append(
+            f"Pre-launch: planned downtime {fmt_duration(planned_duration)} exceeds "
+            f"{fmt_duration(PRELAUNCH_NOTIFY_OVER)}, so Discord and Slack are notified too."
+        )
+    return ChannelPlan(tuple(channels), tuple(reasons))
+
+
+# --- Lifecycle gates ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemFacts:
+    text: str
+    phase: str
+    done: bool
+
+
+def open_items(items: Iterable[ItemFacts], phase: str) -> list[str]:
+    return [i.text for i in items if i.phase == phase and not i.done]
+
+
+def _quote_list(texts: Sequence[str]) -> str:
+    return "; ".join(f"“{t}”" for t in texts)
+
+
+def check_start(
+    *,
+    window_type: str,
+    phase: str,
+    planned_start: datetime,
+    now: datetime,
+    items: Iterable[ItemFacts],
+    justification: str = "",
+) -> list[Violation]:
+    """scheduled → in_progress: every "before" item done (emergency: may start at once, with a justification)."""
+    policy = POLICY[window_type]
+    missing = open_items(items, ChecklistPhase.BEFORE)
+    violations = []
+    justified = policy.may_start_early and bool(justification.strip())
+    if missing and not justified:
+        hint = " Emergency windows may start at once with a written justification." if policy.may_start_early else ""
+        violations.append(
+            Violation(
+                "gate",
+                f"Cannot start: {len(missing)} “before” item(s) not done: {_quote_list(missing)}.{hint}",
+            )
+        )
+    if phase == Phase.POSTLAUNCH and now < planned_start and not policy.may_start_early:
+        violations.append(
+            Violation(
+                "early",
+                f"{policy.name} maintenance was announced for {fmt_local(planned_start)}; it cannot start "
+                f"{fmt_duration(planned_start - now)} early (now {fmt_local(now)}). Only emergency windows start at once.",
+            )
+        )
+    return violations
+
+
+def check_complete(items: Iterable[ItemFacts]) -> list[Violation]:
+    missing = open_items(items, ChecklistPhase.DURING)
+    if missing:
+        return [Violation("gate", f"Cannot complete: {len(missing)} “during” item(s) not done: {_quote_list(missing)}.")]
+    return []
+
+
+def ready_to_close(items: Iterable[ItemFacts]) -> bool:
+    return not open_items(items, ChecklistPhase.AFTER)
+
+
+def check_eta(*, new_eta: datetime, now: datetime, actual_start: datetime | None, reason: str) -> list[Violation]:
+    violations = []
+    if not reason.strip():
+        violations.append(Violation("reason", "Say why the ETA changes (it is published and kept in the history)."))
+    if new_eta <= now:
+        violations.append(Violation("eta", f"The new ETA ({fmt_local(new_eta)}) must be in the future (now {fmt_local(now)})."))
+    if actual_start and new_eta <= actual_start:
+        violations.append(Violation("eta", "The new ETA must be after the actual start."))
+    return violations
+
+
+# --- Approvals ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApprovalFacts:
+    item_text: str
+    item_key: str
+    item_phase: str
+    window_status: str
+    window_closed: bool
+    phase: str  # site phase
+    actor_is_system: bool
+    actor_id: int | None
+    actor_name: str
+    owner_id: int | None
+    on_call_id: int | None
+    on_call_name: str
+    rollback_plan: str
+    live_approver_ids: tuple  # user ids (None for system approvals) of the item's live approvals
+    required_approvals: int
+    owner_may_self_approve: bool
+    note: str = ""
+    evidence: bool = False  # an evidence URL or object is attached
+
+
+def separation_of_duties_applies(*, phase: str, item_phase: str, owner_may_self_approve: bool) -> bool:
+    return phase == Phase.POSTLAUNCH and item_phase == ChecklistPhase.BEFORE and not owner_may_self_approve
+
+
+def item_done(*, live_approver_ids: Sequence, required: int, owner_id, sod_applies: bool) -> bool:
+    """Done when live approvals reach `required` and, under separation of duties, not all of them are the owner's."""
+    if len(live_approver_ids) < max(required, 1):
+        return False
+    if sod_applies and owner_id is not None and all(uid == owner_id for uid in live_approver_ids):
+        return False
+    return True
+
+
+def check_approval(f: ApprovalFacts) -> list[Violation]:
+    if f.window_status not in APPROVABLE_IN[f.item_phase] or f.window_closed:
+        allowed = ", ".join(WindowStatus(s).label.lower() for s in APPROVABLE_IN[f.item_phase])
+        state = "closed" if f.window_closed else WindowStatus(f.window_status).label.lower()
+        return [
+            Violation(
+                "state",
+                f"“{f.item_text}” ({ChecklistPhase(f.item_phase).label.lower()}) can be approved while the window "
+                f"is {allowed}; it is {state}.",
+            )
+        ]
+    if not f.actor_is_system and f.actor_id in f.live_approver_ids:
+        return [Violation("duplicate", f"{f.actor_name} has already approved “{f.item_text}”.")]
+    violations = []
+    if f.item_key == ItemKey.ROLLBACK_PLAN and not f.rollback_plan.strip():
+        violations.append(
+            Violation("facts", f"“{f.item_text}” can be approved only once the window's rollback plan is filled in.")
+        )
+    if f.item_key == ItemKey.ON_CALL_CONFIRMED and not f.actor_is_system:
+        if f.on_call_id is None:
+            violations.append(Violation("facts", "Set the window's on-call engineer first: only they can confirm."))
+        elif f.actor_id != f.on_call_id:
+            violations.append(
+                Violation(
+                    "facts", f"Only the window's on-call engineer ({f.on_call_name}) can confirm being available."
+                )
+            )
+    if f.item_key == ItemKey.BACKUP_VERIFIED and not f.actor_is_system and not (f.evidence or f.note.strip()):
+        violations.append(
+            Violation(
+                "facts",
+                f"“{f.item_text}” needs evidence: a verified backup run of this window, or a link or note "
+                "describing the verified backup (file, size, checksum).",
+            )
+        )
+    if f.item_key in AUTOMATED_ITEMS and not f.actor_is_system and not f.note.strip():
+        violations.append(
+            Violation(
+                "facts",
+                f"“{f.item_text}” is approved automatically when the system does it; a manual approval needs a "
+                "note saying how it was done.",
+            )
+        )
+    sod = separation_of_duties_applies(
+        phase=f.phase, item_phase=f.item_phase, owner_may_self_approve=f.owner_may_self_approve
+    )
+    if sod and not f.actor_is_system and f.owner_id is not None and f.actor_id == f.owner_id:
+        others = [uid for uid in f.live_approver_ids if uid != f.owner_id]
+        if not others and f.required_approvals <= 1:
+            violations.append(
+                Violation(
+                    "separation_of_duties",
+                    f"Separation of duties: you own this window, so after launch you cannot be the sole approver "
+                    f"of “{f.item_text}”. Ask another approver.",
+                )
+            )
+    return violations

@@ -1,0 +1,131 @@
+"""Reads of maintenance data, with the joins and annotations that keep query counts constant."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from maintenance.choices import ACTIVE_STATUSES, ChecklistPhase, WindowStatus
+from maintenance.models import Approval, ChecklistItem, ChecklistTemplate, FreezePeriod, MaintenanceWindow
+from maintenance.policy import FreezeFacts, ItemFacts, WindowFacts
+
+
+def window_list() -> QuerySet[MaintenanceWindow]:
+    """Windows with their owner and checklist progress (items / done) annotated: one query for a page."""
+    return MaintenanceWindow.objects.select_related("owner", "on_call_engineer").annotate(
+        checklist_total=Count("checklist_items", distinct=True),
+        checklist_done=Count("checklist_items", filter=Q(checklist_items__done_at__isnull=False), distinct=True),
+    )
+
+
+def window_facts(window: MaintenanceWindow, *, component_ids=None, justification: str | None = None) -> WindowFacts:
+    if component_ids is None:
+        components = list(window.components.all()) if window.pk else []
+        component_ids = [c.pk for c in components]
+        names = {c.pk: c.name for c in components}
+    else:
+        from ersen_ops.status.models import Component
+
+        names = dict(Component.objects.filter(pk__in=component_ids).values_list("pk", "name"))
+    return WindowFacts(
+        type=window.type,
+        planned_start=window.planned_start,
+        planned_end=window.planned_end,
+        components=frozenset(component_ids),
+        title=window.title,
+        public_id=window.public_id,
+        status=window.status,
+        justification=window.emergency_justification if justification is None else justification,
+        component_names=names,
+    )
+
+
+def windows_overlapping(*, start: datetime, end: datetime, component_ids, exclude_pk=None) -> list[WindowFacts]:
+    """Scheduled or in-progress windows on any of these components whose planned time overlaps [start, end)."""
+    if not component_ids:
+        return []
+    qs = (
+        MaintenanceWindow.objects.filter(
+            status__in=ACTIVE_STATUSES,
+            components__in=list(component_ids),
+            planned_start__lt=end,
+            planned_end__gt=start,
+        )
+        .exclude(pk=exclude_pk)
+        .distinct()
+        .prefetch_related("components")
+    )
+    return [window_facts(w) for w in qs]
+
+
+def freezes_overlapping(*, start: datetime, end: datetime) -> list[FreezeFacts]:
+    return [
+        FreezeFacts(name=f.name, start=f.start, end=f.end)
+        for f in FreezePeriod.objects.filter(start__lt=end, end__gt=start)
+    ]
+
+
+def checklist_items(window: MaintenanceWindow) -> list[ChecklistItem]:
+    """The window's items with every approval (live and revoked) and its approver, in one round of queries."""
+    return list(
+        window.checklist_items.all().prefetch_related(
+            Prefetch(
+                "approvals",
+                queryset=Approval.objects.select_related("user", "evidence_type", "revocation").order_by(
+                    "approved_at", "id"
+                ),
+            )
+        )
+    )
+
+
+def item_facts(items) -> list[ItemFacts]:
+    return [ItemFacts(text=i.text, phase=i.phase, done=i.done_at is not None) for i in items]
+
+
+def checklist_by_phase(window: MaintenanceWindow) -> list[tuple[str, str, list[ChecklistItem]]]:
+    items = checklist_items(window)
+    return [
+        (phase.value, phase.label, sorted((i for i in items if i.phase == phase), key=lambda i: (i.order, i.id)))
+        for phase in ChecklistPhase
+    ]
+
+
+def templates_with_items() -> list[ChecklistTemplate]:
+    return list(ChecklistTemplate.objects.prefetch_related("items"))
+
+
+def window_deliveries(window: MaintenanceWindow):
+    from ersen_ops.notifications.models import NotificationDelivery
+
+    ct = ContentType.objects.get_for_model(MaintenanceWindow)
+    return NotificationDelivery.objects.filter(related_type=ct, related_id=str(window.pk)).order_by("created_at", "id")
+
+
+def windows_due_for_reminder(*, now: datetime, lead) -> QuerySet[MaintenanceWindow]:
+    from maintenance.choices import MaintenanceType
+
+    return MaintenanceWindow.objects.filter(
+        type=MaintenanceType.ROUTINE,
+        status=WindowStatus.SCHEDULED,
+        reminder_sent_at__isnull=True,
+        planned_start__gt=now,
+        planned_start__lte=now + lead,
+    )
+
+
+def windows_past_eta(*, now: datetime) -> QuerySet[MaintenanceWindow]:
+    return MaintenanceWindow.objects.filter(status=WindowStatus.IN_PROGRESS, eta__lt=now)
+
+
+def runbook_executions(window: MaintenanceWindow) -> list:
+    """The window's runbook executions, if the runbooks app provides them (issue 5)."""
+    manager = getattr(window, "runbook_executions", None)
+    return list(manager.all().order_by("pk")) if manager is not None else []
+
+
+def linked_incidents(window: MaintenanceWindow) -> list:
+    manager = getattr(window, "incidents", None)
+    return list(manager.all().order_by("pk")) if manager is not None else []
