@@ -64,6 +64,15 @@ class Incident(models.Model):
     pager_triggered_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_paged_at = models.DateTimeField(null=True, blank=True, editable=False)
     page_count = models.PositiveIntegerField(default=0, editable=False)
+    maintenance_window = models.ForeignKey(
+        "maintenance.MaintenanceWindow",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="incidents",
+        editable=False,
+        help_text="The maintenance window that caused this incident, if any.",
+    )
     postmortem_summary = models.TextField(blank=True)
     postmortem_url = models.URLField(blank=True)
     internal_notes = models.TextField(blank=True, help_text="Never leaves the admin: not published, not notified.")

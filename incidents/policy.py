@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from ersen_ops.notifications.choices import Channel
 from incidents.choices import LEVEL_RANK, Level
 
 NEXT_SPRINT = "next_sprint"
@@ -33,6 +34,25 @@ LEVELS: dict[str, LevelPolicy] = {
     Level.P2: LevelPolicy(Level.P2, "Major feature broken", timedelta(hours=1), "1 hour", "Slack alert"),
     Level.P3: LevelPolicy(Level.P3, "Minor bug, workaround exists", timedelta(hours=24), "24 hours", "Normal sprint"),
     Level.P4: LevelPolicy(Level.P4, "Cosmetic / enhancement", NEXT_SPRINT, "Next sprint", "Backlog"),
+}
+
+
+# Who is interrupted when an incident opens at (or is raised to) a level: the seed's "Escalation" column.
+# P3 ("normal sprint") and P4 ("backlog") interrupt nobody; they wait in the admin's sprint/backlog lists.
+ESCALATION_CHANNELS: dict[str, tuple[str, ...]] = {
+    Level.P1: (Channel.PAGER, Channel.SLACK),
+    Level.P2: (Channel.SLACK,),
+    Level.P3: (),
+    Level.P4: (),
+}
+
+# Where a missed response is escalated (besides the commander, by email). A P3/P4 breach is not worth
+# an alert, but the team must hear of it: #team-ops.
+BREACH_CHANNELS: dict[str, tuple[str, ...]] = {
+    Level.P1: (Channel.PAGER, Channel.SLACK),
+    Level.P2: (Channel.SLACK,),
+    Level.P3: (Channel.SLACK_TEAM_OPS,),
+    Level.P4: (Channel.SLACK_TEAM_OPS,),
 }
 
 
@@ -294,8 +314,10 @@ def time_to_due(*, response_due_at: datetime, now: datetime) -> str:
     return f"due in {format_duration(response_due_at - now)}"
 
 
+def format_moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def format_range(start: datetime, end: datetime | None, *, open_label: str = "open") -> str:
-    fmt = "%Y-%m-%d %H:%M UTC"
-    start_text = start.astimezone(UTC).strftime(fmt)
-    end_text = end.astimezone(UTC).strftime(fmt) if end is not None else open_label
-    return f"{start_text} → {end_text}"
+    end_text = format_moment(end) if end is not None else open_label
+    return f"{format_moment(start)} → {end_text}"

@@ -1,0 +1,10 @@
+"""django-q entry points for incidents: thin, they only call services."""
+
+from django.utils import timezone
+
+from incidents import services
+
+
+def check_sla() -> dict:
+    """The every-minute sweeper: breaches and P1 re-pages (safe to run twice)."""
+    return services.incidents_check_sla(now=timezone.now())
