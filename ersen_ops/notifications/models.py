@@ -10,9 +10,16 @@ from ersen_ops.notifications.choices import Channel, DeliveryStatus, PagerAction
 class NotificationDelivery(models.Model):
     event = models.CharField(max_length=100, db_index=True, help_text="What happened, e.g. maintenance.scheduled")
     channel = models.CharField(max_length=20, choices=Channel.choices)
-    target_name = models.CharField(max_length=200, blank=True, help_text="Where it goes, by name (never the secret URL)")
+    target_name = models.CharField(
+        max_length=200, blank=True, help_text="Where it goes, by name (never the secret URL)"
+    )
     subject = models.CharField(max_length=300)
-    body = models.TextField()
+    body = models.TextField(help_text="The text the caller wrote (before the channel's template)")
+    message = models.TextField(
+        blank=True, help_text="The text as sent, rendered for the channel (Markdown, Slack mrkdwn or plain text)"
+    )
+    message_html = models.TextField(blank=True, help_text="HTML alternative (email only)")
+    template_names = models.CharField(max_length=300, blank=True, help_text="Templates the message was rendered from")
     extra_recipients = models.JSONField(default=list, blank=True)
     pager_action = models.CharField(max_length=20, choices=PagerAction.choices, blank=True)
     dedup_key = models.CharField(max_length=200, blank=True)
@@ -20,20 +27,40 @@ class NotificationDelivery(models.Model):
     related_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
     related_id = models.CharField(max_length=64, blank=True, db_index=True)
     related = GenericForeignKey("related_type", "related_id")
-    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED, db_index=True
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     response = models.CharField(max_length=300, blank=True, help_text="HTTP status or SMTP reply")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the next retry is due")
+    last_attempt_at = models.DateTimeField(null=True, blank=True, help_text="When the latest attempt started")
+    # Set by the claim (queued → sending); the attempt that finishes must hold it.
+    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    parts_total = models.PositiveSmallIntegerField(default=0, help_text="Messages the text was split into")
+    parts_sent = models.PositiveSmallIntegerField(
+        default=0, help_text="Parts already delivered (a retry continues from the next one)"
+    )
+    resend_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="resends",
+        help_text="The failed or skipped delivery this one resends",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "notification delivery"
         verbose_name_plural = "notification deliveries"
         permissions = [("resend_notificationdelivery", "Can resend a failed notification delivery")]
-        indexes = [models.Index(fields=["related_type", "related_id"], name="delivery_related_idx")]
+        indexes = [
+            models.Index(fields=["related_type", "related_id"], name="delivery_related_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.subject}"

@@ -1,7 +1,301 @@
-"""Sending a queued delivery. Placeholder until the channel implementations land (issue 3)."""
+"""Sending a queued delivery exactly once, retrying with backoff, and the sweeper that keeps it moving.
+
+Lifecycle (see choices.DELIVERY_TRANSITIONS):
+
+1. **Claim** — one conditional UPDATE moves the row `queued → sending` with a
+   fresh claim token, `attempts + 1`, only if it is queued and due. django-q
+   delivers tasks at least once; a duplicated or redelivered task finds nothing
+   to claim and returns. A delivery recorded as sent is never claimed again.
+2. **Send** — outside any transaction (the network may be slow), through the
+   channel class. A multi-part message records each delivered part, so a retry
+   continues with the next part instead of repeating the first.
+3. **Finish** — a short transaction: lock the row, check the claim token, record
+   sent / failed / skipped, or schedule a retry (`sending → queued` with
+   `next_attempt_at`), and write the audit event of the attempt.
+
+The sweeper (every minute, schedules.py) queues due retries, re-queues a
+delivery whose first task was lost, and releases a claim whose worker died
+mid-send (older than STALE_CLAIM_SECONDS), so nothing stays "sending" forever.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import secrets
+from datetime import timedelta
 
-def send(delivery_id: int) -> None:
-    return None
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ersen_ops.audit.services import record
+from ersen_ops.core.queue import enqueue_on_commit
+from ersen_ops.notifications.channels import (
+    NotConfigured,
+    PermanentFailure,
+    Progress,
+    TemporaryFailure,
+    get_channel,
+)
+from ersen_ops.notifications.choices import DeliveryStatus, can_transition
+from ersen_ops.notifications.masking import LOGGER_NAME, mask
+from ersen_ops.notifications.models import NotificationDelivery
+
+logger = logging.getLogger(LOGGER_NAME)
+
+ACTOR = "system:notifications"
+SEND_TASK = "ersen_ops.notifications.tasks.send_delivery"
+# A claim older than this belongs to a dead worker: an attempt stops starting new parts after
+# channels.ATTEMPT_BUDGET_SECONDS and each HTTP call is bounded by the connect/read timeouts.
+STALE_CLAIM_SECONDS = 600
+# A queued delivery with no retry pending whose task has not claimed it after this long lost its task.
+LOST_TASK_SECONDS = 120
+
+
+def max_attempts() -> int:
+    return len(settings.OPS_NOTIFY_RETRY_DELAYS) + 1
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> int | None:
+    """Seconds to wait after failed attempt number `attempt` (1-based), or None when no attempt is left."""
+    delays = settings.OPS_NOTIFY_RETRY_DELAYS
+    if attempt > len(delays):
+        return None
+    return max(delays[attempt - 1], math.ceil(retry_after or 0))
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+class _RowProgress(Progress):
+    """Writes parts_total / parts_sent as they happen (autocommit), guarded by the claim token."""
+
+    def __init__(self, delivery: NotificationDelivery, token: str):
+        self.delivery = delivery
+        self.token = token
+
+    def total(self, parts: int) -> None:
+        if self.delivery.parts_total != parts:
+            NotificationDelivery.objects.filter(pk=self.delivery.pk, claim_token=self.token).update(parts_total=parts)
+            self.delivery.parts_total = parts
+
+    def part_sent(self, number: int) -> None:
+        NotificationDelivery.objects.filter(pk=self.delivery.pk, claim_token=self.token).update(parts_sent=number)
+        self.delivery.parts_sent = number
+
+
+def delivery_claim(*, delivery_id: int, now=None) -> str | None:
+    """queued → sending, atomically; the claim token, or None if someone else has it / it is not due / it is final."""
+    now = now or timezone.now()
+    token = secrets.token_hex(16)
+    claimed = (
+        NotificationDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(
+            status=DeliveryStatus.SENDING,
+            claim_token=token,
+            last_attempt_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+    return token if claimed else None
+
+
+def delivery_send(*, delivery_id: int) -> str | None:
+    """One attempt at a delivery. Returns the resulting status, or None when there was nothing to do."""
+    token = delivery_claim(delivery_id=delivery_id)
+    if token is None:
+        current = NotificationDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
+        logger.info("delivery %s not claimed (status %s): already taken, final, or not yet due", delivery_id, current)
+        return None
+    delivery = NotificationDelivery.objects.get(pk=delivery_id)
+    channel = get_channel(delivery.channel)
+    try:
+        delivery.target_name = channel.target_name(delivery)[:200]
+        reason = channel.not_configured_reason(delivery)
+        if reason:
+            raise NotConfigured(reason)
+        result = channel.send(delivery, _RowProgress(delivery, token))
+    except NotConfigured as exc:
+        return _finish(delivery, token, DeliveryStatus.SKIPPED, response="", error=str(exc))
+    except PermanentFailure as exc:
+        return _finish(delivery, token, DeliveryStatus.FAILED, response=exc.response, error=exc.error)
+    except TemporaryFailure as exc:
+        return _retry_or_fail(delivery, token, exc.response, exc.error, exc.retry_after)
+    except Exception as exc:  # a bug or an unexpected library error: retried like a network error, never raised
+        logger.warning("delivery %s: unexpected %s while sending", delivery_id, type(exc).__name__)
+        return _retry_or_fail(delivery, token, "error", f"{type(exc).__name__}: {exc}", None)
+    return _finish(delivery, token, DeliveryStatus.SENT, response=result.response, error=result.detail)
+
+
+def _retry_or_fail(delivery, token: str, response: str, error: str, retry_after: float | None) -> str | None:
+    wait = retry_delay(delivery.attempts, retry_after)
+    if wait is None:
+        age = _duration((timezone.now() - delivery.created_at).total_seconds())
+        error = f"gave up after {delivery.attempts} attempts over {age}: {error}"
+        return _finish(delivery, token, DeliveryStatus.FAILED, response=response, error=error)
+    return _finish(
+        delivery,
+        token,
+        DeliveryStatus.QUEUED,
+        response=response,
+        error=error,
+        next_attempt_in=wait,
+        retry_after=retry_after,
+    )
+
+
+_AUDIT_ACTION = {
+    DeliveryStatus.SENT: "notification.sent",
+    DeliveryStatus.FAILED: "notification.failed",
+    DeliveryStatus.SKIPPED: "notification.skipped",
+    DeliveryStatus.QUEUED: "notification.retry_scheduled",
+}
+
+
+def _finish(
+    delivery: NotificationDelivery,
+    token: str,
+    status: str,
+    *,
+    response: str,
+    error: str = "",
+    next_attempt_in: int | None = None,
+    retry_after: float | None = None,
+) -> str | None:
+    response, error = mask(response)[:300], mask(error)
+    now = timezone.now()
+    with transaction.atomic():
+        row = NotificationDelivery.objects.select_for_update().get(pk=delivery.pk)
+        before = row.status
+        ours = row.claim_token == token and before == DeliveryStatus.SENDING
+        late_success = not ours and status == DeliveryStatus.SENT and before != DeliveryStatus.SENT
+        if not ours and not late_success:
+            # The sweeper released this claim (the attempt looked dead); another attempt owns the row now.
+            logger.warning(
+                "delivery %s attempt %s finished after its claim was released; outcome %s not recorded",
+                row.pk,
+                delivery.attempts,
+                status,
+            )
+            return None
+        if ours and not can_transition(before, status):  # pragma: no cover - guarded by the table
+            raise AssertionError(f"delivery {row.pk}: {before} → {status} is not a transition")
+        row.status = status
+        row.response = response
+        row.last_error = error
+        row.claim_token = ""
+        row.target_name = delivery.target_name or row.target_name
+        row.parts_total, row.parts_sent = delivery.parts_total, max(row.parts_sent, delivery.parts_sent)
+        row.next_attempt_at = now + timedelta(seconds=next_attempt_in) if next_attempt_in is not None else None
+        if status == DeliveryStatus.SENT:
+            row.sent_at = now
+        row.full_clean(validate_unique=False)
+        row.save()
+        data = {
+            "attempt": delivery.attempts,
+            "max_attempts": max_attempts(),
+            "channel": row.channel,
+            "target": row.target_name,
+            "response": response,
+            "before": {"status": before},
+            "after": {"status": status},
+        }
+        if error:
+            data["error"] = error[:1000]
+        if row.parts_total > 1:
+            data["parts"] = {"sent": row.parts_sent, "total": row.parts_total}
+        if row.next_attempt_at:
+            data["next_attempt_at"] = row.next_attempt_at
+            data["wait_seconds"] = next_attempt_in
+        if retry_after is not None:
+            data["retry_after"] = retry_after
+        if late_success:
+            data["note"] = "sent by an attempt whose claim had been released as stale"
+        record(actor=ACTOR, action=_AUDIT_ACTION[status], target=row, data=data)
+    log = logger.warning if status == DeliveryStatus.FAILED else logger.info
+    log(
+        "delivery %s (%s → %s) attempt %s: %s %s%s",
+        row.pk,
+        row.event,
+        row.get_channel_display(),
+        delivery.attempts,
+        status if status != DeliveryStatus.QUEUED else f"retry in {_duration(next_attempt_in or 0)}",
+        response,
+        f" — {error[:300]}" if error else "",
+    )
+    return status
+
+
+def deliveries_sweep(*, now=None) -> dict[str, int]:
+    """Queue due retries and lost tasks; release claims of dead workers. Safe to run any number of times at once."""
+    now = now or timezone.now()
+    counts = {"stale_released": 0, "gave_up": 0, "queued": 0}
+    stale = NotificationDelivery.objects.filter(
+        status=DeliveryStatus.SENDING, last_attempt_at__lt=now - timedelta(seconds=STALE_CLAIM_SECONDS)
+    ).values_list("pk", flat=True)
+    for pk in list(stale):
+        outcome = _release_stale_claim(pk, now=now)
+        if outcome:
+            counts[outcome] += 1
+    due = NotificationDelivery.objects.filter(status=DeliveryStatus.QUEUED).filter(
+        Q(next_attempt_at__lte=now)
+        | Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=LOST_TASK_SECONDS))
+    )
+    for pk in due.values_list("pk", flat=True):
+        enqueue_on_commit(SEND_TASK, pk)
+        counts["queued"] += 1
+    if any(counts.values()):
+        logger.info("notification sweep: %s", counts)
+    return counts
+
+
+def _release_stale_claim(pk: int, *, now) -> str | None:
+    with transaction.atomic():
+        row = NotificationDelivery.objects.select_for_update().get(pk=pk)
+        if row.status != DeliveryStatus.SENDING or row.last_attempt_at >= now - timedelta(seconds=STALE_CLAIM_SECONDS):
+            return None
+        error = (
+            f"attempt {row.attempts} started {row.last_attempt_at:%Y-%m-%d %H:%M:%S} UTC and never finished "
+            f"(worker stopped?)"
+        )
+        wait = retry_delay(row.attempts)
+        if wait is None:
+            row.status = DeliveryStatus.FAILED
+            row.last_error = f"gave up after {row.attempts} attempts: {error}"
+            row.next_attempt_at = None
+            outcome, action = "gave_up", "notification.failed"
+        else:
+            row.status = DeliveryStatus.QUEUED
+            row.last_error = f"{error}; retrying"
+            row.next_attempt_at = now
+            outcome, action = "stale_released", "notification.claim_expired"
+        row.claim_token = ""
+        row.full_clean(validate_unique=False)
+        row.save()
+        record(
+            actor=ACTOR,
+            action=action,
+            target=row,
+            data={
+                "attempt": row.attempts,
+                "before": {"status": DeliveryStatus.SENDING},
+                "after": {"status": row.status},
+                "error": row.last_error,
+            },
+        )
+    logger.warning("delivery %s: %s", pk, row.last_error)
+    return outcome
+
+
+def send(delivery_id: int) -> str | None:
+    """Entry point kept for tasks.send_delivery."""
+    return delivery_send(delivery_id=delivery_id)

@@ -1,7 +1,11 @@
 """`notify()`: the one way anything in Ersen Ops tells anyone anything.
 
-It records one NotificationDelivery per channel in the caller's transaction
-and queues the sending after commit; the caller never waits on the network.
+It records one NotificationDelivery per channel in the caller's transaction,
+with the text already rendered for that channel, and queues the sending after
+commit; the caller never waits on the network. A rolled-back transaction
+leaves no delivery and sends nothing.
+
+`delivery_resend()` gives a failed (or skipped) delivery another go.
 """
 
 from __future__ import annotations
@@ -9,12 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import models, transaction
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.errors import DomainError, InvalidTransition
 from ersen_ops.core.queue import enqueue_on_commit
-from ersen_ops.notifications.choices import Channel, DeliveryStatus
+from ersen_ops.notifications.channels import get_channel, pager_dedup_key
+from ersen_ops.notifications.choices import (
+    RESENDABLE_STATUSES,
+    Channel,
+    DeliveryStatus,
+    PagerAction,
+)
 from ersen_ops.notifications.models import NotificationDelivery
+from ersen_ops.notifications.rendering import base_context, render_for_channel
 
 SEND_TASK = "ersen_ops.notifications.tasks.send_delivery"
 
@@ -31,32 +45,152 @@ def notify(
     pager_action: str = "",
     dedup_key: str = "",
     severity: str = "",
+    template: str = "",
+    context: dict | None = None,
 ) -> list[NotificationDelivery]:
+    """Tell `channels` about `event`. Returns the deliveries (queued; sent after commit).
+
+    `template` names a template set under templates/notifications/ (default: the event name,
+    then `default`); `context` adds variables to it (subject, body, event, related, … are always there).
+    """
+    extra_recipients = list(dict.fromkeys(r.strip() for r in extra_recipients if r and r.strip()))
+    for address in extra_recipients:
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise DomainError(f"Not an email address: {address!r}.", code="invalid_recipient") from None
+    if pager_action and pager_action not in PagerAction.values:
+        raise ValueError(f"unknown pager action {pager_action!r} (use {', '.join(PagerAction.values)})")
     deliveries = []
     related_type = ContentType.objects.get_for_model(related) if related is not None else None
+    subject = subject.strip()[:300]
     with transaction.atomic():
         for channel in dict.fromkeys(channels):  # keep order, drop repeats
             if channel not in Channel.values:
                 raise ValueError(f"unknown notification channel {channel!r}")
-            delivery = NotificationDelivery.objects.create(
+            texts = render_for_channel(
+                channel=channel,
+                template_set=template or event,
+                context={
+                    **(context or {}),
+                    **base_context(
+                        event=event,
+                        channel=channel,
+                        subject=subject,
+                        body=body,
+                        related=related,
+                        severity=severity,
+                        pager_action=pager_action,
+                    ),
+                },
+            )
+            delivery = NotificationDelivery(
                 event=event,
                 channel=channel,
-                subject=subject[:300],
+                subject=subject,
                 body=body,
-                extra_recipients=list(extra_recipients),
-                pager_action=pager_action,
+                message=texts.message,
+                message_html=texts.message_html,
+                template_names=texts.template_names[:300],
+                extra_recipients=extra_recipients if channel == Channel.EMAIL else [],
+                pager_action=(pager_action or PagerAction.TRIGGER) if channel == Channel.PAGER else pager_action,
                 dedup_key=dedup_key,
                 severity=severity,
                 related_type=related_type,
                 related_id=str(related.pk) if related is not None else "",
                 status=DeliveryStatus.QUEUED,
             )
+            channel_impl = get_channel(channel)
+            delivery.target_name = channel_impl.target_name(delivery)[:200]
+            if channel == Channel.PAGER and not dedup_key and related is not None:
+                # Recorded up front so an acknowledge/resolve for the same object meets the same alert.
+                delivery.dedup_key = pager_dedup_key(delivery)
+            delivery.full_clean(validate_unique=False)
+            delivery.save()
+            if channel == Channel.PAGER and not delivery.dedup_key:
+                delivery.dedup_key = pager_dedup_key(delivery)
+                delivery.save(update_fields=["dedup_key"])
             record(
                 actor=actor,
                 action="notification.queued",
                 target=delivery,
-                data={"event": event, "channel": channel, "subject": delivery.subject, "related": str(related or "")},
+                data={
+                    "event": event,
+                    "channel": channel,
+                    "target": delivery.target_name,
+                    "subject": delivery.subject,
+                    "related": str(related or ""),
+                },
             )
             enqueue_on_commit(SEND_TASK, delivery.pk)
             deliveries.append(delivery)
     return deliveries
+
+
+def resend_refusal(delivery: NotificationDelivery) -> str:
+    """Why `delivery` cannot be resent now ("" if it can). Reads the resends, so pass a fresh row."""
+    if delivery.status not in RESENDABLE_STATUSES:
+        return (
+            f"Only failed or skipped deliveries can be resent; delivery #{delivery.pk} is "
+            f"{delivery.get_status_display().lower()}."
+        )
+    pending = (
+        delivery.resends.exclude(status__in=RESENDABLE_STATUSES).order_by("-id").values_list("pk", "status").first()
+    )
+    if pending:
+        return f"Delivery #{delivery.pk} was already resent as #{pending[0]} ({pending[1]})."
+    return ""
+
+
+def delivery_resend(*, actor, delivery: NotificationDelivery, request=None) -> NotificationDelivery:
+    """Resend a failed/skipped delivery as a NEW delivery linked to it (`resend_of`), with the same rendered text.
+
+    The failed row keeps its attempts, error and response: the record of what happened is never rewritten.
+    """
+    with transaction.atomic():
+        original = NotificationDelivery.objects.select_for_update().get(pk=delivery.pk)
+        refusal = resend_refusal(original)
+        if refusal:
+            raise InvalidTransition(refusal)
+        copy = NotificationDelivery(
+            event=original.event,
+            channel=original.channel,
+            subject=original.subject,
+            body=original.body,
+            message=original.message,
+            message_html=original.message_html,
+            template_names=original.template_names,
+            extra_recipients=original.extra_recipients,
+            pager_action=original.pager_action,
+            dedup_key=original.dedup_key,
+            severity=original.severity,
+            related_type_id=original.related_type_id,
+            related_id=original.related_id,
+            status=DeliveryStatus.QUEUED,
+            resend_of=original,
+        )
+        copy.target_name = get_channel(copy.channel).target_name(copy)[:200]
+        copy.full_clean(validate_unique=False)
+        copy.save()
+        record(
+            actor=actor,
+            action="notification.resent",
+            target=original,
+            data={"status": original.status, "resent_as": copy.pk, "last_error": original.last_error[:500]},
+            request=request,
+        )
+        record(
+            actor=actor,
+            action="notification.queued",
+            target=copy,
+            data={
+                "event": copy.event,
+                "channel": copy.channel,
+                "target": copy.target_name,
+                "subject": copy.subject,
+                "resend_of": original.pk,
+            },
+            request=request,
+        )
+        enqueue_on_commit(SEND_TASK, copy.pk)
+    return copy

@@ -1,7 +1,13 @@
 """django-q entry points for sending notifications (ids in, services do the work)."""
 
 
-def send_delivery(delivery_id: int) -> None:
-    from ersen_ops.notifications.sending import send
+def send_delivery(delivery_id: int) -> str | None:
+    from ersen_ops.notifications.sending import delivery_send
 
-    send(delivery_id)
+    return delivery_send(delivery_id=delivery_id)
+
+
+def sweep_deliveries() -> dict:
+    from ersen_ops.notifications.sending import deliveries_sweep
+
+    return deliveries_sweep()

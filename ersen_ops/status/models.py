@@ -1,6 +1,8 @@
 """Components of ersen.xyz, shared by maintenance windows, incidents and the public status API."""
 
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.db import models
+from django.utils import timezone
 
 from ersen_ops.core.ids import component_public_id
 from ersen_ops.status.choices import ComponentStatus
@@ -39,3 +41,37 @@ class Component(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def status_post_public_id() -> str:
+    from ersen_ops.core.ids import public_id
+
+    return public_id("upd_")
+
+
+class StatusPost(models.Model):
+    """One update published on the public status page: what the status page channel "sends".
+
+    Created by the notifications app when a delivery to the status page channel is
+    sent (idempotent: one post per delivery). The public feeds and the Statuspage
+    API read these for maintenance updates; `related_*` points at the window or incident.
+    """
+
+    public_id = models.CharField(max_length=20, unique=True, default=status_post_public_id, editable=False)
+    delivery = models.OneToOneField(
+        "notifications.NotificationDelivery", on_delete=models.PROTECT, related_name="status_post"
+    )
+    related_type = models.ForeignKey("contenttypes.ContentType", null=True, blank=True, on_delete=models.SET_NULL)
+    related_id = models.CharField(max_length=64, blank=True)
+    related = GenericForeignKey("related_type", "related_id")
+    event = models.CharField(max_length=100, db_index=True)
+    subject = models.CharField(max_length=300)
+    body = models.TextField(help_text="Markdown")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["related_type", "related_id", "created_at"], name="statuspost_related_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.public_id})"

@@ -1,0 +1,487 @@
+"""The outside world: one class per notification channel.
+
+A channel reads its configuration from Django settings at send time (so a
+variable set after a delivery was queued is picked up by the next attempt),
+names its target without the secret, and sends one delivery. It reports the
+outcome by returning `Sent` or raising `NotConfigured`, `TemporaryFailure`
+(network error, 5xx, 429: retried later) or `PermanentFailure` (any other 4xx:
+failed at once). Every text it produces for an error is masked.
+
+Nothing here touches the delivery's status: `sending.py` owns the lifecycle.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+import smtplib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
+
+from ersen_ops.notifications.choices import Channel, PagerAction, PagerSeverity
+from ersen_ops.notifications.masking import LOGGER_NAME, mask
+
+logger = logging.getLogger(LOGGER_NAME)
+
+USER_AGENT = "ErsenOps-Notifications/1.0"
+# "\n(12/12)": the part marker appended to each piece of a split message.
+PART_MARKER_RESERVE = 10
+# 429s answered by waiting inside the same attempt, at most this many times.
+MAX_INLINE_WAITS = 3
+# An attempt stops starting new parts after this long and leaves the rest to the next one,
+# so it always ends well before the sweeper treats its claim as stale.
+ATTEMPT_BUDGET_SECONDS = 300
+
+# Indirection so a test can count waits; production uses time.sleep.
+sleep: Callable[[float], None] = time.sleep
+
+
+class NotConfigured(Exception):
+    """The channel's environment variable is unset: the delivery is skipped with this reason."""
+
+
+class DeliveryError(Exception):
+    def __init__(self, error: str, *, response: str = "", retry_after: float | None = None):
+        super().__init__(error)
+        self.error = mask(error)
+        self.response = mask(response)
+        self.retry_after = retry_after
+
+
+class TemporaryFailure(DeliveryError):
+    """Worth retrying: network error, timeout, 5xx, 429, SMTP 4xx."""
+
+
+class PermanentFailure(DeliveryError):
+    """Retrying cannot help (4xx other than 429, SMTP 5xx): the delivery fails at once."""
+
+
+@dataclass
+class Sent:
+    response: str
+    detail: str = ""
+
+
+class Progress:
+    """Callbacks a channel uses to record how far a multi-part send got (see sending.py)."""
+
+    def total(self, parts: int) -> None:  # pragma: no cover - interface
+        pass
+
+    def part_sent(self, number: int) -> None:  # pragma: no cover - interface
+        pass
+
+
+# --- splitting long messages ---------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# (how to split, how to join back): paragraphs, lines, sentences, words.
+_SEPARATORS: tuple[tuple[object, str], ...] = (("\n\n", "\n\n"), ("\n", "\n"), (_SENTENCE_END, " "), (" ", " "))
+
+
+def _split(text: str, limit: int, separators) -> list[str]:
+    if len(text) <= limit:
+        return [text]
+    if not separators:
+        # A single "word" longer than the limit (a huge URL or hash): the only hard cut, marked by the part numbers.
+        return [text[i : i + limit] for i in range(0, len(text), limit)]
+    (splitter, joiner), rest = separators[0], separators[1:]
+    pieces = splitter.split(text) if isinstance(splitter, re.Pattern) else text.split(splitter)
+    chunks: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = f"{current}{joiner}{piece}" if current else piece
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            chunks.append(current)
+            current = ""
+        if len(piece) <= limit:
+            current = piece
+        else:
+            sub = _split(piece, limit, rest)
+            chunks.extend(sub[:-1])
+            current = sub[-1]
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """Split `text` into parts of at most `limit` characters, on paragraph, line, then sentence boundaries.
+
+    Each part of a split message ends with "(i/n)" so a reader sees it continues.
+    """
+    text = text.strip()
+    if len(text) <= limit:
+        return [text]
+    chunks = [c.strip() for c in _split(text, limit - PART_MARKER_RESERVE, _SEPARATORS) if c.strip()]
+    return [f"{chunk}\n({i}/{len(chunks)})" for i, chunk in enumerate(chunks, start=1)]
+
+
+# --- channels --------------------------------------------------------------------
+
+
+class BaseChannel:
+    code: str = ""
+    required_settings: tuple[str, ...] = ()
+
+    def not_configured_reason(self, delivery) -> str:
+        missing = [name for name in self.required_settings if not getattr(settings, name, "")]
+        return f"not configured: set {' and '.join(missing)}" if missing else ""
+
+    def target_name(self, delivery) -> str:
+        return Channel(self.code).label
+
+    def send(self, delivery, progress: Progress) -> Sent:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class StatusPageChannel(BaseChannel):
+    """Publishing on the public status page = one StatusPost per delivery (idempotent)."""
+
+    code = Channel.STATUS_PAGE
+
+    def target_name(self, delivery) -> str:
+        return "Public status page"
+
+    def send(self, delivery, progress: Progress) -> Sent:
+        from ersen_ops.status.models import StatusPost
+
+        post, created = StatusPost.objects.get_or_create(
+            delivery=delivery,
+            defaults={
+                "related_type_id": delivery.related_type_id,
+                "related_id": delivery.related_id,
+                "event": delivery.event,
+                "subject": delivery.subject,
+                "body": delivery.message or delivery.body,
+            },
+        )
+        progress.total(1)
+        progress.part_sent(1)
+        return Sent(response=f"published {post.public_id}" + ("" if created else " (already published)"))
+
+
+def _parse_retry_after(response: requests.Response) -> float | None:
+    try:
+        data = response.json()
+        if isinstance(data, dict) and data.get("retry_after") is not None:
+            return float(data["retry_after"])
+    except ValueError:
+        pass
+    header = response.headers.get("Retry-After")
+    if header:
+        try:
+            return float(header)
+        except ValueError:
+            parsed = email.utils.parsedate_to_datetime(header)
+            if parsed is not None:
+                return max(0.0, parsed.timestamp() - time.time())
+    return None
+
+
+def _describe(response: requests.Response) -> str:
+    return f"HTTP {response.status_code} {response.reason or ''}".strip()
+
+
+class WebhookChannel(BaseChannel):
+    """A JSON webhook: POST one payload per message part, classify the answer."""
+
+    url_setting: str = ""
+    max_length: int = 40_000
+    name: str = "webhook"
+
+    @property
+    def required_settings(self) -> tuple[str, ...]:  # type: ignore[override]
+        return (self.url_setting,)
+
+    def target_name(self, delivery) -> str:
+        return self.name
+
+    def payloads(self, delivery) -> list[dict]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def send(self, delivery, progress: Progress) -> Sent:
+        url = getattr(settings, self.url_setting)
+        payloads = self.payloads(delivery)
+        progress.total(len(payloads))
+        started = time.monotonic()
+        last = ""
+        for index in range(delivery.parts_sent, len(payloads)):
+            if index > delivery.parts_sent and time.monotonic() - started > ATTEMPT_BUDGET_SECONDS:
+                raise TemporaryFailure(
+                    f"attempt time budget used up after part {index} of {len(payloads)}; the next attempt continues",
+                    response=last,
+                )
+            response = self.post(url, payloads[index], part=(index + 1, len(payloads)))
+            last = _describe(response)
+            progress.part_sent(index + 1)
+        suffix = f" ({len(payloads)} parts)" if len(payloads) > 1 else ""
+        return Sent(response=f"{last}{suffix}")
+
+    def post(self, url: str, payload: dict, *, part: tuple[int, int]) -> requests.Response:
+        where = f"part {part[0]} of {part[1]}: " if part[1] > 1 else ""
+        waits = 0
+        while True:
+            try:
+                response = requests.post(
+                    url,
+                    json=payload,
+                    timeout=(settings.OPS_NOTIFY_CONNECT_TIMEOUT, settings.OPS_NOTIFY_READ_TIMEOUT),
+                    headers={"User-Agent": USER_AGENT},
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise TemporaryFailure(f"{where}{type(exc).__name__}: {exc}", response="no response") from None
+            if 200 <= response.status_code < 300:
+                return response
+            text = response.text[:2000]
+            if response.status_code == 429:
+                retry_after = _parse_retry_after(response)
+                if (
+                    retry_after is not None
+                    and retry_after <= settings.OPS_NOTIFY_INLINE_WAIT
+                    and waits < MAX_INLINE_WAITS
+                ):
+                    waits += 1
+                    logger.info("%s rate limited (429): waiting %.2f s as asked (retry_after)", self.name, retry_after)
+                    sleep(retry_after)
+                    continue
+                raise TemporaryFailure(
+                    f"{where}HTTP 429 rate limited (retry_after={retry_after}): {text}",
+                    response=_describe(response),
+                    retry_after=retry_after,
+                )
+            if response.status_code >= 500:
+                raise TemporaryFailure(f"{where}HTTP {response.status_code}: {text}", response=_describe(response))
+            raise PermanentFailure(f"{where}HTTP {response.status_code}: {text}", response=_describe(response))
+
+
+class DiscordChannel(WebhookChannel):
+    code = Channel.DISCORD
+    url_setting = "DISCORD_WEBHOOK_URL"
+    max_length = 2000  # Discord's limit for `content`
+    name = "Discord webhook"
+
+    def payloads(self, delivery) -> list[dict]:
+        # No @everyone/@here/role pings from message text: announcements inform, they do not wake people.
+        return [
+            {"content": part, "allowed_mentions": {"parse": []}}
+            for part in split_message(delivery.message or delivery.body, self.max_length)
+        ]
+
+
+class SlackChannel(WebhookChannel):
+    code = Channel.SLACK
+    url_setting = "SLACK_WEBHOOK_URL"
+    max_length = 40_000  # Slack truncates `text` beyond this
+    name = "Slack alerts channel"
+
+    def payloads(self, delivery) -> list[dict]:
+        return [{"text": part} for part in split_message(delivery.message or delivery.body, self.max_length)]
+
+
+class SlackTeamOpsChannel(SlackChannel):
+    code = Channel.SLACK_TEAM_OPS
+    url_setting = "SLACK_TEAM_OPS_WEBHOOK_URL"
+    name = "Slack #team-ops"
+
+
+# Incident levels map onto PagerDuty severities; PagerDuty's own values pass through.
+_LEVEL_SEVERITY = {"p1": "critical", "p2": "error", "p3": "warning", "p4": "info"}
+
+
+def pager_severity(value: str) -> str:
+    value = (value or "").strip().lower()
+    if value in PagerSeverity.values:
+        return value
+    return _LEVEL_SEVERITY.get(value, PagerSeverity.CRITICAL)
+
+
+def pager_dedup_key(delivery) -> str:
+    """The alert key: the caller's, else one per related object, so trigger/acknowledge/resolve meet."""
+    if delivery.dedup_key:
+        return delivery.dedup_key[:255]
+    if delivery.related_type_id and delivery.related_id:
+        from django.contrib.contenttypes.models import ContentType
+
+        ct = ContentType.objects.get_for_id(delivery.related_type_id)
+        return f"ersen-ops/{ct.app_label}.{ct.model}/{delivery.related_id}"
+    return f"ersen-ops/delivery/{delivery.pk}"
+
+
+class PagerChannel(WebhookChannel):
+    """PagerDuty Events API v2 shape: trigger pages, acknowledge acks, resolve resolves the same alert (dedup_key)."""
+
+    code = Channel.PAGER
+    url_setting = "PAGER_WEBHOOK_URL"
+    name = "Pager (Events API v2)"
+    source = "ersen-ops"
+
+    @property
+    def required_settings(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("PAGER_WEBHOOK_URL", "PAGER_ROUTING_KEY")
+
+    def payloads(self, delivery) -> list[dict]:
+        action = delivery.pager_action or PagerAction.TRIGGER
+        event = {
+            "routing_key": settings.PAGER_ROUTING_KEY,
+            "event_action": action,
+            "dedup_key": pager_dedup_key(delivery),
+        }
+        if action == PagerAction.TRIGGER:
+            summary = ((delivery.message or "").strip() or delivery.subject).splitlines()[0]
+            event["payload"] = {
+                "summary": summary[:1024],
+                "severity": pager_severity(delivery.severity),
+                "source": self.source,
+                "custom_details": {"event": delivery.event, "details": delivery.body[:10_000]},
+            }
+            event["client"] = f"{settings.OPS_STATUS_PAGE_NAME} Ops"
+            event["client_url"] = settings.OPS_STATUS_PAGE_URL
+        return [event]
+
+
+# --- email -------------------------------------------------------------------------
+
+
+class _RecordingSMTPMixin:
+    """Keeps the server's reply to DATA (e.g. "250 2.0.0 Ok: queued as 4F2…") and refused recipients."""
+
+    last_reply: tuple[int, bytes] | None = None
+    refused: dict = {}
+
+    def data(self, msg):
+        code, reply = super().data(msg)
+        self.last_reply = (code, reply)
+        return code, reply
+
+    def sendmail(self, *args, **kwargs):
+        self.refused = super().sendmail(*args, **kwargs)
+        return self.refused
+
+
+class _RecordingSMTP(_RecordingSMTPMixin, smtplib.SMTP):
+    pass
+
+
+class _RecordingSMTPSSL(_RecordingSMTPMixin, smtplib.SMTP_SSL):
+    pass
+
+
+class RecordingSMTPBackend(DjangoSMTPBackend):
+    """Django's SMTP backend (EMAIL_URL settings, TLS, login) that also remembers the server's reply."""
+
+    last_reply: str = ""
+    refused: dict = {}
+
+    @property
+    def connection_class(self):
+        return _RecordingSMTPSSL if self.use_ssl else _RecordingSMTP
+
+    def _send(self, email_message):
+        result = super()._send(email_message)
+        reply = getattr(self.connection, "last_reply", None)
+        if reply:
+            code, text = reply
+            self.last_reply = f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+        self.refused = dict(getattr(self.connection, "refused", {}) or {})
+        return result
+
+
+def _smtp_reply(code, message) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {text}".strip()
+
+
+class EmailChannel(BaseChannel):
+    code = Channel.EMAIL
+
+    def recipients(self, delivery) -> list[str]:
+        return list(dict.fromkeys([*settings.OPS_EMAIL_TO, *(delivery.extra_recipients or [])]))
+
+    def not_configured_reason(self, delivery) -> str:
+        return "" if self.recipients(delivery) else "not configured: set OPS_EMAIL_TO"
+
+    def target_name(self, delivery) -> str:
+        recipients = self.recipients(delivery)
+        if not recipients:
+            return "Email (no recipients)"
+        if len(recipients) == 1:
+            return recipients[0][:200]
+        return f"{recipients[0]} ({len(recipients)} recipients)"[:200]
+
+    def _backend(self):
+        if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+            return RecordingSMTPBackend(fail_silently=False, timeout=settings.OPS_NOTIFY_READ_TIMEOUT)
+        return get_connection(fail_silently=False)
+
+    def message_id(self, delivery) -> str:
+        # Stable per delivery, so a receiving system can drop a duplicate after a crash-and-retry.
+        domain = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "ersen-ops.invalid"
+        return f"<notification-{delivery.pk}.{delivery.created_at:%Y%m%d%H%M%S}@{domain}>"
+
+    def send(self, delivery, progress: Progress) -> Sent:
+        recipients = self.recipients(delivery)
+        message = EmailMultiAlternatives(
+            subject=delivery.subject,
+            body=delivery.message or delivery.body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=recipients,
+            headers={
+                "Message-ID": self.message_id(delivery),
+                "Auto-Submitted": "auto-generated",
+                "X-Ersen-Event": delivery.event,
+            },
+        )
+        if delivery.message_html:
+            message.attach_alternative(delivery.message_html, "text/html")
+        backend = self._backend()
+        progress.total(1)
+        try:
+            backend.send_messages([message])
+        except smtplib.SMTPRecipientsRefused as exc:
+            replies = {addr: _smtp_reply(code, text) for addr, (code, text) in exc.recipients.items()}
+            first = next(iter(replies.values()), "")
+            error = "all recipients refused: " + "; ".join(f"{a}: {r}" for a, r in replies.items())
+            if all(code >= 500 for code, _ in exc.recipients.values()):
+                raise PermanentFailure(error, response=first[:300]) from None
+            raise TemporaryFailure(error, response=first[:300]) from None
+        except smtplib.SMTPResponseException as exc:
+            reply = _smtp_reply(exc.smtp_code, exc.smtp_error)
+            kind = PermanentFailure if 500 <= exc.smtp_code < 600 else TemporaryFailure
+            raise kind(f"{type(exc).__name__}: {reply}", response=reply[:300]) from None
+        except (smtplib.SMTPException, OSError) as exc:  # OSError covers refused connections and timeouts
+            raise TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response") from None
+        progress.part_sent(1)
+        reply = (
+            getattr(backend, "last_reply", "") or f"accepted by {type(backend).__module__.rsplit('.', 1)[-1]} backend"
+        )
+        refused = getattr(backend, "refused", {}) or {}
+        detail = ""
+        if refused:
+            detail = "refused: " + "; ".join(f"{a}: {_smtp_reply(c, t)}" for a, (c, t) in refused.items())
+        return Sent(response=reply[:300], detail=detail)
+
+
+CHANNELS: dict[str, BaseChannel] = {
+    Channel.STATUS_PAGE: StatusPageChannel(),
+    Channel.EMAIL: EmailChannel(),
+    Channel.DISCORD: DiscordChannel(),
+    Channel.SLACK: SlackChannel(),
+    Channel.SLACK_TEAM_OPS: SlackTeamOpsChannel(),
+    Channel.PAGER: PagerChannel(),
+}
+
+
+def get_channel(code: str) -> BaseChannel:
+    return CHANNELS[code]
