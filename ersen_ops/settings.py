@@ -49,6 +49,22 @@ try:
     OPS_MAINTENANCE_REMINDER_MINUTES = config.integer("OPS_MAINTENANCE_REMINDER_MINUTES", 60, minimum=1, maximum=7 * 24 * 60)
     OPS_OWNER_MAY_SELF_APPROVE = config.boolean("OPS_OWNER_MAY_SELF_APPROVE", False)
     LOG_LEVEL = config.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
+    # Notification channels (secrets: read only from the environment, never stored or logged).
+    OPS_EMAIL_TO = config.str_list("OPS_EMAIL_TO", "")
+    DISCORD_WEBHOOK_URL = config.string("DISCORD_WEBHOOK_URL", "")
+    SLACK_WEBHOOK_URL = config.string("SLACK_WEBHOOK_URL", "")
+    SLACK_TEAM_OPS_WEBHOOK_URL = config.string("SLACK_TEAM_OPS_WEBHOOK_URL", "")
+    PAGER_WEBHOOK_URL = config.string("PAGER_WEBHOOK_URL", "")
+    PAGER_ROUTING_KEY = config.string("PAGER_ROUTING_KEY", "")
+    _retry_delays = config.str_list("OPS_NOTIFY_RETRY_DELAYS", "30,60,120,300,600,900")
+    if not _retry_delays or not all(d.isdigit() for d in _retry_delays):
+        raise ConfigError(
+            f"OPS_NOTIFY_RETRY_DELAYS: expected comma-separated seconds such as 30,60,120, got {','.join(_retry_delays)!r}"
+        )
+    OPS_NOTIFY_RETRY_DELAYS = [int(d) for d in _retry_delays]
+    OPS_NOTIFY_CONNECT_TIMEOUT = config.integer("OPS_NOTIFY_CONNECT_TIMEOUT", 5, minimum=1, maximum=60)
+    OPS_NOTIFY_READ_TIMEOUT = config.integer("OPS_NOTIFY_READ_TIMEOUT", 15, minimum=1, maximum=300)
+    OPS_NOTIFY_INLINE_WAIT = config.integer("OPS_NOTIFY_INLINE_WAIT", 5, minimum=0, maximum=60)
     # Incidents: the sprint calendar behind "normal sprint" (P3) and "next sprint" (P4), and the P1 re-page interval.
     _sprint_start = config.string("OPS_SPRINT_START", "2026-01-05")
     try:
