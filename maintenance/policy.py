@@ -256,7 +256,8 @@ def check_schedule(
 
     if phase == Phase.POSTLAUNCH:
         notice = start - now
-        if notice < policy.notice:
+        # Emergency (0 h, "immediate"): any start works, even one a few minutes past.
+        if policy.notice > timedelta(0) and notice < policy.notice:
             violations.append(Violation("notice", _notice_message(policy, notice, now)))
         if policy.slot is not None and not in_routine_slot(start, end, policy.slot):
             violations.append(Violation("slot", _slot_message(policy, start, end, now)))

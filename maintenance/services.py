@@ -130,8 +130,11 @@ def _clean_and_save(obj: models.Model) -> None:
 
 
 def _raise_violations(violations: list[policy.Violation], lead: str) -> None:
+    """One readable sentence per broken rule; the Violation objects ride along for forms."""
     if violations:
-        raise PolicyViolation(lead, details=[v.message for v in violations], code=violations[0].rule)
+        exc = PolicyViolation(f"{lead} " + " ".join(v.message for v in violations), code=violations[0].rule)
+        exc.violations = violations
+        raise exc
 
 
 def window_channels(window: MaintenanceWindow, phase: str | None = None) -> tuple[str, ...]:
