@@ -73,6 +73,12 @@ try:
         raise ConfigError(f"OPS_SPRINT_START: expected a date like 2026-01-05, got {_sprint_start!r}") from None
     OPS_SPRINT_DAYS = config.integer("OPS_SPRINT_DAYS", 14, minimum=1, maximum=90)
     OPS_P1_REPAGE_MINUTES = config.integer("OPS_P1_REPAGE_MINUTES", 5, minimum=1, maximum=120)
+    # Runbooks: the SSH private key comes from a file or the SSH agent, never from the database.
+    OPS_SSH_KEY_FILE = config.string("OPS_SSH_KEY_FILE", "")
+    OPS_SSH_CONNECT_TIMEOUT = config.integer("OPS_SSH_CONNECT_TIMEOUT", 10, minimum=1, maximum=60)
+    OPS_BACKUP_DIR = config.string("OPS_BACKUP_DIR", "/var/backups/ersen")
+    OPS_RUNBOOK_STEP_TIMEOUT = config.integer("OPS_RUNBOOK_STEP_TIMEOUT", 300, minimum=5, maximum=86400)
+    OPS_RUNBOOK_LOST_AFTER = config.integer("OPS_RUNBOOK_LOST_AFTER", 30, minimum=10, maximum=3600)
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
