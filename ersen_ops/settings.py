@@ -45,6 +45,16 @@ try:
     OPS_EMAIL_FROM = config.string("OPS_EMAIL_FROM", "Ersen Ops <ops@ersen.xyz>")
     OPS_STATUS_PAGE_NAME = config.string("OPS_STATUS_PAGE_NAME", "Ersen")
     OPS_STATUS_PAGE_URL = config.string("OPS_STATUS_PAGE_URL", "http://127.0.0.1:8000")
+    # Public status page and Statuspage v2 API (ersen_ops.status).
+    OPS_STATUS_PAGE_ID = config.string("OPS_STATUS_PAGE_ID", "ersen")
+    OPS_STATUS_PAGE_TIME_ZONE = config.string("OPS_STATUS_PAGE_TIME_ZONE", OPS_MAINTENANCE_TZ)
+    OPS_STATUS_CACHE_SECONDS = config.integer("OPS_STATUS_CACHE_SECONDS", 30, minimum=0, maximum=3600)
+    # Benchmark only (bench/status_load.py): a trivial JSON view at /bench/trivial.json, loopback hosts only.
+    OPS_BENCH_TRIVIAL_VIEW = config.boolean("OPS_BENCH_TRIVIAL_VIEW", False)
+    if OPS_BENCH_TRIVIAL_VIEW and set(ALLOWED_HOSTS) - {"localhost", "127.0.0.1", "[::1]"}:
+        raise ConfigError(
+            "OPS_BENCH_TRIVIAL_VIEW: benchmark-only switch; allowed only when ALLOWED_HOSTS lists loopback names alone"
+        )
     OPS_TASK_MAX_DELIVERIES = config.integer("OPS_TASK_MAX_DELIVERIES", 3, minimum=1, maximum=20)
     OPS_MAINTENANCE_REMINDER_MINUTES = config.integer("OPS_MAINTENANCE_REMINDER_MINUTES", 60, minimum=1, maximum=7 * 24 * 60)
     OPS_OWNER_MAY_SELF_APPROVE = config.boolean("OPS_OWNER_MAY_SELF_APPROVE", False)
@@ -88,6 +98,10 @@ try:
     zoneinfo.ZoneInfo(OPS_MAINTENANCE_TZ)
 except Exception:
     sys.exit(f"Configuration error: OPS_MAINTENANCE_TZ: unknown time zone {OPS_MAINTENANCE_TZ!r}")
+try:
+    zoneinfo.ZoneInfo(OPS_STATUS_PAGE_TIME_ZONE)
+except Exception:
+    sys.exit(f"Configuration error: OPS_STATUS_PAGE_TIME_ZONE: unknown time zone {OPS_STATUS_PAGE_TIME_ZONE!r}")
 
 INSTALLED_APPS = [
     "ersen_ops.core",  # first: its admin site and templates override Django's
