@@ -86,30 +86,33 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _SEPARATORS: tuple[tuple[object, str], ...] = (("\n\n", "\n\n"), ("\n", "\n"), (_SENTENCE_END, " "), (" ", " "))
 
 
-def _split(text: str, limit: int, separators) -> list[str]:
+def _atoms(text: str, limit: int, separators) -> list[tuple[str, str]]:
+    """`text` as (piece, joiner-before-it) pairs, each piece at most `limit` long, split as coarsely as possible."""
     if len(text) <= limit:
-        return [text]
+        return [(text, "")]
     if not separators:
         # A single "word" longer than the limit (a huge URL or hash): the only hard cut, marked by the part numbers.
-        return [text[i : i + limit] for i in range(0, len(text), limit)]
+        return [(text[i : i + limit], "") for i in range(0, len(text), limit)]
     (splitter, joiner), rest = separators[0], separators[1:]
     pieces = splitter.split(text) if isinstance(splitter, re.Pattern) else text.split(splitter)
+    atoms: list[tuple[str, str]] = []
+    for index, piece in enumerate(pieces):
+        sub = _atoms(piece, limit, rest)
+        atoms.append((sub[0][0], joiner if index else ""))
+        atoms.extend(sub[1:])
+    return atoms
+
+
+def _split(text: str, limit: int) -> list[str]:
     chunks: list[str] = []
     current = ""
-    for piece in pieces:
+    for piece, joiner in _atoms(text, limit, _SEPARATORS):
         candidate = f"{current}{joiner}{piece}" if current else piece
         if len(candidate) <= limit:
             current = candidate
-            continue
-        if current:
-            chunks.append(current)
-            current = ""
-        if len(piece) <= limit:
-            current = piece
         else:
-            sub = _split(piece, limit, rest)
-            chunks.extend(sub[:-1])
-            current = sub[-1]
+            chunks.append(current)
+            current = piece
     if current:
         chunks.append(current)
     return chunks
@@ -123,7 +126,7 @@ def split_message(text: str, limit: int) -> list[str]:
     text = text.strip()
     if len(text) <= limit:
         return [text]
-    chunks = [c.strip() for c in _split(text, limit - PART_MARKER_RESERVE, _SEPARATORS) if c.strip()]
+    chunks = [c.strip() for c in _split(text, limit - PART_MARKER_RESERVE) if c.strip()]
     return [f"{chunk}\n({i}/{len(chunks)})" for i, chunk in enumerate(chunks, start=1)]
 
 
