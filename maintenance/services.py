@@ -512,6 +512,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
             summary=f"Not running long: completing at {policy.fmt_local(now)}, within the ETA "
             f"{policy.fmt_local(locked.eta)}.",
             now=now,
+            only_if_open=True,
         )
     items = list(locked.checklist_items.all())
     _raise_violations(policy.check_complete(selectors.item_facts(items)), f"Cannot complete “{locked}”:")
@@ -649,10 +650,12 @@ def _evidence_fields(evidence) -> dict:
     return {"evidence_type": ContentType.objects.get_for_model(evidence), "evidence_id": str(evidence.pk)}
 
 
-def _system_approve(window: MaintenanceWindow, key: str, *, evidence, summary: str, now: datetime):
+def _system_approve(
+    window: MaintenanceWindow, key: str, *, evidence, summary: str, now: datetime, only_if_open: bool = False
+):
     """Approve the window's `key` item as the system actor with evidence. Idempotent. Window must be locked."""
     item = window.checklist_items.select_for_update().filter(key=key).first()
-    if item is None:
+    if item is None or (only_if_open and item.done_at is not None):
         return None
     existing = item.approvals.filter(user__isnull=True, actor_name=SYSTEM_ACTOR, revoked_at__isnull=True).first()
     if existing is not None:
