@@ -56,15 +56,17 @@ def incident_list(queryset: QuerySet[Incident] | None = None) -> QuerySet[Incide
     )
 
 
-def sprint_queue(now: datetime | None = None) -> QuerySet[Incident]:
+def sprint_queue(*, queryset: QuerySet[Incident] | None = None, now: datetime | None = None) -> QuerySet[Incident]:
     """The current sprint's incident work: unresolved P3s (and P3s resolved during this sprint)."""
+    qs = queryset if queryset is not None else Incident.objects.all()
     sprint = sprint_calendar().sprint_at(now or timezone.now())
-    return Incident.objects.filter(level=Level.P3).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=sprint.start))
+    return qs.filter(level=Level.P3).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=sprint.start))
 
 
-def backlog() -> QuerySet[Incident]:
+def backlog(*, queryset: QuerySet[Incident] | None = None) -> QuerySet[Incident]:
     """Unresolved P4s: cosmetic issues and enhancements, due by the end of the next sprint."""
-    return Incident.objects.filter(level=Level.P4, resolved_at__isnull=True)
+    qs = queryset if queryset is not None else Incident.objects.all()
+    return qs.filter(level=Level.P4, resolved_at__isnull=True)
 
 
 @dataclass(frozen=True)

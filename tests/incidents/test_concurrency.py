@@ -1,0 +1,47 @@
+"""Two commanders acknowledging the same page at the same moment record ONE acknowledgement (PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+
+from django.db import connection
+
+from ersen_ops.audit.models import AuditEvent
+from ersen_ops.notifications.choices import Channel
+from incidents import selectors, services
+from incidents.choices import Level
+from incidents.models import Incident
+from tests.factories import UserFactory
+from tests.incidents.factories import open_incident
+
+
+def test_concurrent_acknowledgement_by_two_users_records_one(transactional_postgres):
+    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    incident = open_incident(level=Level.P1)
+    barrier = threading.Barrier(2)
+    outcomes, errors = [], []
+
+    def acknowledge(user):
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(services.incident_acknowledge(actor=user, incident=incident.pk))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=acknowledge, args=(u,)) for u in (alice, bob)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors, errors
+    assert sorted(o.changed for o in outcomes) == [False, True]
+    winner = next(o for o in outcomes if o.changed).incident.acknowledged_by
+    loser = next(o for o in outcomes if not o.changed)
+    assert loser.message.startswith(f"Already acknowledged by {winner.username} at ")
+    incident = Incident.objects.get(pk=incident.pk)
+    assert incident.acknowledged_by == winner
+    assert AuditEvent.objects.filter(action="incident.acknowledged").count() == 1
+    acks = selectors.deliveries_for(incident).filter(channel=Channel.PAGER, pager_action="acknowledge")
+    assert acks.count() == 1
