@@ -1,0 +1,92 @@
+"""Runbook enumerations: execution and step states, the one transition table of an execution, colours."""
+
+from django.db import models
+
+
+class ExecutionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    TIMED_OUT = "timed_out", "Timed out"
+    LOST = "lost", "Lost (worker died)"
+
+
+# The lifecycle. queued → running is the claim (a conditional UPDATE: exactly one worker wins);
+# running → lost is the reaper's verdict on a worker that stopped sending heartbeats.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    ExecutionStatus.QUEUED: (ExecutionStatus.RUNNING, ExecutionStatus.CANCELLED),
+    ExecutionStatus.RUNNING: (
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.CANCELLED,
+        ExecutionStatus.TIMED_OUT,
+        ExecutionStatus.LOST,
+    ),
+    ExecutionStatus.SUCCEEDED: (),
+    ExecutionStatus.FAILED: (),
+    ExecutionStatus.CANCELLED: (),
+    ExecutionStatus.TIMED_OUT: (),
+    ExecutionStatus.LOST: (),
+}
+
+ACTIVE_STATUSES = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+FINAL_STATUSES = tuple(s for s, targets in TRANSITIONS.items() if not targets)
+# A finished execution in one of these states may be retried (as a new, linked execution).
+RETRYABLE_STATUSES = (
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+    ExecutionStatus.TIMED_OUT,
+    ExecutionStatus.LOST,
+)
+
+STATUS_COLOURS = {
+    ExecutionStatus.QUEUED: "#757575",
+    ExecutionStatus.RUNNING: "#1565c0",
+    ExecutionStatus.SUCCEEDED: "#2e7d32",
+    ExecutionStatus.FAILED: "#c62828",
+    ExecutionStatus.CANCELLED: "#9e9e9e",
+    ExecutionStatus.TIMED_OUT: "#ef6c00",
+    ExecutionStatus.LOST: "#6a1b9a",
+}
+
+
+class StepStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    TIMED_OUT = "timed_out", "Timed out"
+    CANCELLED = "cancelled", "Cancelled"
+    LOST = "lost", "Lost (worker died)"
+
+
+STEP_COLOURS = {
+    StepStatus.RUNNING: "#1565c0",
+    StepStatus.SUCCEEDED: "#2e7d32",
+    StepStatus.FAILED: "#c62828",
+    StepStatus.SKIPPED: "#757575",
+    StepStatus.TIMED_OUT: "#ef6c00",
+    StepStatus.CANCELLED: "#9e9e9e",
+    StepStatus.LOST: "#6a1b9a",
+}
+
+
+class StepKind(models.TextChoices):
+    CONNECT = "connect", "Connect"
+    COMMAND = "command", "Remote command"
+    DECISION = "decision", "Decision"
+    CHECK = "check", "Check from the portal"
+    VERIFY = "verify", "Verification"
+
+
+class LaunchChannel(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    WINDOW = "window", "Maintenance window page"
+    CLI = "cli", "Command line"
+    RETRY = "retry", "Retry"
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, ())

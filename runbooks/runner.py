@@ -1,0 +1,395 @@
+"""Runs one execution in a worker: claim, run each planned task, record every command and its output, finish.
+
+No transaction is open while SSH or HTTP work happens; each state change is a short service call.
+A heartbeat thread proves the worker is alive (the reaper marks a silent run `lost`); the main
+loop streams output into the step row, and polls for cancellation and for losing the claim.
+
+Every remote command is sent as
+
+    timeout --kill-after=5s N sh -c '<command>' ersen-run-e<execution>-<random>
+
+so the host itself ends it after N seconds (with its whole process group), and the unique marker
+lets a second SSH command (`pkill -f`) stop it on cancel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from ersen_ops.core.errors import DomainError
+from runbooks import library, policy, selectors, services
+from runbooks.choices import ExecutionStatus, StepKind, StepStatus
+from runbooks.library import StepFailed
+from runbooks.models import RunbookExecution
+from runbooks.output import CappedBuffer
+
+logger = logging.getLogger(__name__)
+
+KILL_AFTER = 5  # seconds between TERM and KILL on the host
+QUICK_TIMEOUT = 30  # inspection commands (test, stat, head …)
+PORTAL_GRACE = 15  # the portal's own backstop beyond the host's timeout
+FLUSH_SECONDS = 0.5  # output flush and cancellation poll while a command runs
+READ_WAIT = 0.1
+
+
+class StepTimedOut(Exception):
+    pass
+
+
+class Cancelled(Exception):
+    pass
+
+
+@dataclass
+class CommandResult:
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration: float
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Heartbeat(threading.Thread):
+    """Proves this worker process is alive, independently of what the main thread is blocked on."""
+
+    def __init__(self, execution_id: int, token: str, interval: float):
+        super().__init__(name=f"runbook-heartbeat-{execution_id}", daemon=True)
+        self.execution_id = execution_id
+        self.token = token
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self):
+        try:
+            while not self._stop_event.wait(self.interval):
+                try:
+                    if not services.execution_heartbeat(execution_id=self.execution_id, token=self.token):
+                        return  # finished or reaped: nothing left to prove
+                except Exception:  # noqa: BLE001 - a failed heartbeat is retried at the next beat
+                    logger.warning("heartbeat of runbook execution %s failed", self.execution_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def stop(self):
+        self._stop_event.set()
+        self.join(timeout=10)
+
+
+class TaskContext:
+    """What a library task sees: run commands, record decisions and checks, fill the result."""
+
+    def __init__(self, runner: Runner, plan_index: int, step: dict):
+        self.runner = runner
+        self.plan_index = plan_index
+        self.task = step["task"]
+        self.timeout = int(step["timeout"])
+        self.params = step["params"]
+        self.execution_id = runner.execution_id
+        self.result = runner.result
+
+    def now(self):
+        return timezone.now()
+
+    def keep_going(self) -> bool:
+        return not self.runner.poll_control(raise_on_cancel=False)
+
+    def _begin(self, kind: str, label: str, command: str = "", timeout: int | None = None):
+        return services.execution_step_begin(
+            execution_id=self.execution_id,
+            token=self.runner.token,
+            plan_index=self.plan_index,
+            task=self.task,
+            kind=kind,
+            label=label,
+            command=command,
+            timeout=timeout,
+        )
+
+    def decide(self, label: str, *, action: str) -> None:
+        step = self._begin(StepKind.DECISION, label)
+        services.execution_step_finish(step=step, status=StepStatus.SUCCEEDED, detail={"action": action})
+
+    def verify(self, label: str, *, ok: bool, message: str = "", detail: dict | None = None) -> None:
+        step = self._begin(StepKind.VERIFY, label)
+        services.execution_step_finish(
+            step=step, status=StepStatus.SUCCEEDED if ok else StepStatus.FAILED, error="" if ok else message, detail=detail
+        )
+        if not ok:
+            raise StepFailed(message)
+
+    def check(self, label: str, func: Callable[[], dict], *, raise_on_failure: bool = True) -> dict:
+        step = self._begin(StepKind.CHECK, label)
+        try:
+            outcome = func()
+        except Exception as exc:  # noqa: BLE001 - a crashing check is a failed check, with its reason
+            logger.exception("check %r crashed", label)
+            outcome = {"ok": False, "message": f"the check itself failed: {type(exc).__name__}: {exc}"}
+        ok = bool(outcome.get("ok"))
+        if not ok and self.runner._cancel_seen:
+            services.execution_step_finish(
+                step=step, status=StepStatus.CANCELLED, error=f"Cancelled by {self.runner._cancel_seen}.", detail=outcome
+            )
+            raise Cancelled(f"Cancelled by {self.runner._cancel_seen} during “{label}”.")
+        services.execution_step_finish(
+            step=step,
+            status=StepStatus.SUCCEEDED if ok else StepStatus.FAILED,
+            error="" if ok else outcome.get("message", ""),
+            detail=outcome,
+        )
+        if not ok and raise_on_failure:
+            raise StepFailed(f"{label}: {outcome.get('message', 'failed')}")
+        return outcome
+
+    def run(
+        self,
+        command: str,
+        *,
+        label: str,
+        quick: bool = False,
+        ok_exit_codes: tuple[int, ...] | None = (0,),
+        failure: str | None = None,
+    ) -> CommandResult:
+        timeout = min(self.timeout, QUICK_TIMEOUT) if quick else self.timeout
+        return self.runner.run_command(self, command, label=label, timeout=timeout, ok_exit_codes=ok_exit_codes, failure=failure)
+
+
+class Runner:
+    def __init__(self, execution_id: int, *, task_id: str = "", worker: str = ""):
+        self.execution_id = execution_id
+        self.task_id = task_id
+        self.worker = worker or worker_name()
+        self.token = ""
+        self.result: dict = {}
+        self._session = None
+        self._host: dict = {}
+        self._cancel_seen: str | None = None
+
+    # --- control -----------------------------------------------------------------------------------------
+
+    def poll_control(self, *, raise_on_cancel: bool = True) -> bool:
+        """Raise LostClaim if the run is no longer ours; return True (or raise Cancelled) if cancel was requested."""
+        control = selectors.execution_control(execution_id=self.execution_id)
+        if control is None or control["status"] != ExecutionStatus.RUNNING or control["claim_token"] != self.token:
+            raise services.LostClaim(control["status"] if control else "deleted")
+        if control["cancel_requested_at"]:
+            self._cancel_seen = control["cancel_requested_by_name"] or "an operator"
+            if raise_on_cancel:
+                raise Cancelled(f"Cancelled by {self._cancel_seen}.")
+            return True
+        return False
+
+    # --- SSH ---------------------------------------------------------------------------------------------
+
+    def session(self, ctx: TaskContext):
+        if self._session is not None:
+            return self._session
+        from runbooks import remote
+
+        h = self._host
+        key = None
+        if h.get("host_key"):
+            key = remote.HostKey(h["host_key_type"], h["host_key"], h["host_key_fingerprint"])
+        target = remote.Target(name=h["name"], hostname=h["hostname"], port=int(h["port"]), user=h["user"], host_key=key)
+        pinned = key.describe() if key else "no pinned key"
+        step = ctx._begin(StepKind.CONNECT, f"Connect to {target.describe()}, expecting host key {pinned}")
+        try:
+            self._session = remote.open_session(
+                target, key_file=settings.OPS_SSH_KEY_FILE, connect_timeout=settings.OPS_SSH_CONNECT_TIMEOUT
+            )
+        except remote.RemoteError as exc:
+            services.execution_step_finish(step=step, status=StepStatus.FAILED, error=str(exc), detail={"kind": exc.kind})
+            raise StepFailed(str(exc)) from None
+        services.execution_step_finish(step=step, status=StepStatus.SUCCEEDED, detail={"host_key": pinned})
+        return self._session
+
+    def kill_remote(self, ctx: TaskContext, marker: str, why: str) -> None:
+        """Stop every process of a command on the host (a second SSH command), recorded as its own step."""
+        pattern = shlex.quote(f"[{marker[0]}]{marker[1:]}")  # the brackets keep pkill's own shell from matching
+        command = f"pkill -TERM -f {pattern}; sleep 1; pkill -KILL -f {pattern}; true"
+        step = services.execution_step_begin(
+            execution_id=self.execution_id,
+            token=self.token,
+            plan_index=ctx.plan_index,
+            task=ctx.task,
+            kind=StepKind.COMMAND,
+            label=f"Stop the {why} command on the host",
+            command=command,
+            timeout=15,
+        ) if self._claim_still_ours() else None
+        try:
+            code, out, err = self._session.run_quick(command, timeout=15)
+            error = ""
+        except Exception as exc:  # noqa: BLE001 - the remote `timeout` still bounds the command
+            code, out, err, error = None, "", "", f"could not stop it: {exc}"
+        if step is not None:
+            o, e = CappedBuffer(), CappedBuffer()
+            o.write(out.encode()), e.write(err.encode())
+            services.execution_step_finish(
+                step=step, status=StepStatus.FAILED if error else StepStatus.SUCCEEDED,
+                exit_code=code, error=error, stdout=o, stderr=e,
+            )
+
+    def _claim_still_ours(self) -> bool:
+        control = selectors.execution_control(execution_id=self.execution_id)
+        return bool(control and control["status"] == ExecutionStatus.RUNNING and control["claim_token"] == self.token)
+
+    def run_command(self, ctx: TaskContext, command: str, *, label: str, timeout: int, ok_exit_codes, failure):
+        self.poll_control()
+        session = self.session(ctx)
+        marker = f"ersen-run-e{self.execution_id}-{uuid.uuid4().hex[:10]}"
+        wrapped = f"timeout --kill-after={KILL_AFTER}s {timeout}s sh -c {shlex.quote(command)} {marker}"
+        step = ctx._begin(StepKind.COMMAND, label, command=wrapped, timeout=timeout)
+        out, err = CappedBuffer(), CappedBuffer()
+        from runbooks import remote
+
+        started = time.monotonic()
+        try:
+            proc = session.start(wrapped)
+        except remote.RemoteError as exc:
+            services.execution_step_finish(step=step, status=StepStatus.FAILED, error=str(exc))
+            raise StepFailed(str(exc)) from None
+        flushed = (0, 0)
+        last_poll = started
+        stop_reason = None  # "cancelled" | "timed out" | "lost"
+        stop_deadline = None
+        lost = None
+        try:
+            while True:
+                o, e = proc.read(READ_WAIT)
+                out.write(o)
+                err.write(e)
+                if proc.finished:
+                    break
+                now = time.monotonic()
+                if now - last_poll >= FLUSH_SECONDS:
+                    last_poll = now
+                    if (out.version, err.version) != flushed:
+                        services.execution_step_output(step=step, stdout=out, stderr=err)
+                        flushed = (out.version, err.version)
+                    if stop_reason is None:
+                        try:
+                            if self.poll_control(raise_on_cancel=False):
+                                stop_reason = "cancelled"
+                        except services.LostClaim as exc:
+                            stop_reason, lost = "lost", exc
+                        if stop_reason is None and now - started > timeout + KILL_AFTER + PORTAL_GRACE:
+                            stop_reason = "timed out"
+                        if stop_reason is not None:
+                            self.kill_remote(ctx, marker, stop_reason)
+                            stop_deadline = time.monotonic() + 10
+                if stop_deadline is not None and time.monotonic() > stop_deadline:
+                    break  # the channel did not close after the kill: give up waiting (the host's timeout remains)
+        finally:
+            proc.close()
+        elapsed = time.monotonic() - started
+        code = proc.exit_code
+        if stop_reason == "lost":
+            services.execution_step_finish(step=step, status=StepStatus.CANCELLED, exit_code=code, stdout=out, stderr=err,
+                                           error="Stopped: the execution was no longer this worker's.")
+            raise lost
+        if stop_reason == "cancelled":
+            services.execution_step_finish(
+                step=step, status=StepStatus.CANCELLED, exit_code=code, stdout=out, stderr=err,
+                error=f"Cancelled by {self._cancel_seen}; the command was stopped on the host.",
+            )
+            raise Cancelled(f"Cancelled by {self._cancel_seen} during “{label}”; the command was stopped on the host.")
+        if stop_reason == "timed out" or (code in (124, 137) and elapsed >= timeout - 0.5):
+            message = (
+                f"“{label}” was still running after its {timeout} s timeout: the host stopped it "
+                f"(timeout {timeout}s, exit {code if code is not None else 'none'})."
+            )
+            services.execution_step_finish(
+                step=step, status=StepStatus.TIMED_OUT, exit_code=code, stdout=out, stderr=err, error=message
+            )
+            raise StepTimedOut(message)
+        ok = ok_exit_codes is None or code in ok_exit_codes
+        error = ""
+        if not ok:
+            reason = failure or f"“{label}” failed"
+            tail = err.last_text(2000).strip() or out.last_text(2000).strip()
+            last_lines = " | ".join(tail.splitlines()[-3:])
+            shown = "no exit status (killed by a signal?)" if code is None else f"exit code {code}"
+            error = f"{reason} ({shown})" + (f": {last_lines}" if last_lines else "")
+        services.execution_step_finish(
+            step=step, status=StepStatus.SUCCEEDED if ok else StepStatus.FAILED, exit_code=code,
+            stdout=out, stderr=err, error=error,
+        )
+        if not ok:
+            raise StepFailed(error)
+        return CommandResult(code, out.text(), err.text(), elapsed)
+
+    # --- the run -----------------------------------------------------------------------------------------
+
+    def run(self) -> str:
+        claim = services.execution_claim(execution_id=self.execution_id, task_id=self.task_id, worker=self.worker)
+        if not claim.token:
+            logger.info("runbook execution %s not run: %s (%s)", self.execution_id, claim.reason, claim.status)
+            return claim.reason
+        self.token = claim.token
+        heartbeat = Heartbeat(self.execution_id, self.token, policy.heartbeat_interval(settings.OPS_RUNBOOK_LOST_AFTER))
+        heartbeat.start()
+        status, error = ExecutionStatus.SUCCEEDED, ""
+        try:
+            execution = RunbookExecution.objects.get(pk=self.execution_id)
+            self._host = execution.host_snapshot
+            plan = execution.plan
+            status, error = self._run_plan(plan)
+        except services.LostClaim as exc:
+            logger.warning("runbook execution %s is no longer ours (%s): stopping", self.execution_id, exc)
+            status = None
+        except Exception as exc:  # noqa: BLE001 - never leave a run "running": record a readable failure
+            logger.exception("runbook execution %s crashed", self.execution_id)
+            status = ExecutionStatus.FAILED
+            error = f"Internal error in the runner ({type(exc).__name__}: {exc}); the worker log {self.worker} has details."
+        finally:
+            if self._session is not None:
+                self._session.close()
+            heartbeat.stop()
+        if status is not None:
+            services.execution_finish(
+                execution_id=self.execution_id, token=self.token, status=status, result=self.result, error=error
+            )
+        return status or "lost_claim"
+
+    def _run_plan(self, plan: list[dict]) -> tuple[str, str]:
+        total = len(plan)
+        # Re-validate the snapshot before anything connects (it is data; data can be edited).
+        try:
+            for step in plan:
+                library.check_unknown_params(step["task"], step.get("params") or {})
+                library.validate_params(step["task"], step.get("params") or {})
+        except DomainError as exc:
+            return ExecutionStatus.FAILED, f"Refused before connecting: {exc}"
+        for index, step in enumerate(plan):
+            spec = library.get_task(step["task"])
+            where = f"Step {index + 1} of {total} ({spec.label})"
+            try:
+                self.poll_control()
+                ctx = TaskContext(self, index, step)
+                spec.run(ctx, dict(step["params"]))
+            except StepFailed as exc:
+                return ExecutionStatus.FAILED, f"{where}: {exc}"
+            except StepTimedOut as exc:
+                return ExecutionStatus.TIMED_OUT, f"{where}: {exc}"
+            except Cancelled as exc:
+                return ExecutionStatus.CANCELLED, f"{where}: {exc}"
+        return ExecutionStatus.SUCCEEDED, ""
+
+
+def run_execution(execution_id: int, *, task_id: str = "", worker: str = "") -> str:
+    return Runner(execution_id, task_id=task_id, worker=worker).run()

@@ -1,0 +1,276 @@
+"""Reads: hosts, runbooks, the plan a launch would run (for the Run page), executions with their waiting state."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from ersen_ops.core.services import current_phase
+from runbooks import library, policy
+from runbooks.choices import ExecutionStatus
+from runbooks.models import ExecutionStep, Host, Runbook, RunbookExecution
+
+
+def max_step_timeout() -> int:
+    # A command must end (and be recorded) before django-q's own timeout kills the worker.
+    return max(policy.MIN_STEP_TIMEOUT, settings.Q_CLUSTER["timeout"] - 60)
+
+
+def runbook_get(*, slug: str) -> Runbook:
+    return Runbook.objects.prefetch_related("steps").get(slug=slug)
+
+
+def runbook_steps(runbook: Runbook) -> list[dict]:
+    return [
+        {"task": s.task, "params": s.params or {}, "timeout_seconds": s.timeout_seconds}
+        for s in sorted(runbook.steps.all(), key=lambda s: (s.order, s.id))
+    ]
+
+
+def host_list(*, enabled_only: bool = True) -> QuerySet[Host]:
+    qs = Host.objects.prefetch_related("components")
+    return qs.filter(enabled=True) if enabled_only else qs
+
+
+def hosts_for_runbook(runbook: Runbook) -> list[Host]:
+    """Enabled hosts, those with the runbook's default role first."""
+    hosts = list(host_list())
+    role = runbook.default_host_role
+    return sorted(hosts, key=lambda h: (role not in h.role_list if role else False, h.name))
+
+
+def in_progress_windows_for_host(host: Host):
+    from maintenance.models import MaintenanceWindow
+
+    return (
+        MaintenanceWindow.objects.filter(status="in_progress", components__in=host.components.all())
+        .distinct()
+        .order_by("planned_start")
+    )
+
+
+def window_covers_host(window, host: Host) -> bool:
+    return window.components.filter(pk__in=host.components.values("pk")).exists()
+
+
+@dataclass
+class Preview:
+    runbook: Runbook
+    host: Host
+    plan: list[dict]
+    commands: list[dict]  # [{"order", "task", "label", "timeout", "commands": [...]}]
+    verdict: policy.WindowVerdict
+    disruptive: bool
+    digest: str
+    busy_with: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def plan_digest(plan: list[dict], host: Host) -> str:
+    payload = json.dumps({"plan": plan, "host": host_snapshot(host)}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def host_snapshot(host: Host) -> dict:
+    return {
+        "id": host.pk,
+        "name": host.name,
+        "hostname": host.hostname,
+        "port": host.port,
+        "user": host.ssh_user,
+        "host_key_type": host.host_key_type,
+        "host_key": host.host_key,
+        "host_key_fingerprint": host.host_key_fingerprint,
+    }
+
+
+def execution_preview(*, runbook: Runbook, host: Host, overrides: dict | None = None, window=None) -> Preview:
+    """What a launch would run, exactly; raises DomainError if the plan is invalid."""
+    plan = [
+        s.as_dict()
+        for s in policy.build_plan(
+            runbook_steps(runbook),
+            host_defaults=host.parameter_defaults or {},
+            overrides=overrides,
+            max_timeout=max_step_timeout(),
+        )
+    ]
+    commands = []
+    for step in plan:
+        spec = library.get_task(step["task"])
+        commands.append(
+            {
+                "order": step["order"],
+                "task": step["task"],
+                "label": spec.label,
+                "timeout": step["timeout"],
+                "uses_ssh": spec.uses_ssh,
+                "commands": library.plan_commands(step["task"], step["params"]),
+            }
+        )
+    disruptive = policy.plan_is_disruptive(plan)
+    windows = list(in_progress_windows_for_host(host))
+    verdict = policy.window_rule(
+        phase=current_phase(),
+        host_name=host.name,
+        host_component_names=[c.name for c in host.components.all()],
+        in_progress_window_titles=[w.title for w in windows],
+        linked_window_status=window.status if window is not None else None,
+        linked_window_covers_host=window_covers_host(window, host) if window is not None else False,
+        disruptive=disruptive,
+    )
+    busy = RunbookExecution.objects.filter(host=host, status=ExecutionStatus.RUNNING).values_list("pk", flat=True).first()
+    problems = []
+    if not host.enabled:
+        problems.append(f"Host {host.name} is disabled.")
+    if not host.is_pinned and policy.plan_uses_ssh(plan):
+        problems.append(f"Host {host.name} has no pinned host key: use “Fetch and pin host key” on the host first.")
+    return Preview(
+        runbook=runbook,
+        host=host,
+        plan=plan,
+        commands=commands,
+        verdict=verdict,
+        disruptive=disruptive,
+        digest=plan_digest(plan, host),
+        busy_with=busy,
+        problems=problems,
+    )
+
+
+def _running_on_same_host():
+    return RunbookExecution.objects.filter(host=OuterRef("host"), status=ExecutionStatus.RUNNING).values("pk")[:1]
+
+
+def execution_list() -> QuerySet[RunbookExecution]:
+    """Executions with what a list needs in one query, including "waiting for #N" of queued ones."""
+    return RunbookExecution.objects.select_related("runbook", "host", "requested_by", "window").annotate(
+        waiting_for_id=Subquery(_running_on_same_host())
+    )
+
+
+def execution_get(*, pk) -> RunbookExecution:
+    return (
+        execution_list()
+        .prefetch_related(Prefetch("steps", queryset=ExecutionStep.objects.order_by("order")))
+        .get(pk=pk)
+    )
+
+
+def execution_waiting_message(execution: RunbookExecution) -> str:
+    if execution.status != ExecutionStatus.QUEUED:
+        return ""
+    running = getattr(execution, "waiting_for_id", None)
+    if running is None:
+        running = (
+            RunbookExecution.objects.filter(host_id=execution.host_id, status=ExecutionStatus.RUNNING)
+            .values_list("pk", flat=True)
+            .first()
+        )
+    ahead = None
+    if not running:
+        ahead = (
+            RunbookExecution.objects.filter(
+                host_id=execution.host_id, status=ExecutionStatus.QUEUED, requested_at__lt=execution.requested_at
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+    return policy.waiting_message(running, ahead)
+
+
+def execution_control(*, execution_id: int) -> dict | None:
+    """What the runner polls while a command runs: status, claim token, cancellation request."""
+    return (
+        RunbookExecution.objects.filter(pk=execution_id)
+        .values("status", "claim_token", "cancel_requested_at", "cancel_requested_by_name")
+        .first()
+    )
+
+
+def executions_for_window(window) -> QuerySet[RunbookExecution]:
+    return execution_list().filter(window=window)
+
+
+def runbook_launch_links_for_window(window) -> list[dict]:
+    """Run buttons for a maintenance window's page: each enabled runbook, linked to the window.
+
+    Returns [{"runbook": Runbook, "label": str, "url": str}]; the URL opens the Run confirmation page.
+    """
+    from django.urls import reverse
+
+    links = []
+    for runbook in Runbook.objects.filter(enabled=True).order_by("name"):
+        url = reverse("admin:runbooks_runbook_workflow", args=[runbook.pk, "run"]) + f"?window={window.pk}"
+        links.append({"runbook": runbook, "label": f"Run “{runbook.name}” for this window", "url": url})
+    return links
+
+
+def step_payload(step: ExecutionStep, *, tail_chars: int = 32768) -> dict:
+    def tail(text: str) -> str:
+        return text[-tail_chars:] if len(text) > tail_chars else text
+
+    duration = step.duration
+    return {
+        "order": step.order,
+        "plan_index": step.plan_index,
+        "task": step.task,
+        "kind": step.kind,
+        "label": step.label,
+        "command": step.command,
+        "status": step.status,
+        "status_label": step.get_status_display(),
+        "started_at": step.started_at.isoformat() if step.started_at else None,
+        "finished_at": step.finished_at.isoformat() if step.finished_at else None,
+        "duration_seconds": round(duration.total_seconds(), 3) if duration else None,
+        "timeout_seconds": step.timeout_seconds,
+        "exit_code": step.exit_code,
+        "stdout": tail(step.stdout),
+        "stderr": tail(step.stderr),
+        "stdout_truncated_for_display": len(step.stdout) > tail_chars,
+        "stderr_truncated_for_display": len(step.stderr) > tail_chars,
+        "stdout_bytes": step.stdout_bytes,
+        "stderr_bytes": step.stderr_bytes,
+        "stdout_dropped": step.stdout_dropped,
+        "stderr_dropped": step.stderr_dropped,
+        "error": step.error,
+        "detail": step.detail,
+    }
+
+
+def execution_payload(execution: RunbookExecution) -> dict:
+    """The JSON the execution page polls: status, each step with its output tail, durations and exit codes."""
+    from runbooks.choices import FINAL_STATUSES, STATUS_COLOURS, STEP_COLOURS
+
+    steps = []
+    for step in execution.steps.all():
+        data = step_payload(step)
+        data["colour"] = STEP_COLOURS.get(step.status)
+        steps.append(data)
+    duration = execution.duration
+    return {
+        "id": execution.pk,
+        "status": execution.status,
+        "status_label": execution.get_status_display(),
+        "colour": STATUS_COLOURS.get(execution.status),
+        "final": execution.status in FINAL_STATUSES,
+        "waiting": execution_waiting_message(execution),
+        "requested_at": execution.requested_at.isoformat() if execution.requested_at else None,
+        "started_at": execution.started_at.isoformat() if execution.started_at else None,
+        "finished_at": execution.finished_at.isoformat() if execution.finished_at else None,
+        "heartbeat_at": execution.heartbeat_at.isoformat() if execution.heartbeat_at else None,
+        "duration_seconds": round(duration.total_seconds(), 3) if duration else None,
+        "cancel_requested": execution.cancel_requested_at is not None,
+        "error": execution.error,
+        "result": execution.result,
+        "steps": steps,
+    }
+
+
+def steps_ordered(execution: RunbookExecution) -> QuerySet[ExecutionStep]:
+    return execution.steps.order_by("order")
+
