@@ -224,3 +224,17 @@ def test_delivery_send_of_a_final_delivery_does_nothing():
     assert delivery_send(delivery_id=delivery.pk) is None
     delivery.refresh_from_db()
     assert delivery.attempts == 0
+
+
+def test_the_test_command_reports_each_channel_outcome(webhooks, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    webhooks.expect_request(DISCORD_PATH, method="POST").respond_with_data("", status=204)
+    settings.SLACK_WEBHOOK_URL = ""
+    out = StringIO()
+    call_command("notifications_test", "--channel", "discord", "--channel", "slack", "--now", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("Discord → Discord webhook: sent (HTTP 204 NO CONTENT)")
+    assert lines[1].endswith("Slack (alerts) → Slack alerts channel: skipped (not configured: set SLACK_WEBHOOK_URL)")
