@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import secrets
 from datetime import timedelta
 
@@ -64,6 +65,15 @@ def retry_delay(attempt: int, retry_after: float | None = None) -> int | None:
     if attempt > len(delays):
         return None
     return max(delays[attempt - 1], math.ceil(retry_after or 0))
+
+
+_CODE = re.compile(r"^(?:HTTP )?(\d{3})\b")
+
+
+def response_code(response: str) -> int | None:
+    """The HTTP status or SMTP reply code at the start of a recorded response ("HTTP 503 …", "250 Ok")."""
+    match = _CODE.match(response or "")
+    return int(match.group(1)) if match else None
 
 
 def _duration(seconds: float) -> str:
@@ -206,6 +216,7 @@ def _finish(
             "channel": row.channel,
             "target": row.target_name,
             "response": response,
+            "response_code": response_code(response),
             "before": {"status": before},
             "after": {"status": status},
         }

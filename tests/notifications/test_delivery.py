@@ -238,3 +238,10 @@ def test_the_test_command_reports_each_channel_outcome(webhooks, settings):
     lines = out.getvalue().splitlines()
     assert lines[0].endswith("Discord → Discord webhook: sent (HTTP 204 NO CONTENT)")
     assert lines[1].endswith("Slack (alerts) → Slack alerts channel: skipped (not configured: set SLACK_WEBHOOK_URL)")
+
+
+def test_the_sweeper_is_declared_to_run_every_minute():
+    from ersen_ops.core.scheduling import declared
+
+    (sweep,) = [s for s in declared() if s.name == "notifications.sweep"]
+    assert sweep.func == "ersen_ops.notifications.tasks.sweep_deliveries" and sweep.minutes == 1

@@ -112,7 +112,8 @@ def test_a_500_is_retried_after_the_backoff_and_then_succeeds(webhooks, send):
     assert _actions(delivery) == ["notification.queued", "notification.retry_scheduled", "notification.sent"]
     retry = AuditEvent.objects.get(action="notification.retry_scheduled")
     assert retry.data["attempt"] == 1 and retry.data["wait_seconds"] == 30
-    assert retry.data["response"] == "HTTP 500 INTERNAL SERVER ERROR"
+    assert retry.data["response"] == "HTTP 500 INTERNAL SERVER ERROR" and retry.data["response_code"] == 500
+    assert AuditEvent.objects.get(action="notification.sent").data["attempt"] == 2
 
 
 def test_a_short_discord_429_retry_after_is_waited_out_within_the_attempt(webhooks, send):
