@@ -16,7 +16,7 @@ from incidents import policy, selectors
 from incidents.choices import LEVEL_COLOURS, Level
 
 PERIODS = (30, 90)
-BAR_MAX_WIDTH = 320  # px of the longest bar in each chart
+BAR_MAX_WIDTH = 200  # px of the longest bar in each chart
 
 
 def _seconds(delta: timedelta | None) -> float | None:
@@ -81,7 +81,7 @@ def report_view(model_admin):
         context = {
             **model_admin.admin_site.each_context(request),
             "opts": model_admin.model._meta,
-            "title": "Incident response report",
+            "title": "Incident response: MTTA, MTTR and SLA attainment",
             "now": now,
             **report_context(now=now),
         }

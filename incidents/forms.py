@@ -14,7 +14,7 @@ NO_IMPACT = ""
 
 
 def _level_choices():
-    return [(p.level, f"{p.level} — {p.definition} (respond within {p.response_label}; {p.escalation.lower()})") for p in LEVELS.values()]
+    return [(p.level, f"{p.level} — {p.definition} ({p.response_phrase}; {p.escalation})") for p in LEVELS.values()]
 
 
 def _impact_choices():

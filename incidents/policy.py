@@ -28,6 +28,13 @@ class LevelPolicy:
     response_label: str
     escalation: str
 
+    @property
+    def response_phrase(self) -> str:
+        """'respond within 15 min' / 'respond by the end of the next sprint'."""
+        if self.response == NEXT_SPRINT:
+            return "respond by the end of the next sprint"
+        return f"respond within {self.response_label}"
+
 
 LEVELS: dict[str, LevelPolicy] = {
     Level.P1: LevelPolicy(Level.P1, "Service down, data loss risk", timedelta(minutes=15), "15 min", "Immediate page"),

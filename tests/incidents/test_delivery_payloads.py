@@ -81,7 +81,7 @@ def test_exact_pager_payloads_for_trigger_acknowledge_and_resolve(pager, committ
                     "event": "incident.paged",
                     "details": (
                         "P1 incident opened by bob: Login down\n\n"
-                        "Level: P1 — Service down, data loss risk (respond within 15 min; immediate page)\n"
+                        "Level: P1 — Service down, data loss risk (respond within 15 min; Immediate page)\n"
                         "Status: Investigating\n"
                         "Affected: Login (major outage)\n"
                         "Response due: Tue 2026-03-10 05:15 PDT (2026-03-10 12:15 UTC)\n"
