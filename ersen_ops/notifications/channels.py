@@ -25,7 +25,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
 
-from ersen_ops.notifications.choices import Channel, PagerAction, PagerSeverity
+from ersen_ops.notifications import policy
+from ersen_ops.notifications.choices import Channel, PagerAction
 from ersen_ops.notifications.masking import LOGGER_NAME, mask
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -243,17 +244,25 @@ class WebhookChannel(BaseChannel):
                     headers={"User-Agent": USER_AGENT},
                     allow_redirects=False,
                 )
+            except (
+                requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema,
+                requests.exceptions.InvalidURL,
+            ):
+                raise PermanentFailure(f"{self.url_setting} is not a valid http(s) URL", response="not sent") from None
             except requests.RequestException as exc:
                 raise TemporaryFailure(f"{where}{type(exc).__name__}: {exc}", response="no response") from None
-            if 200 <= response.status_code < 300:
+            outcome = policy.http_outcome(response.status_code)
+            if outcome == policy.SENT:
                 return response
             text = response.text[:2000]
             if response.status_code == 429:
                 retry_after = _parse_retry_after(response)
-                if (
-                    retry_after is not None
-                    and retry_after <= settings.OPS_NOTIFY_INLINE_WAIT
-                    and waits < MAX_INLINE_WAITS
+                if policy.may_wait_inline(
+                    retry_after=retry_after,
+                    limit=settings.OPS_NOTIFY_INLINE_WAIT,
+                    waits_so_far=waits,
+                    max_waits=MAX_INLINE_WAITS,
                 ):
                     waits += 1
                     logger.info("%s rate limited (429): waiting %.2f s as asked (retry_after)", self.name, retry_after)
@@ -264,7 +273,7 @@ class WebhookChannel(BaseChannel):
                     response=_describe(response),
                     retry_after=retry_after,
                 )
-            if response.status_code >= 500:
+            if outcome == policy.RETRY:
                 raise TemporaryFailure(f"{where}HTTP {response.status_code}: {text}", response=_describe(response))
             raise PermanentFailure(f"{where}HTTP {response.status_code}: {text}", response=_describe(response))
 
@@ -297,17 +306,6 @@ class SlackTeamOpsChannel(SlackChannel):
     code = Channel.SLACK_TEAM_OPS
     url_setting = "SLACK_TEAM_OPS_WEBHOOK_URL"
     name = "Slack #team-ops"
-
-
-# Incident levels map onto PagerDuty severities; PagerDuty's own values pass through.
-_LEVEL_SEVERITY = {"p1": "critical", "p2": "error", "p3": "warning", "p4": "info"}
-
-
-def pager_severity(value: str) -> str:
-    value = (value or "").strip().lower()
-    if value in PagerSeverity.values:
-        return value
-    return _LEVEL_SEVERITY.get(value, PagerSeverity.CRITICAL)
 
 
 def pager_dedup_key(delivery) -> str:
@@ -345,7 +343,7 @@ class PagerChannel(WebhookChannel):
             summary = ((delivery.message or "").strip() or delivery.subject).splitlines()[0]
             event["payload"] = {
                 "summary": summary[:1024],
-                "severity": pager_severity(delivery.severity),
+                "severity": policy.pager_severity(delivery.severity),
                 "source": self.source,
                 "custom_details": {"event": delivery.event, "details": delivery.body[:10_000]},
             }
@@ -456,12 +454,12 @@ class EmailChannel(BaseChannel):
             replies = {addr: _smtp_reply(code, text) for addr, (code, text) in exc.recipients.items()}
             first = next(iter(replies.values()), "")
             error = "all recipients refused: " + "; ".join(f"{a}: {r}" for a, r in replies.items())
-            if all(code >= 500 for code, _ in exc.recipients.values()):
+            if all(policy.smtp_outcome(code) == policy.FAIL for code, _ in exc.recipients.values()):
                 raise PermanentFailure(error, response=first[:300]) from None
             raise TemporaryFailure(error, response=first[:300]) from None
         except smtplib.SMTPResponseException as exc:
             reply = _smtp_reply(exc.smtp_code, exc.smtp_error)
-            kind = PermanentFailure if 500 <= exc.smtp_code < 600 else TemporaryFailure
+            kind = PermanentFailure if policy.smtp_outcome(exc.smtp_code) == policy.FAIL else TemporaryFailure
             raise kind(f"{type(exc).__name__}: {reply}", response=reply[:300]) from None
         except (smtplib.SMTPException, OSError) as exc:  # OSError covers refused connections and timeouts
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response") from None

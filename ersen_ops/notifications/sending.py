@@ -21,7 +21,6 @@ mid-send (older than STALE_CLAIM_SECONDS), so nothing stays "sending" forever.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import secrets
 from datetime import timedelta
@@ -33,6 +32,7 @@ from django.utils import timezone
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.queue import enqueue_on_commit
+from ersen_ops.notifications import policy
 from ersen_ops.notifications.channels import (
     NotConfigured,
     PermanentFailure,
@@ -60,11 +60,8 @@ def max_attempts() -> int:
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> int | None:
-    """Seconds to wait after failed attempt number `attempt` (1-based), or None when no attempt is left."""
-    delays = settings.OPS_NOTIFY_RETRY_DELAYS
-    if attempt > len(delays):
-        return None
-    return max(delays[attempt - 1], math.ceil(retry_after or 0))
+    """Seconds to wait after failed attempt number `attempt`, from OPS_NOTIFY_RETRY_DELAYS (see policy.retry_delay)."""
+    return policy.retry_delay(attempt=attempt, delays=list(settings.OPS_NOTIFY_RETRY_DELAYS), retry_after=retry_after)
 
 
 _CODE = re.compile(r"^(?:HTTP )?(\d{3})\b")

@@ -306,3 +306,12 @@ def test_a_retry_continues_a_split_message_with_the_part_that_failed(webhooks, s
     assert delivery.status == DeliveryStatus.SENT and delivery.parts_sent == 3
     markers = [c.rsplit("\n", 1)[1] for c in contents]
     assert markers == ["(1/3)", "(2/3)", "(2/3)", "(3/3)"], "part 1 must not be sent twice"
+
+
+def test_a_malformed_webhook_url_fails_at_once_naming_the_variable(settings, send):
+    settings.DISCORD_WEBHOOK_URL = "discord.com/api/webhooks/1/not-a-url-SECRET-0123456789"
+    with send():
+        (delivery,) = notify(event="x", channels=[Channel.DISCORD], subject="S", body="B")
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
+    assert delivery.last_error == "DISCORD_WEBHOOK_URL is not a valid http(s) URL"
