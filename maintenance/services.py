@@ -179,6 +179,32 @@ def schedule_violations(
     )
 
 
+def start_refusals(window: MaintenanceWindow, *, now: datetime, justification: str = "", items=None):
+    """Why `window` cannot start at `now` (empty: it can). Read-only; the admin shows these on the button."""
+    items = list(window.checklist_items.all()) if items is None else items
+    return policy.check_start(
+        window_type=window.type,
+        phase=window.scheduled_phase or current_phase(),
+        planned_start=window.planned_start,
+        now=now,
+        items=selectors.item_facts(items),
+        justification=justification,
+    )
+
+
+def _finished_within_eta(window: MaintenanceWindow, now: datetime) -> bool:
+    return window.overdue_since is None and window.eta is not None and now <= window.eta
+
+
+def complete_refusals(window: MaintenanceWindow, *, now: datetime):
+    """Why `window` cannot complete at `now` (empty: it can). Read-only."""
+    facts = []
+    for item in window.checklist_items.all():
+        done = item.done_at is not None or (item.key == ItemKey.UPDATE_ETA and _finished_within_eta(window, now))
+        facts.append(policy.ItemFacts(text=item.text, phase=item.phase, done=done))
+    return policy.check_complete(facts)
+
+
 # --- creating and editing ---------------------------------------------------------------------------------
 
 
@@ -371,15 +397,7 @@ def window_start(
     locked = _lock(window)
     _transition(locked, WindowStatus.IN_PROGRESS, "start")
     items = list(locked.checklist_items.all())
-    violations = policy.check_start(
-        window_type=locked.type,
-        phase=locked.scheduled_phase or current_phase(),
-        planned_start=locked.planned_start,
-        now=now,
-        items=selectors.item_facts(items),
-        justification=justification,
-    )
-    _raise_violations(violations, f"Cannot start “{locked}”:")
+    _raise_violations(start_refusals(locked, now=now, justification=justification, items=items), f"Cannot start “{locked}”:")
     debt = policy.open_items(selectors.item_facts(items), ChecklistPhase.BEFORE)
     before = _snapshot(locked)
     locked.status = WindowStatus.IN_PROGRESS
@@ -503,7 +521,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
     _require(actor, PERM_TRANSITION, "completing maintenance windows")
     locked = _lock(window)
     _transition(locked, WindowStatus.COMPLETED, "complete")
-    if locked.overdue_since is None and locked.eta is not None and now <= locked.eta:
+    if _finished_within_eta(locked, now):
         # "Update ETA if running long": it did not run long, which the system knows for a fact.
         _system_approve(
             locked,
@@ -514,8 +532,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
             now=now,
             only_if_open=True,
         )
-    items = list(locked.checklist_items.all())
-    _raise_violations(policy.check_complete(selectors.item_facts(items)), f"Cannot complete “{locked}”:")
+    _raise_violations(complete_refusals(locked, now=now), f"Cannot complete “{locked}”:")
     before = _snapshot(locked)
     locked.status = WindowStatus.COMPLETED
     locked.actual_end = now
@@ -971,3 +988,62 @@ def windows_send_reminders(now: datetime | None = None) -> int:
             )
             count += 1
     return count
+
+
+# --- freezes and checklist templates (admin-edited configuration, audited) -----------------------------------
+
+
+def _freeze_data(freeze) -> dict:
+    return {"name": freeze.name, "start": freeze.start, "end": freeze.end, "reason": freeze.reason}
+
+
+@transaction.atomic
+def freeze_save(*, actor, freeze) -> list[MaintenanceWindow]:
+    """Create or change a freeze period. Returns the scheduled windows already inside it (to warn the operator)."""
+    from maintenance.models import FreezePeriod
+
+    before = _freeze_data(FreezePeriod.objects.select_for_update().get(pk=freeze.pk)) if freeze.pk else None
+    try:
+        freeze.full_clean()
+    except ValidationError as exc:
+        raise DomainError("The freeze period is not valid:", details=exc.messages) from None
+    freeze.save()
+    record(
+        actor=actor,
+        action="maintenance.freeze.updated" if before else "maintenance.freeze.created",
+        target=freeze,
+        data={"before": before, "after": _freeze_data(freeze)},
+    )
+    return list(
+        MaintenanceWindow.objects.filter(
+            status__in=(WindowStatus.SCHEDULED, WindowStatus.IN_PROGRESS),
+            planned_start__lt=freeze.end,
+            planned_end__gt=freeze.start,
+        ).exclude(type=MaintenanceType.EMERGENCY)
+    )
+
+
+@transaction.atomic
+def freeze_delete(*, actor, freeze) -> None:
+    record(actor=actor, action="maintenance.freeze.deleted", target=freeze, data={"before": _freeze_data(freeze)})
+    freeze.delete()
+
+
+def checklist_template_snapshot(template) -> dict:
+    if template is None or template.pk is None:
+        return {}
+    return {
+        "phase": template.phase,
+        "title": template.title,
+        "items": [
+            {"order": i.order, "text": i.text, "key": i.key, "required_approvals": i.required_approvals}
+            for i in template.items.order_by("order", "id")
+        ],
+    }
+
+
+def checklist_template_record_change(*, actor, template, before: dict) -> None:
+    """Audit an admin edit of a checklist template (existing windows keep their own copies)."""
+    after = checklist_template_snapshot(template)
+    if before != after:
+        record(actor=actor, action="maintenance.checklist_template.changed", target=template, data={"before": before, "after": after})

@@ -34,6 +34,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "maintenance.add_maintenancewindow",
         "maintenance.change_maintenancewindow",
         "maintenance.transition_maintenancewindow",
+        # freeze periods ("no routine or urgent window inside")
+        "maintenance.add_freezeperiod",
+        "maintenance.change_freezeperiod",
+        "maintenance.delete_freezeperiod",
         # open and work incidents
         "incidents.add_incident",
         "incidents.change_incident",

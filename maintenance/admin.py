@@ -1,0 +1,559 @@
+"""The operator's main screen for maintenance: windows (list, change form, workflow buttons), freezes, checklists.
+
+Every change goes through `maintenance.services`; the admin only shows and asks.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import transaction
+from django.utils import timezone
+from django.utils.html import format_html
+
+from ersen_ops.audit.admin import AuditHistoryMixin
+from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
+from ersen_ops.core.display import both_zones, status_badge
+from ersen_ops.core.errors import DomainError
+from maintenance import forms as mforms
+from maintenance import messages as texts
+from maintenance import policy, selectors, services
+from maintenance.choices import STATUS_COLOURS, TYPE_COLOURS, ChecklistPhase, MaintenanceType, WindowStatus
+from maintenance.models import ChecklistTemplate, ChecklistTemplateItem, FreezePeriod, MaintenanceWindow
+
+try:  # the notifications app's shared panel (issue 3)
+    from ersen_ops.notifications.admin import DeliveriesMixin
+except ImportError:  # pragma: no cover - until it lands
+
+    class DeliveriesMixin:
+        def get_readonly_fields(self, request, obj=None):
+            return [*super().get_readonly_fields(request, obj), "deliveries_sent"]
+
+        @admin.display(description="Notifications sent")
+        def deliveries_sent(self, obj):
+            from django.template.loader import render_to_string
+
+            if obj is None or obj.pk is None:
+                return "—"
+            return render_to_string(
+                "admin/maintenance/maintenancewindow/deliveries.html", {"deliveries": selectors.window_deliveries(obj)}
+            )
+
+
+# --- workflow actions (Schedule, Start, Update ETA, Complete, Cancel; Approve / Revoke per item) -------------
+
+
+def _perform_schedule(request, obj, data):
+    services.window_schedule(actor=request.user, window=obj, justification=data.get("justification", ""))
+    return f"Scheduled and announced “{obj}”."
+
+
+def _perform_start(request, obj, data):
+    services.window_start(actor=request.user, window=obj, justification=data.get("justification", ""))
+    return f"“{obj}” is in progress; ETA {policy.fmt_local(obj.eta)}."
+
+
+def _perform_eta(request, obj, data):
+    services.window_update_eta(actor=request.user, window=obj, new_eta=data["new_eta"], reason=data["reason"])
+    return f"New ETA {policy.fmt_local(data['new_eta'])} published."
+
+
+def _perform_complete(request, obj, data):
+    services.window_complete(actor=request.user, window=obj)
+    return f"“{obj}” completed; the summary goes to #team-ops."
+
+
+def _perform_cancel(request, obj, data):
+    services.window_cancel(actor=request.user, window=obj, reason=data["reason"])
+    return f"“{obj}” cancelled."
+
+
+def _perform_approve(request, obj, data):
+    item = data["item"]
+    services.checklist_approve(actor=request.user, item=item, note=data.get("note", ""), evidence_url=data.get("evidence_url", ""))
+    return f"Approved “{item.text}”."
+
+
+def _perform_revoke(request, obj, data):
+    approval = data["approval"]
+    services.checklist_revoke(actor=request.user, approval=approval, reason=data["reason"])
+    return f"Revoked {approval.actor_name}'s approval of “{approval.item.text}”."
+
+
+def _describe_schedule(obj):
+    now = timezone.now()
+    plan = policy.channels_for(obj.type, services.current_phase(), obj.planned_duration)
+    lines = [
+        f"Publishes the announcement below to: {', '.join(c.label for c in _channels(plan.channels))}.",
+        *plan.reasons,
+        "Copies the checklist templates into this window.",
+    ]
+    violations = services.schedule_violations(obj, now=now)
+    if violations:
+        lines.append("")
+        lines.append("If scheduled now, the protocol refuses it:")
+        lines.extend(f"• {v.message}" for v in violations)
+    else:
+        lines.append("The protocol allows scheduling it now.")
+    if obj.type == MaintenanceType.ROUTINE:
+        slots = policy.next_routine_slots(policy.earliest_start(obj.type, now), 4)
+        lines.append("Next valid routine slots: " + ", ".join(policy.fmt_local(s) for s, _ in slots) + ".")
+    lines.append("")
+    lines.append(texts.announcement_text(obj))
+    return "\n".join(lines)
+
+
+def _describe_start(obj):
+    refusals = services.start_refusals(obj, now=timezone.now())
+    text = f"Announces “Under Maintenance” to {', '.join(c.label for c in _channels(services.window_channels(obj)))}."
+    if refusals:
+        text += "\n" + "\n".join(f"• {v.message}" for v in refusals)
+    return text
+
+
+def _describe_complete(obj):
+    refusals = services.complete_refusals(obj, now=timezone.now())
+    text = (
+        "Announces “Operational”, stores the post-maintenance summary and sends it to Slack #team-ops."
+    )
+    if refusals:
+        text += "\n" + "\n".join(f"• {v.message}" for v in refusals)
+    return text
+
+
+def _channels(values):
+    from ersen_ops.notifications.choices import Channel
+
+    return [Channel(v) for v in values]
+
+
+def _start_blocked(obj):
+    if obj.status != WindowStatus.SCHEDULED:
+        return ""
+    refusals = services.start_refusals(obj, now=timezone.now())
+    if not refusals or obj.type == MaintenanceType.EMERGENCY:
+        return ""  # emergency: may start at once with a justification (asked on the confirmation page)
+    return " ".join(v.message for v in refusals)
+
+
+def _complete_blocked(obj):
+    if obj.status != WindowStatus.IN_PROGRESS:
+        return ""
+    return " ".join(v.message for v in services.complete_refusals(obj, now=timezone.now()))
+
+
+TRANSITION = services.PERM_TRANSITION
+APPROVE = services.PERM_APPROVE
+
+WINDOW_ACTIONS = [
+    WorkflowAction(
+        name="schedule",
+        label="Schedule",
+        permission=TRANSITION,
+        perform=_perform_schedule,
+        available=lambda o: o.status == WindowStatus.DRAFT,
+        form_class=mforms.JustificationForm,
+        describe=_describe_schedule,
+        css_class="default",
+    ),
+    WorkflowAction(
+        name="start",
+        label="Start",
+        permission=TRANSITION,
+        perform=_perform_start,
+        available=lambda o: o.status == WindowStatus.SCHEDULED and not _start_blocked(o),
+        unavailable_reason=_start_blocked,
+        form_class=mforms.JustificationForm,
+        describe=_describe_start,
+        touches_production=True,
+    ),
+    WorkflowAction(
+        name="update_eta",
+        label="Update ETA",
+        permission=TRANSITION,
+        perform=_perform_eta,
+        available=lambda o: o.status == WindowStatus.IN_PROGRESS,
+        form_class=mforms.EtaForm,
+        describe=lambda o: f"Current ETA: {policy.fmt_local(o.eta)} ({_utc(o.eta)}). "
+        f"The change is published to {', '.join(c.label for c in _channels(services.window_channels(o)))} and kept in the history.",
+    ),
+    WorkflowAction(
+        name="complete",
+        label="Complete",
+        permission=TRANSITION,
+        perform=_perform_complete,
+        available=lambda o: o.status == WindowStatus.IN_PROGRESS and not _complete_blocked(o),
+        unavailable_reason=_complete_blocked,
+        form_class=mforms.CompleteForm,
+        describe=_describe_complete,
+    ),
+    WorkflowAction(
+        name="cancel",
+        label="Cancel window",
+        permission=TRANSITION,
+        perform=_perform_cancel,
+        available=lambda o: o.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED),
+        form_class=mforms.CancelForm,
+        describe=lambda o: "Cancels the window"
+        + (" and announces the cancellation." if o.status == WindowStatus.SCHEDULED else " (a draft: nothing was announced)."),
+        css_class="deletelink",
+    ),
+]
+
+# Per-item actions: reached from the buttons in the checklist panel (?item= / ?approval=), not the toolbar.
+ITEM_ACTIONS = ("approve", "revoke")
+
+
+class WindowOverdueFilter(admin.SimpleListFilter):
+    title = "overdue"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue (past ETA)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=WindowStatus.IN_PROGRESS, eta__lt=timezone.now())
+        return queryset
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMixin, admin.ModelAdmin):
+    form = mforms.MaintenanceWindowForm
+    change_form_template = "admin/maintenance/maintenancewindow/change_form.html"
+    list_display = (
+        "title",
+        "type_badge",
+        "status_badge",
+        "start_column",
+        "duration_column",
+        "checklist_progress",
+        "overdue_column",
+        "owner",
+    )
+    list_filter = (
+        "type",
+        "status",
+        ("scheduled_phase", admin.ChoicesFieldListFilter),
+        WindowOverdueFilter,
+        ("planned_start", admin.DateFieldListFilter),
+    )
+    search_fields = ("title", "public_id", "impact", "reason", "owner__username", "components__name")
+    list_select_related = ("owner",)
+    date_hierarchy = "planned_start"
+    list_per_page = 50
+    filter_horizontal = ("components",)
+    ordering = ("-planned_start", "-id")
+
+    WINDOW_FIELDS = (
+        "title",
+        "type",
+        "planned_start",
+        "planned_end",
+        "components",
+        "impact",
+        "reason",
+        "rollback_plan",
+        "owner",
+        "on_call_engineer",
+    )
+    STATE_FIELDS = (
+        "public_id",
+        "status_badge",
+        "times_in_zones",
+        "eta",
+        "actual_start",
+        "actual_end",
+        "announced_at",
+        "closed_at",
+        "scheduled_phase",
+        "cancellation_reason",
+        "emergency_justification",
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [("Window", {"fields": self.WINDOW_FIELDS})]
+        if obj is not None:
+            fieldsets += [
+                ("State", {"fields": self.STATE_FIELDS}),
+                ("Post-maintenance summary", {"fields": ("summary_text",), "classes": ("collapse",)}),
+                ("Notifications", {"fields": ("deliveries_sent",)}),
+                ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
+            ]
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = [*self.STATE_FIELDS, "summary_text", "audit_history", "deliveries_sent"]
+        if obj is not None:
+            editable = services.EDITABLE_FIELDS[obj.status]
+            if editable is not None:
+                readonly += [f for f in self.WINDOW_FIELDS if f not in editable]
+        return readonly
+
+    def get_queryset(self, request):
+        return selectors.window_list()
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("owner", request.user.pk)
+        return initial
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # windows are history: cancel instead
+
+    # --- list columns -------------------------------------------------------------------------------------
+
+    @admin.display(description="Type", ordering="type")
+    def type_badge(self, obj):
+        return status_badge(obj.type, obj.get_type_display().split(" (")[0], TYPE_COLOURS)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj):
+        badge = status_badge(obj.status, obj.get_status_display(), STATUS_COLOURS)
+        if obj.status == WindowStatus.COMPLETED and obj.closed_at:
+            return format_html("{} <small>closed</small>", badge)
+        return badge
+
+    @admin.display(description="Start (Pacific / UTC)", ordering="planned_start")
+    def start_column(self, obj):
+        return both_zones(obj.planned_start)
+
+    @admin.display(description="Duration")
+    def duration_column(self, obj):
+        planned = policy.fmt_duration(obj.planned_duration) if obj.planned_duration else "—"
+        if obj.actual_duration is not None:
+            return format_html("{}<br><small>actual {}</small>", planned, policy.fmt_duration(obj.actual_duration))
+        return planned
+
+    @admin.display(description="Checklist")
+    def checklist_progress(self, obj):
+        total = getattr(obj, "checklist_total", None)
+        if not total:
+            return "—"
+        return f"{obj.checklist_done}/{total}"
+
+    @admin.display(description="Overdue")
+    def overdue_column(self, obj):
+        now = timezone.now()
+        if obj.is_overdue(now):
+            return format_html(
+                '<span class="overdue">Overdue by {} (ETA {})</span>',
+                policy.fmt_duration(now - obj.eta),
+                policy.fmt_local(obj.eta, "%H:%M %Z"),
+            )
+        return ""
+
+    # --- change form read-only fields ---------------------------------------------------------------------
+
+    @admin.display(description="Planned (Pacific / UTC)")
+    def times_in_zones(self, obj):
+        return format_html(
+            "{} → {}<br><small>{} → {}</small>",
+            policy.fmt_local(obj.planned_start),
+            policy.fmt_local(obj.planned_end),
+            _utc(obj.planned_start),
+            _utc(obj.planned_end),
+        )
+
+    @admin.display(description="Summary (as sent to #team-ops)")
+    def summary_text(self, obj):
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.summary) if obj.summary else "—"
+
+    # --- workflow -------------------------------------------------------------------------------------------
+
+    def get_workflow_actions(self, request, obj):
+        if obj is None:
+            return list(WINDOW_ACTIONS)
+        return [
+            *WINDOW_ACTIONS,
+            WorkflowAction(
+                name="approve",
+                label="Approve checklist item",
+                permission=APPROVE,
+                perform=_perform_approve,
+                available=lambda o: o.status != WindowStatus.CANCELLED and o.checklist_items.exists(),
+                form_class=mforms.approve_form_for(obj),
+                initial=lambda req, o: {"item": req.GET.get("item")} if (req.GET.get("item") or "").isdigit() else {},
+                describe=lambda o: "Records your approval (with an optional note and evidence link).",
+            ),
+            WorkflowAction(
+                name="revoke",
+                label="Revoke approval",
+                permission=APPROVE,
+                perform=_perform_revoke,
+                available=lambda o: o.status != WindowStatus.CANCELLED and o.closed_at is None,
+                form_class=mforms.revoke_form_for(obj),
+                initial=lambda req, o: {"approval": req.GET.get("approval")}
+                if (req.GET.get("approval") or "").isdigit()
+                else {},
+                describe=lambda o: "Withdraws an approval. It stays in the record, marked revoked, with your reason.",
+                css_class="deletelink",
+            ),
+        ]
+
+    def workflow_buttons(self, request, obj):
+        return [b for b in super().workflow_buttons(request, obj) if b["name"] not in ITEM_ACTIONS]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context.update(self._panels(request, obj))
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    def _panels(self, request, obj) -> dict:
+        from django.urls import reverse
+
+        now = timezone.now()
+        can_approve = request.user.has_perm(APPROVE)
+        base = reverse("admin:maintenance_maintenancewindow_workflow", args=[obj.pk, "approve"])
+        revoke = reverse("admin:maintenance_maintenancewindow_workflow", args=[obj.pk, "revoke"])
+        phases = []
+        for phase, label, items in selectors.checklist_by_phase(obj):
+            rows = []
+            for item in items:
+                approvals = list(item.approvals.all())
+                rows.append(
+                    {
+                        "item": item,
+                        "approvals": approvals,
+                        "approve_url": f"{base}?item={item.pk}"
+                        if can_approve and obj.status in policy.APPROVABLE_IN[phase] and not obj.closed_at
+                        else "",
+                        "revoke_url": revoke,
+                        "debt": phase == ChecklistPhase.BEFORE
+                        and not item.done_at
+                        and obj.status in (WindowStatus.IN_PROGRESS, WindowStatus.COMPLETED),
+                    }
+                )
+            done = sum(1 for i in items if i.done_at)
+            phases.append({"phase": phase, "label": label, "rows": rows, "done": done, "total": len(items)})
+        slots = []
+        if obj.type == MaintenanceType.ROUTINE and obj.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED):
+            slots = policy.next_routine_slots(policy.earliest_start(MaintenanceType.ROUTINE, now), 4)
+        policy_check = []
+        if obj.status == WindowStatus.DRAFT:
+            policy_check = services.schedule_violations(obj, now=now)
+        return {
+            "announcement": obj.announcement or texts.announcement_text(obj),
+            "announcement_published": bool(obj.announcement),
+            "channels": _channels(services.window_channels(obj)),
+            "channel_reasons": policy.channels_for(
+                obj.type, obj.scheduled_phase or services.current_phase(), obj.planned_duration
+            ).reasons,
+            "next_slots": [(policy.fmt_local(s), _utc(s)) for s, _ in slots],
+            "policy_check": policy_check,
+            "policy_checked": obj.status == WindowStatus.DRAFT,
+            "phases": phases,
+            "can_approve": can_approve,
+            "can_revoke_any": request.user.is_superuser,
+            "eta_changes": list(obj.eta_changes.all()),
+            "overdue": obj.is_overdue(now),
+            "overdue_by": policy.fmt_duration(now - obj.eta) if obj.is_overdue(now) else "",
+        }
+
+    # --- saving goes through the services ---------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        data = {f: form.cleaned_data[f] for f in self.WINDOW_FIELDS if f in form.cleaned_data and f != "components"}
+        components = form.cleaned_data.get("components")
+        if not change:
+            window = services.window_create(actor=request.user, components=components or [], **data)
+            obj.pk = window.pk
+            obj.public_id = window.public_id
+            obj._state.adding = False
+            return
+        services.window_update(actor=request.user, window=obj, components=components, **data)
+
+    def save_related(self, request, form, formsets, change):
+        pass  # components are set by the services (audited with the rest)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            # A rule refused the change after the form validated (a race): say so, change nothing.
+            messages.error(request, str(exc))
+            from django.http import HttpResponseRedirect
+
+            return HttpResponseRedirect(request.get_full_path())
+
+
+def _utc(dt):
+    from ersen_ops.core.display import in_utc
+
+    return in_utc(dt)
+
+
+# --- freezes and checklist templates ----------------------------------------------------------------------
+
+
+@admin.register(FreezePeriod)
+class FreezePeriodAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    list_display = ("name", "start_column", "end_column", "reason")
+    search_fields = ("name", "reason")
+    fields = ("name", "start", "end", "reason", "audit_history")
+    readonly_fields = ("audit_history",)
+    ordering = ("-start",)
+
+    @admin.display(description="Start (Pacific / UTC)", ordering="start")
+    def start_column(self, obj):
+        return both_zones(obj.start)
+
+    @admin.display(description="End (Pacific / UTC)", ordering="end")
+    def end_column(self, obj):
+        return both_zones(obj.end)
+
+    def save_model(self, request, obj, form, change):
+        inside = services.freeze_save(actor=request.user, freeze=obj)
+        if inside:
+            messages.warning(
+                request,
+                f"{len(inside)} scheduled window(s) already fall inside “{obj}”: "
+                + "; ".join(f"{w} ({policy.fmt_local(w.planned_start)})" for w in inside)
+                + ". Reschedule or cancel them.",
+            )
+
+    def delete_model(self, request, obj):
+        services.freeze_delete(actor=request.user, freeze=obj)
+
+    def delete_queryset(self, request, queryset):
+        for freeze in queryset:
+            services.freeze_delete(actor=request.user, freeze=freeze)
+
+
+class ChecklistTemplateItemInline(admin.TabularInline):
+    model = ChecklistTemplateItem
+    extra = 0
+    fields = ("order", "text", "key", "required_approvals")
+
+
+@admin.register(ChecklistTemplate)
+class ChecklistTemplateAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    list_display = ("title", "phase", "item_count")
+    fields = ("phase", "title", "audit_history")
+    readonly_fields = ("audit_history",)
+    inlines = [ChecklistTemplateItemInline]
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(items_count=Count("items"))
+
+    @admin.display(description="Items")
+    def item_count(self, obj):
+        return obj.items_count
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # every phase keeps a checklist
+
+    def save_model(self, request, obj, form, change):
+        # Snapshot before the change; the audit event is written once the inline items are saved too.
+        request._checklist_template_before = services.checklist_template_snapshot(
+            ChecklistTemplate.objects.filter(pk=obj.pk).first() if change else None
+        )
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.checklist_template_record_change(
+            actor=request.user, template=form.instance, before=getattr(request, "_checklist_template_before", {})
+        )
