@@ -245,3 +245,31 @@ def test_the_sweeper_is_declared_to_run_every_minute():
 
     (sweep,) = [s for s in declared() if s.name == "notifications.sweep"]
     assert sweep.func == "ersen_ops.notifications.tasks.sweep_deliveries" and sweep.minutes == 1
+
+
+def test_five_workers_racing_for_one_delivery_send_it_once(transactional_postgres, webhooks):
+    import threading
+
+    from django.db import connections
+
+    webhooks.expect_request(DISCORD_PATH, method="POST").respond_with_data("", status=204)
+    delivery = DeliveryFactory()
+    barrier = threading.Barrier(5)
+    results = []
+
+    def worker():
+        try:
+            barrier.wait()
+            results.append(send_delivery(delivery.pk))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(results, key=str) == [None, None, None, None, "sent"]
+    assert len(webhooks.log) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.SENT and delivery.attempts == 1
