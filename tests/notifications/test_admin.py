@@ -48,6 +48,8 @@ def test_an_operator_resends_a_failed_delivery_as_a_new_linked_delivery(client, 
     webhooks.expect_request(DISCORD_PATH, method="POST").respond_with_data("", status=204)
     delivery = _failed()
     client.force_login(users["operator"])
+    page = client.get(reverse("admin:notifications_notificationdelivery_change", args=[delivery.pk]))
+    assert f'href="{_resend_url(delivery)}"'.encode() in page.content  # an enabled button
     confirm = client.get(_resend_url(delivery))
     assert confirm.status_code == 200 and b"Unknown Webhook" in confirm.content
     assert NotificationDelivery.objects.count() == 1, "GET never changes anything"
