@@ -53,6 +53,8 @@ SEND_TASK = "ersen_ops.notifications.tasks.send_delivery"
 STALE_CLAIM_SECONDS = 600
 # A queued delivery with no retry pending whose task has not claimed it after this long lost its task.
 LOST_TASK_SECONDS = 120
+# Deliveries queued per sweep (each sweep runs a minute after the last).
+SWEEP_BATCH = 200
 
 
 def max_attempts() -> int:
@@ -258,7 +260,8 @@ def deliveries_sweep(*, now=None) -> dict[str, int]:
         Q(next_attempt_at__lte=now)
         | Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=LOST_TASK_SECONDS))
     )
-    for pk in due.values_list("pk", flat=True):
+    # Oldest first and capped, so a backlog after an outage drains steadily instead of flooding the queue.
+    for pk in due.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:SWEEP_BATCH]:
         enqueue_on_commit(SEND_TASK, pk)
         counts["queued"] += 1
     if any(counts.values()):
