@@ -21,16 +21,12 @@ from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
+from ersen_ops.notifications.admin import DeliveriesMixin
 from incidents import forms, policy, selectors, services
 from incidents.admin_views import report_view
 from incidents.calendar import sprint_calendar
 from incidents.choices import IMPACT_COLOURS, LEVEL_COLOURS, STATUS_COLOURS, Level
 from incidents.models import BacklogIncident, Incident, SprintQueueIncident
-
-try:  # the notifications app's shared "deliveries" field (issue 3)
-    from ersen_ops.notifications.admin import DeliveriesMixin
-except ImportError:  # pragma: no cover - fallback while notifications is being built
-    DeliveriesMixin = None
 
 P_ACK = "incidents.acknowledge_incident"
 P_RESOLVE = "incidents.resolve_incident"
@@ -165,9 +161,8 @@ def _assign_commander(request, obj, data):
 
 
 def _set_components(request, obj, data):
-    form = forms.ComponentsForm(request.POST)
-    form.is_valid()
-    services.incident_set_components(actor=request.user, incident=obj, components=form.impacts())
+    impacts = {int(name.removeprefix("impact_")): value for name, value in data.items() if name.startswith("impact_") and value}
+    services.incident_set_components(actor=request.user, incident=obj, components=impacts)
     return "Affected components updated."
 
 
@@ -269,11 +264,6 @@ WORKFLOW = [
 # --- the incident admin -------------------------------------------------------------------------
 
 
-_bases = [WorkflowAdminMixin, AuditHistoryMixin]
-if DeliveriesMixin is not None:
-    _bases.append(DeliveriesMixin)
-
-
 class ComponentFilter(admin.SimpleListFilter):
     title = "component"
     parameter_name = "component"
@@ -305,7 +295,7 @@ class UnacknowledgedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Incident)
-class IncidentAdmin(ListColumnsMixin, *_bases, admin.ModelAdmin):
+class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, DeliveriesMixin, admin.ModelAdmin):
     list_filter = ("level", "status", "breached", ComponentFilter, UnacknowledgedFilter)
     search_fields = ("title", "public_id")
     workflow_actions = WORKFLOW
@@ -435,14 +425,6 @@ class IncidentAdmin(ListColumnsMixin, *_bases, admin.ModelAdmin):
                 "last_paged": both_zones(obj.last_paged_at),
             },
         )
-
-    if DeliveriesMixin is None:  # pragma: no cover - fallback while notifications is being built
-
-        @admin.display(description="Notifications: who was told what, when, and whether it arrived")
-        def deliveries_sent(self, obj):
-            if obj is None or obj.pk is None:
-                return "—"
-            return render_to_string("admin/incidents/incident/deliveries.html", {"deliveries": selectors.deliveries_for(obj)})
 
 
 def _opened_message(incident) -> str:

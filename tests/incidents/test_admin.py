@@ -270,3 +270,28 @@ def test_report_shows_mtta_mttr_and_attainment_on_a_fixed_data_set(client, users
     row90 = re.search(r'data-level="P1">(.*?)</tr>', last90, re.S).group(1)
     assert '<td class="mtta">14 min</td>' in row90  # (4 + 8 + 30) / 3
     assert '<td class="attainment">66.7 %</td>' in row90
+
+
+@pytest.mark.django_db
+def test_affected_components_and_window_link_buttons_call_the_services(client, users):
+    from maintenance.models import MaintenanceWindow
+
+    api, login = ComponentFactory(name="API"), ComponentFactory(name="Login")
+    now = timezone.now()
+    incident = open_incident(level=Level.P2, components={api: Impact.PARTIAL_OUTAGE}, now=now)
+    client.force_login(users["operator"])
+    page = client.get(action_url(incident, "components"))
+    assert 'option value="partial_outage" selected' in page.content.decode()
+    response = client.post(action_url(incident, "components"), {f"impact_{api.pk}": "", f"impact_{login.pk}": "major_outage"})
+    assert response.status_code == 302
+    assert dict(incident.component_impacts.values_list("component__name", "impact")) == {"Login": "major_outage"}
+
+    old = MaintenanceWindow.objects.create(
+        title="Old patching", planned_start=now - timedelta(days=3), planned_end=now - timedelta(days=3, hours=-1),
+        status="completed", impact="-", reason="-",
+    )
+    response = client.post(action_url(incident, "link_window"), {"maintenance_window": old.pk})
+    assert response.status_code == 400
+    assert "which does not overlap the incident&#x27;s open time" in response.content.decode()
+    incident.refresh_from_db()
+    assert incident.maintenance_window is None
