@@ -1,7 +1,7 @@
 """URL map. Public endpoints: health, and (status app) the status page and API; everything else needs a login."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from ersen_ops.core import views as core_views
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # Public status (no login): /, /status/, /api/v2/…, /incidents/<id>, /history.atom|rss, /maintenance.ics
+    path("", include("ersen_ops.status.urls")),
 ]
 
 handler404 = "ersen_ops.core.views.not_found"

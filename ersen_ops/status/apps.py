@@ -5,3 +5,8 @@ class StatusConfig(AppConfig):
     name = "ersen_ops.status"
     label = "status"
     verbose_name = "Public status"
+
+    def ready(self) -> None:
+        from ersen_ops.status import signals
+
+        signals.connect()

@@ -75,3 +75,46 @@ class StatusPost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} ({self.public_id})"
+
+
+class StatusVersion(models.Model):
+    """The one row whose counter moves in the same transaction as every change the public status shows.
+
+    Public documents are cached per version: each request reads this row (one primary-key
+    lookup) and serves the cached bytes if the version has not moved. Because the bump is
+    part of the changing transaction, the first request after the commit — in any process —
+    already sees the new version. `changed_at_us` (microseconds since the epoch, never
+    decreasing) is the documents' Last-Modified.
+    """
+
+    SINGLETON = 1
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON, editable=False)
+    version = models.BigIntegerField(default=0)
+    changed_at_us = models.BigIntegerField(default=0, help_text="Microseconds since 1970-01-01 UTC")
+
+    class Meta:
+        verbose_name = "public status version"
+
+    def __str__(self) -> str:
+        return f"public status version {self.version}"
+
+
+class CalendarSequence(models.Model):
+    """The iCalendar SEQUENCE of one maintenance window (RFC 5545: bumped on every change of the event).
+
+    Keyed by the window's public id. `fingerprint` hashes what the VEVENT shows (title, times,
+    status, announcement); the receivers bump `sequence` when it differs, so a subscribed
+    calendar follows reschedules and cancellations.
+    """
+
+    window_public_id = models.CharField(max_length=20, unique=True)
+    sequence = models.PositiveIntegerField(default=0)
+    fingerprint = models.CharField(max_length=64)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "calendar sequence"
+
+    def __str__(self) -> str:
+        return f"{self.window_public_id} SEQUENCE {self.sequence}"

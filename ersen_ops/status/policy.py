@@ -1,0 +1,175 @@
+"""The public status rollup, as pure functions (no database, no clock).
+
+- A component's public status is the worst of its manual status (set in the admin), the
+  impacts of unresolved incidents on it, and `under_maintenance` while a window on it is in
+  progress. Maintenance ranks below every degradation: a degraded component under
+  maintenance shows "degraded".
+- A group's status is the worst of its own manual status and its public children.
+- The page indicator (Statuspage v2) is the worst of the public unresolved incidents'
+  impacts and what the components' states say; `maintenance` only when a maintenance is in
+  progress and nothing is worse; otherwise `none`.
+
+How broad an outage is decides between the two indicators the reference allows for it:
+a partial outage is `minor` while it touches less than half of the public components and
+`major` from half on; a major outage is `major` below half and `critical` from half on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ersen_ops.status.choices import ComponentStatus
+
+OPERATIONAL = ComponentStatus.OPERATIONAL.value
+UNDER_MAINTENANCE = ComponentStatus.UNDER_MAINTENANCE.value
+DEGRADED = ComponentStatus.DEGRADED_PERFORMANCE.value
+PARTIAL = ComponentStatus.PARTIAL_OUTAGE.value
+MAJOR = ComponentStatus.MAJOR_OUTAGE.value
+
+# Higher = worse.
+COMPONENT_SEVERITY: dict[str, int] = {OPERATIONAL: 0, UNDER_MAINTENANCE: 1, DEGRADED: 2, PARTIAL: 3, MAJOR: 4}
+
+# Statuspage indicators (page status and incident impact), higher = worse.
+INDICATORS = ("none", "maintenance", "minor", "major", "critical")
+INDICATOR_SEVERITY: dict[str, int] = {name: rank for rank, name in enumerate(INDICATORS)}
+INDICATOR_DESCRIPTIONS: dict[str, str] = {
+    "none": "All Systems Operational",
+    "maintenance": "Service Under Maintenance",
+    "minor": "Partially Degraded Service",
+    "major": "Partial System Outage",
+    "critical": "Major System Outage",
+}
+
+# Statuspage incident statuses and scheduled-maintenance statuses.
+INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
+MAINTENANCE_STATUSES = ("scheduled", "in_progress", "verifying", "completed")
+
+# An incident's public impact from what it does to components …
+IMPACT_FROM_COMPONENT: dict[str, str] = {DEGRADED: "minor", PARTIAL: "major", MAJOR: "critical"}
+# … and from its level (the seed's definitions: P1 service down, P2 major feature broken,
+# P3 minor bug with a workaround, P4 cosmetic).
+IMPACT_FROM_LEVEL: dict[str, str] = {"P1": "critical", "P2": "major", "P3": "minor", "P4": "none"}
+
+
+def worst_component_status(statuses: Iterable[str]) -> str:
+    worst = OPERATIONAL
+    for status in statuses:
+        if COMPONENT_SEVERITY.get(status, 0) > COMPONENT_SEVERITY[worst]:
+            worst = status
+    return worst
+
+
+def worst_indicator(indicators: Iterable[str]) -> str:
+    worst = "none"
+    for indicator in indicators:
+        if INDICATOR_SEVERITY.get(indicator, 0) > INDICATOR_SEVERITY[worst]:
+            worst = indicator
+    return worst
+
+
+def component_status(*, manual: str, incident_impacts: Iterable[str] = (), in_maintenance: bool = False) -> str:
+    """The public status of one (leaf) component."""
+    return worst_component_status([manual, *incident_impacts, UNDER_MAINTENANCE if in_maintenance else OPERATIONAL])
+
+
+def group_status(*, manual: str, children: Iterable[str]) -> str:
+    return worst_component_status([manual, *children])
+
+
+def incident_impact(*, component_impacts: Iterable[str], level: str | None) -> str:
+    """Statuspage `impact` of an incident: the worst of what its components say and what its level says."""
+    return worst_indicator(
+        [IMPACT_FROM_COMPONENT.get(impact, "none") for impact in component_impacts]
+        + [IMPACT_FROM_LEVEL.get(level or "", "none")]
+    )
+
+
+def indicator_from_components(statuses: list[str]) -> str:
+    """What the (leaf, public) components' states alone say about the page."""
+    total = len(statuses)
+    if not total:
+        return "none"
+    majors = sum(1 for s in statuses if s == MAJOR)
+    outages = majors + sum(1 for s in statuses if s == PARTIAL)
+    if majors:
+        return "critical" if majors * 2 >= total else "major"
+    if outages:
+        return "major" if outages * 2 >= total else "minor"
+    if any(s == DEGRADED for s in statuses):
+        return "minor"
+    if any(s == UNDER_MAINTENANCE for s in statuses):
+        return "maintenance"
+    return "none"
+
+
+def rollup(
+    *, component_statuses: list[str], incident_impacts: Iterable[str], maintenance_in_progress: bool
+) -> tuple[str, str]:
+    """(indicator, description) of the whole page."""
+    indicator = worst_indicator(
+        [
+            indicator_from_components(component_statuses),
+            *incident_impacts,
+            "maintenance" if maintenance_in_progress else "none",
+        ]
+    )
+    return indicator, INDICATOR_DESCRIPTIONS[indicator]
+
+
+def maintenance_status(*, window_status: str, closed: bool) -> str | None:
+    """Statuspage status of a window (None: never public).
+
+    A completed window whose "after" checklist is still open is `verifying` (smoke tests,
+    status back to operational); a cancelled window is `completed` (its last update says
+    it was cancelled); drafts are never shown.
+    """
+    return {
+        "scheduled": "scheduled",
+        "in_progress": "in_progress",
+        "completed": "completed" if closed else "verifying",
+        "cancelled": "completed",
+    }.get(window_status)
+
+
+# Status-page posts of a window (notifications' StatusPost.event) → the update's status.
+# Anything else (e.g. the internal #team-ops summary) is never shown, whatever channel it went to.
+MAINTENANCE_EVENT_STATUS: dict[str, str] = {
+    "maintenance.scheduled": "scheduled",
+    "maintenance.rescheduled": "scheduled",
+    "maintenance.updated": "scheduled",
+    "maintenance.reminder": "scheduled",
+    "maintenance.started": "in_progress",
+    "maintenance.eta_changed": "in_progress",
+    "maintenance.overdue": "in_progress",
+    "maintenance.completed": "completed",
+    "maintenance.cancelled": "completed",
+}
+
+# What a window's status-page post says its components went from → to.
+MAINTENANCE_EVENT_TRANSITION: dict[str, tuple[str, str]] = {
+    "maintenance.scheduled": (OPERATIONAL, OPERATIONAL),
+    "maintenance.rescheduled": (OPERATIONAL, OPERATIONAL),
+    "maintenance.updated": (OPERATIONAL, OPERATIONAL),
+    "maintenance.reminder": (OPERATIONAL, OPERATIONAL),
+    "maintenance.started": (OPERATIONAL, UNDER_MAINTENANCE),
+    "maintenance.eta_changed": (UNDER_MAINTENANCE, UNDER_MAINTENANCE),
+    "maintenance.overdue": (UNDER_MAINTENANCE, UNDER_MAINTENANCE),
+    "maintenance.completed": (UNDER_MAINTENANCE, OPERATIONAL),
+    "maintenance.cancelled": (OPERATIONAL, OPERATIONAL),
+}
+ANNOUNCEMENT_EVENT = "maintenance.scheduled"
+
+
+def update_component_transitions(statuses_oldest_first: list[str], impact: str) -> list[tuple[str, str]]:
+    """For an incident's public updates (oldest first): (old, new) status of its affected components.
+
+    While the incident is open its components are at `impact`; a resolved update puts them back
+    to operational. The first update moves them from operational.
+    """
+    result = []
+    previous = OPERATIONAL
+    for status in statuses_oldest_first:
+        new = OPERATIONAL if status in ("resolved", "postmortem") else impact
+        result.append((previous, new))
+        previous = new
+    return result

@@ -1,0 +1,90 @@
+"""Helpers of the public status page: times for every viewer, status words, safe update text."""
+
+from __future__ import annotations
+
+import re
+
+from django import template
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
+
+from ersen_ops.core.templatetags.ops import in_pacific, in_utc
+from ersen_ops.status.serializers import iso
+
+register = template.Library()
+
+STATUS_WORDS = {
+    "operational": "Operational",
+    "degraded_performance": "Degraded performance",
+    "partial_outage": "Partial outage",
+    "major_outage": "Major outage",
+    "under_maintenance": "Under maintenance",
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+    "postmortem": "Postmortem",
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "verifying": "Verifying",
+    "completed": "Completed",
+    "none": "All Systems Operational",
+    "minor": "Minor",
+    "major": "Major",
+    "critical": "Critical",
+    "maintenance": "Maintenance",
+}
+# A symbol per state, so the status reads without colour (and without the words, at a glance).
+STATUS_SYMBOLS = {
+    "operational": "✓",
+    "degraded_performance": "▲",
+    "partial_outage": "◆",
+    "major_outage": "✕",
+    "under_maintenance": "⚙",
+}
+
+
+@register.filter
+def status_word(value: str) -> str:
+    return STATUS_WORDS.get(value, str(value).replace("_", " ").capitalize())
+
+
+@register.filter
+def status_symbol(value: str) -> str:
+    return STATUS_SYMBOLS.get(value, "•")
+
+
+@register.simple_tag
+def moment(dt, fmt: str = "D j M Y, H:i"):
+    """<time> in UTC (rewritten to the viewer's zone by the page's script), with Pacific beside."""
+    if dt is None:
+        return "—"
+    return format_html(
+        '<time datetime="{}" data-local>{}</time> <span class="pacific">({})</span>',
+        iso(dt),
+        in_utc(dt, f"{fmt} \\U\\T\\C"),
+        in_pacific(dt, "D H:i T"),
+    )
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_HEADING = re.compile(r"^#{1,6}\s+(.*)$")
+
+
+@register.filter(needs_autoescape=False)
+def update_text(text: str) -> str:
+    """The update's Markdown, escaped first, then only headings, **bold** and line breaks turned into HTML
+    (no links, no raw HTML: nothing a body can smuggle in)."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", (text or "").strip()):
+        lines = []
+        for line in block.splitlines():
+            escaped = str(conditional_escape(line.rstrip()))
+            heading = _HEADING.match(escaped)
+            if heading:
+                lines.append(f'<strong class="heading">{heading.group(1)}</strong>')
+                continue
+            lines.append(_BOLD.sub(r"<strong>\1</strong>", escaped))
+        if lines:
+            paragraphs.append("<p>" + "<br>".join(lines) + "</p>")
+    return mark_safe("".join(paragraphs))
