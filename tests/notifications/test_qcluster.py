@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection, transaction
@@ -29,7 +30,8 @@ def qcluster(transactional_postgres, httpserver):
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{quote(db['USER'] or '')}{':' + quote(db['PASSWORD']) if db.get('PASSWORD') else ''}"
+        f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "DISCORD_WEBHOOK_URL": httpserver.url_for(DISCORD_PATH),
         "Q_WORKERS": "1",
         "PYTHONPATH": str(ROOT),
