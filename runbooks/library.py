@@ -98,7 +98,7 @@ YES_NO = (r"^(yes|no)$", "yes or no")
 NUMBER = (r"^[0-9]{1,6}$", "a whole number")
 _HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
 HTTPS_SITE = (rf"^https://{_HOST_PART}(?::[0-9]{{1,5}})?/?$", "an https:// site address without a path, e.g. https://ersen.xyz")
-_URL = rf"https?://{_HOST_PART}(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?"
+_URL = rf"https?://{_HOST_PART}(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~+,=:@%/-]*)?(?:\?[A-Za-z0-9._~+,=:@%/?&-]*)?"
 HTTP_CHECK = (rf"^{_URL} [1-5][0-9]{{2}}$", "one “URL expected-status” per line, e.g. “https://ersen.xyz/login 200”")
 
 

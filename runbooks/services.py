@@ -594,7 +594,7 @@ def execution_finish(
     """running → a final state, in one short transaction. False if the run is no longer this worker's."""
     now = now or timezone.now()
     with transaction.atomic():
-        execution = RunbookExecution.objects.select_for_update().select_related("window").get(pk=execution_id)
+        execution = RunbookExecution.objects.select_for_update(of=("self",)).select_related("window").get(pk=execution_id)
         if execution.status != ExecutionStatus.RUNNING or execution.claim_token != token:
             record(
                 actor=SYSTEM_WORKER,
