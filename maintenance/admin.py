@@ -260,11 +260,11 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
         "public_id",
         "status_badge",
         "times_in_zones",
-        "eta",
-        "actual_start",
-        "actual_end",
-        "announced_at",
-        "closed_at",
+        "eta_display",
+        "actual_start_display",
+        "actual_end_display",
+        "announced_at_display",
+        "closed_at_display",
         "scheduled_phase",
         "cancellation_reason",
         "emergency_justification",
@@ -276,7 +276,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             fieldsets += [
                 ("State", {"fields": self.STATE_FIELDS}),
                 ("Post-maintenance summary", {"fields": ("summary_text",), "classes": ("collapse",)}),
-                ("Notifications", {"fields": ("deliveries_sent",)}),
+                ("Notifications", {"fields": ("deliveries_sent",), "classes": ("collapse",)}),
                 ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
             ]
         return fieldsets
@@ -354,6 +354,29 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             _utc(obj.planned_end),
         )
 
+    @admin.display(description="ETA (current estimated completion)")
+    def eta_display(self, obj):
+        text = both_zones(obj.eta)
+        if obj.is_overdue(timezone.now()):
+            return format_html('<span class="overdue">{}</span>', text)
+        return text
+
+    @admin.display(description="Actual start")
+    def actual_start_display(self, obj):
+        return both_zones(obj.actual_start)
+
+    @admin.display(description="Actual end")
+    def actual_end_display(self, obj):
+        return both_zones(obj.actual_end)
+
+    @admin.display(description="Announced at")
+    def announced_at_display(self, obj):
+        return both_zones(obj.announced_at)
+
+    @admin.display(description="Closed at (every “after” item done)")
+    def closed_at_display(self, obj):
+        return both_zones(obj.closed_at)
+
     @admin.display(description="Summary (as sent to #team-ops)")
     def summary_text(self, obj):
         return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.summary) if obj.summary else "—"
@@ -415,7 +438,11 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
                         "item": item,
                         "approvals": approvals,
                         "approve_url": f"{base}?item={item.pk}"
-                        if can_approve and obj.status in policy.APPROVABLE_IN[phase] and not obj.closed_at
+                        if can_approve
+                        and not item.done_at
+                        and obj.status in policy.APPROVABLE_IN[phase]
+                        and not obj.closed_at
+                        and not any(a.user_id == request.user.pk and a.revoked_at is None for a in approvals)
                         else "",
                         "revoke_url": revoke,
                         "debt": phase == ChecklistPhase.BEFORE

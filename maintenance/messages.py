@@ -192,13 +192,19 @@ def summary_text(window, *, items, eta_changes, executions, incidents) -> str:
         status = getattr(execution, "get_status_display", lambda: getattr(execution, "status", ""))()
         result = getattr(execution, "result", None)
         detail = f" — {_short_result(result)}" if result else ""
-        lines.append(f"- {getattr(execution, 'public_id', '') or execution.pk} {execution}: {status}{detail}")
+        lines.append(f"- {_named(execution)}: {status}{detail}")
     lines.append("Incidents linked:" if incidents else "Incidents linked: none")
     for incident in incidents:
-        level = getattr(incident, "level", "")
         status = getattr(incident, "get_status_display", lambda: getattr(incident, "status", ""))()
-        lines.append(f"- {getattr(incident, 'public_id', '') or incident.pk} {level} {incident}: {status}".replace("  ", " "))
+        lines.append(f"- {_named(incident)}: {status}")
     return "\n".join(lines)
+
+
+def _named(obj) -> str:
+    """'inc_abc P2 Checkout errors' — the public id (when it has one) and the object's own text."""
+    text = str(obj)
+    public_id = getattr(obj, "public_id", "")
+    return text if not public_id or public_id in text else f"{public_id} {text}"
 
 
 def _short_result(result) -> str:

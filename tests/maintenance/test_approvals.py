@@ -212,31 +212,49 @@ def test_during_items_wait_for_the_start(scheduled_window, users):
     assert "can be approved while the window is in progress; it is scheduled" in str(exc.value)
 
 
-class FakeExecution:
-    """Stands in for runbooks.RunbookExecution (issue 5) until that app lands; same contract fields."""
+def verified_backup(window, **kwargs):
+    from tests.runbooks.factories import ExecutionFactory
 
-    def __init__(self, pk, window, status="succeeded", verified=True):
-        self.pk = pk
-        self.window_id = window.pk
-        self.status = status
-        self.public_id = f"run_{pk}"
-        self.result = {"path": "/backups/ersen-20270112.sql.gz", "size": 2147483648, "sha256": "ab" * 32, "verified": verified}
+    defaults = {
+        "status": "succeeded",
+        "plan": [{"task": "backup_database"}],
+        "result": {"path": "/backups/ersen-20270112.sql.gz", "size": 2147483648, "sha256": "ab" * 32, "verified": True},
+    }
+    return ExecutionFactory(window=window, **{**defaults, **kwargs})
 
 
-def test_backup_evidence_from_a_verified_execution_is_idempotent(scheduled_window, monkeypatch):
-    from django.contrib.contenttypes.models import ContentType
-
-    # The runbooks model does not exist yet: record the evidence against a real row (the window's owner) and
-    # check the summary; the runbooks integration test replaces this once RunbookExecution lands.
-    execution = FakeExecution(pk=scheduled_window.owner.pk, window=scheduled_window)
-    monkeypatch.setattr(services, "_evidence_fields", lambda ev: {"evidence_type": ContentType.objects.get_for_model(scheduled_window.owner), "evidence_id": str(ev.pk)})
+def test_backup_evidence_from_a_verified_execution_is_idempotent(scheduled_window):
+    execution = verified_backup(scheduled_window)
     first = services.checklist_record_backup_evidence(window=scheduled_window, execution=execution, now=NOW)
     second = services.checklist_record_backup_evidence(window=scheduled_window, execution=execution, now=NOW)
-    assert first == second and first.actor_name == "system:maintenance"
-    assert "/backups/ersen-20270112.sql.gz" in first.evidence_summary and "verified" in first.evidence_summary
-    assert item(scheduled_window, ItemKey.BACKUP_VERIFIED).done_at is not None
-    with pytest.raises(PolicyViolation):
-        services.checklist_record_backup_evidence(window=scheduled_window, execution=FakeExecution(99, scheduled_window, verified=False))
+    assert first == second and first.actor_name == "system:maintenance" and first.user is None
+    assert first.evidence == execution
+    assert "/backups/ersen-20270112.sql.gz" in first.evidence_summary and "sha256 " + "ab" * 32 in first.evidence_summary
+    assert item(scheduled_window, ItemKey.BACKUP_VERIFIED).done_at == NOW
+    assert Approval.objects.filter(item__key=ItemKey.BACKUP_VERIFIED, item__window=scheduled_window).count() == 1
+    event = approval_events(scheduled_window)[-1]
+    assert event.actor_name == "system:maintenance" and event.data["evidence"].startswith("runbookexecution #")
+
+
+def test_failed_or_unverified_backups_are_not_evidence(scheduled_window):
+    for kwargs in ({"status": "failed"}, {"result": {"path": "/b.sql", "verified": False}}):
+        with pytest.raises(PolicyViolation):
+            services.checklist_record_backup_evidence(window=scheduled_window, execution=verified_backup(scheduled_window, **kwargs))
+    assert item(scheduled_window, ItemKey.BACKUP_VERIFIED).done_at is None
+
+
+def test_a_backup_of_another_window_is_refused(scheduled_window, make_window):
+    other = make_window(planned_start=JAN_TUE_0200 + timedelta(days=7))
+    with pytest.raises(DomainError):
+        services.checklist_record_backup_evidence(window=scheduled_window, execution=verified_backup(other))
+
+
+def test_a_backup_taken_before_scheduling_counts_when_the_window_is_scheduled(make_window, users, postlaunch):
+    window = make_window()
+    execution = verified_backup(window)
+    schedule(window, users["operator"])
+    approval = item(window, ItemKey.BACKUP_VERIFIED).approvals.get()
+    assert approval.evidence == execution and item(window, ItemKey.BACKUP_VERIFIED).done_at is not None
 
 
 # --- concurrency on PostgreSQL ----------------------------------------------------------------------------

@@ -115,3 +115,18 @@ def test_schedules_are_declared_every_minute():
         "maintenance.tasks.send_reminders": 1,
         "maintenance.tasks.sweep_sent_summaries": 1,
     }
+
+
+def test_summary_lists_runbook_executions_and_linked_incidents(running_window, users):
+    from incidents.choices import Level
+    from tests.incidents.factories import open_incident
+    from tests.maintenance.test_approvals import verified_backup
+
+    window = running_window
+    verified_backup(window)
+    incident = open_incident(level=Level.P2, title="Checkout errors after deploy", now=JAN_TUE_0200 + timedelta(minutes=10), maintenance_window=window)
+    approve_phase(window, ChecklistPhase.DURING, [users["approver"]], now=JAN_TUE_0200 + timedelta(minutes=40), skip_keys=["update_eta"])
+    services.window_complete(actor=users["operator"], window=window, now=JAN_TUE_0200 + timedelta(minutes=45))
+    assert "Runbook executions:\n- " in window.summary and "Succeeded — " in window.summary
+    assert "sha256=" in window.summary and "verified=True" in window.summary
+    assert f"Incidents linked:\n- {incident.public_id} {incident}: Investigating" in window.summary
