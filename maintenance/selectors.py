@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from maintenance.choices import ACTIVE_STATUSES, ChecklistPhase, WindowStatus
 from maintenance.models import Approval, ChecklistItem, ChecklistTemplate, FreezePeriod, MaintenanceWindow
@@ -117,7 +117,10 @@ def windows_due_for_reminder(*, now: datetime, lead) -> QuerySet[MaintenanceWind
 
 
 def windows_past_eta(*, now: datetime) -> QuerySet[MaintenanceWindow]:
-    return MaintenanceWindow.objects.filter(status=WindowStatus.IN_PROGRESS, eta__lt=now)
+    """In-progress windows past their ETA whose overrun of this ETA has not been announced yet."""
+    return MaintenanceWindow.objects.filter(status=WindowStatus.IN_PROGRESS, eta__lt=now).exclude(
+        overdue_notified_eta=F("eta")
+    )
 
 
 def runbook_executions(window: MaintenanceWindow) -> list:
