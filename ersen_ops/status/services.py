@@ -46,6 +46,7 @@ def calendar_fingerprint(fields: dict) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@transaction.atomic
 def calendar_sequence_sync(*, window_public_id: str, fields: dict) -> CalendarSequence:
     """Record what the window's VEVENT shows; bump its SEQUENCE when that changed. Idempotent."""
     fingerprint = calendar_fingerprint(fields)
