@@ -52,7 +52,9 @@ class ExecutionFactory(factory.django.DjangoModelFactory):
     requested_at = factory.LazyFunction(timezone.now)
     runbook_name = factory.LazyAttribute(lambda e: e.runbook.name)
     host_snapshot = factory.LazyAttribute(lambda e: {"name": e.host.name})
-    plan = factory.LazyFunction(list)
+    plan = factory.LazyFunction(
+        lambda: [{"order": 1, "task": "smoke_test", "params": {"checks": "http://127.0.0.1:9/x 200"}, "timeout": 60}]
+    )
 
 
 def runbook_with_steps(slug: str, steps: list[dict], *, name: str | None = None, actor="system:test") -> Runbook:
