@@ -69,7 +69,9 @@ def _perform_cancel(request, obj, data):
 
 def _perform_approve(request, obj, data):
     item = data["item"]
-    services.checklist_approve(actor=request.user, item=item, note=data.get("note", ""), evidence_url=data.get("evidence_url", ""))
+    services.checklist_approve(
+        actor=request.user, item=item, note=data.get("note", ""), evidence_url=data.get("evidence_url", "")
+    )
     return f"Approved “{item.text}”."
 
 
@@ -112,9 +114,7 @@ def _describe_start(obj):
 
 def _describe_complete(obj):
     refusals = services.complete_refusals(obj, now=timezone.now())
-    text = (
-        "Announces “Operational”, stores the post-maintenance summary and sends it to Slack #team-ops."
-    )
+    text = "Announces “Operational”, stores the post-maintenance summary and sends it to Slack #team-ops."
     if refusals:
         text += "\n" + "\n".join(f"• {v.message}" for v in refusals)
     return text
@@ -173,8 +173,10 @@ WINDOW_ACTIONS = [
         perform=_perform_eta,
         available=lambda o: o.status == WindowStatus.IN_PROGRESS,
         form_class=mforms.EtaForm,
-        describe=lambda o: f"Current ETA: {policy.fmt_local(o.eta)} ({_utc(o.eta)}). "
-        f"The change is published to {', '.join(c.label for c in _channels(services.window_channels(o)))} and kept in the history.",
+        describe=lambda o: (
+            f"Current ETA: {policy.fmt_local(o.eta)} ({_utc(o.eta)}). "
+            f"The change is published to {', '.join(c.label for c in _channels(services.window_channels(o)))} and kept in the history."
+        ),
     ),
     WorkflowAction(
         name="complete",
@@ -193,8 +195,14 @@ WINDOW_ACTIONS = [
         perform=_perform_cancel,
         available=lambda o: o.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED),
         form_class=mforms.CancelForm,
-        describe=lambda o: "Cancels the window"
-        + (" and announces the cancellation." if o.status == WindowStatus.SCHEDULED else " (a draft: nothing was announced)."),
+        describe=lambda o: (
+            "Cancels the window"
+            + (
+                " and announces the cancellation."
+                if o.status == WindowStatus.SCHEDULED
+                else " (a draft: nothing was announced)."
+            )
+        ),
         css_class="deletelink",
     ),
 ]
@@ -405,9 +413,9 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
                 perform=_perform_revoke,
                 available=lambda o: o.status != WindowStatus.CANCELLED and o.closed_at is None,
                 form_class=mforms.revoke_form_for(obj),
-                initial=lambda req, o: {"approval": req.GET.get("approval")}
-                if (req.GET.get("approval") or "").isdigit()
-                else {},
+                initial=lambda req, o: (
+                    {"approval": req.GET.get("approval")} if (req.GET.get("approval") or "").isdigit() else {}
+                ),
                 describe=lambda o: "Withdraws an approval. It stays in the record, marked revoked, with your reason.",
                 css_class="deletelink",
             ),

@@ -62,13 +62,13 @@ class ItemKey(models.TextChoices):
 
     BACKUP_VERIFIED = "backup_verified", "Backup completed and verified"
     ROLLBACK_PLAN = "rollback_plan", "Rollback plan documented"
-    STATUS_SCHEDULED = "status_scheduled", "Status page updated to \"Scheduled Maintenance\""
+    STATUS_SCHEDULED = "status_scheduled", 'Status page updated to "Scheduled Maintenance"'
     ON_CALL_CONFIRMED = "on_call_confirmed", "On-call engineer confirmed available"
     ETA_COMMUNICATED = "eta_communicated", "Estimated completion time communicated"
-    STATUS_UNDER_MAINTENANCE = "status_under_maintenance", "Status page shows \"Under Maintenance\""
+    STATUS_UNDER_MAINTENANCE = "status_under_maintenance", 'Status page shows "Under Maintenance"'
     MONITOR_LOGS = "monitor_logs", "Monitor logs for issues"
     TEST_CORE = "test_core", "Test core functionality after changes"
     UPDATE_ETA = "update_eta", "Update ETA if running long"
-    STATUS_OPERATIONAL = "status_operational", "Status page updated to \"Operational\""
+    STATUS_OPERATIONAL = "status_operational", 'Status page updated to "Operational"'
     SMOKE_TEST = "smoke_test", "Smoke test all critical paths (login, widgets, payments)"
     SUMMARY_TEAM_OPS = "summary_team_ops", "Post-maintenance summary in #team-ops"

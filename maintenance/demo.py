@@ -53,7 +53,12 @@ def seed(stdout) -> None:
         start = now + timedelta(days=45)
         services.freeze_save(
             actor=operator,
-            freeze=FreezePeriod(name="Launch week freeze (demo)", start=start, end=start + timedelta(days=7), reason="Marketing launch: no planned changes."),
+            freeze=FreezePeriod(
+                name="Launch week freeze (demo)",
+                start=start,
+                end=start + timedelta(days=7),
+                reason="Marketing launch: no planned changes.",
+            ),
         )
 
     before_keys = [ItemKey.BACKUP_VERIFIED, ItemKey.ROLLBACK_PLAN, ItemKey.ON_CALL_CONFIRMED]
@@ -106,7 +111,10 @@ def seed(stdout) -> None:
         )
         services.window_schedule(actor=operator, window=window, now=start - timedelta(minutes=2))
         services.window_start(
-            actor=operator, window=window, now=start, justification="Customers cannot pay; no time for the backup first."
+            actor=operator,
+            window=window,
+            now=start,
+            justification="Customers cannot pay; no time for the backup first.",
         )
         # Running long: the sweeper marks it overdue and the admin shows it in red.
         services.windows_mark_overdue(now)
@@ -147,7 +155,9 @@ def seed(stdout) -> None:
             components=_components("Website"),
             **common,
         )
-        services.window_cancel(actor=operator, window=window, reason="Upstream release pulled; waiting for 3.2.1.", now=now)
+        services.window_cancel(
+            actor=operator, window=window, reason="Upstream release pulled; waiting for 3.2.1.", now=now
+        )
 
     created = len(set(TITLES.values()) - existing)
     if created:

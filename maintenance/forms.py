@@ -88,7 +88,8 @@ class EtaForm(forms.Form):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3}), help_text="Why it is cancelled. Published if the window was announced."
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why it is cancelled. Published if the window was announced.",
     )
 
 
@@ -112,8 +113,8 @@ def approve_form_for(window: MaintenanceWindow) -> type[forms.Form]:
             help_text="Optional link: a dashboard, a ticket, a backup listing.",
         )
 
-    ApproveForm.base_fields["item"].label_from_instance = lambda i: f"{i.get_phase_display()}: {i.text}" + (
-        " (done)" if i.done_at else ""
+    ApproveForm.base_fields["item"].label_from_instance = lambda i: (
+        f"{i.get_phase_display()}: {i.text}" + (" (done)" if i.done_at else "")
     )
     return ApproveForm
 

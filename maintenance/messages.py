@@ -189,15 +189,20 @@ def summary_text(window, *, items, eta_changes, executions, incidents) -> str:
             lines.append(f"- [{mark}] {item.text} — {who}{suffix}")
     lines.append("Runbook executions:" if executions else "Runbook executions: none")
     for execution in executions:
-        status = getattr(execution, "get_status_display", lambda: getattr(execution, "status", ""))()
+        status = _status_text(execution)
         result = getattr(execution, "result", None)
         detail = f" — {_short_result(result)}" if result else ""
         lines.append(f"- {_named(execution)}: {status}{detail}")
     lines.append("Incidents linked:" if incidents else "Incidents linked: none")
     for incident in incidents:
-        status = getattr(incident, "get_status_display", lambda: getattr(incident, "status", ""))()
+        status = _status_text(incident)
         lines.append(f"- {_named(incident)}: {status}")
     return "\n".join(lines)
+
+
+def _status_text(obj) -> str:
+    display = getattr(obj, "get_status_display", None)
+    return display() if callable(display) else str(getattr(obj, "status", ""))
 
 
 def _named(obj) -> str:
@@ -209,6 +214,8 @@ def _named(obj) -> str:
 
 def _short_result(result) -> str:
     if isinstance(result, dict):
-        parts = [f"{k}={v}" for k, v in result.items() if k in ("path", "size", "sha256", "verified", "exit_code", "error")]
+        parts = [
+            f"{k}={v}" for k, v in result.items() if k in ("path", "size", "sha256", "verified", "exit_code", "error")
+        ]
         return ", ".join(parts) or str(result)[:200]
     return str(result)[:200]

@@ -28,7 +28,9 @@ class MaintenanceWindow(models.Model):
     status = models.CharField(
         max_length=20, choices=WindowStatus.choices, default=WindowStatus.DRAFT, editable=False, db_index=True
     )
-    planned_start = models.DateTimeField(db_index=True, help_text="Stored in UTC; the slot rule is checked in Pacific time.")
+    planned_start = models.DateTimeField(
+        db_index=True, help_text="Stored in UTC; the slot rule is checked in Pacific time."
+    )
     planned_end = models.DateTimeField()
     eta = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="Current estimated completion (history in ETA changes)."
@@ -36,7 +38,7 @@ class MaintenanceWindow(models.Model):
     actual_start = models.DateTimeField(null=True, blank=True, editable=False)
     actual_end = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="Set when every \"after\" checklist item is done."
+        null=True, blank=True, editable=False, help_text='Set when every "after" checklist item is done.'
     )
     announced_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When the window was scheduled and announced."

@@ -251,7 +251,9 @@ def check_schedule(
         )
     if not window.components:
         violations.append(
-            Violation("components", "Name at least one affected component: the status page shows them under maintenance.")
+            Violation(
+                "components", "Name at least one affected component: the status page shows them under maintenance."
+            )
         )
 
     if phase == Phase.POSTLAUNCH:
@@ -400,7 +402,9 @@ def check_start(
 def check_complete(items: Iterable[ItemFacts]) -> list[Violation]:
     missing = open_items(items, ChecklistPhase.DURING)
     if missing:
-        return [Violation("gate", f"Cannot complete: {len(missing)} “during” item(s) not done: {_quote_list(missing)}.")]
+        return [
+            Violation("gate", f"Cannot complete: {len(missing)} “during” item(s) not done: {_quote_list(missing)}.")
+        ]
     return []
 
 
@@ -413,7 +417,9 @@ def check_eta(*, new_eta: datetime, now: datetime, actual_start: datetime | None
     if not reason.strip():
         violations.append(Violation("reason", "Say why the ETA changes (it is published and kept in the history)."))
     if new_eta <= now:
-        violations.append(Violation("eta", f"The new ETA ({fmt_local(new_eta)}) must be in the future (now {fmt_local(now)})."))
+        violations.append(
+            Violation("eta", f"The new ETA ({fmt_local(new_eta)}) must be in the future (now {fmt_local(now)}).")
+        )
     if actual_start and new_eta <= actual_start:
         violations.append(Violation("eta", "The new ETA must be after the actual start."))
     return violations

@@ -253,7 +253,11 @@ def window_update(*, actor, window: MaintenanceWindow, components=None, now: dat
             raise InvalidTransition(
                 f"“{locked}” is {locked.get_status_display().lower()}: {', '.join(refused)} can no longer change"
                 + (f" (editable now: {', '.join(sorted(editable))})." if editable else ".")
-                + (" Use “Update ETA” for a new estimated completion." if locked.status == WindowStatus.IN_PROGRESS else "")
+                + (
+                    " Use “Update ETA” for a new estimated completion."
+                    if locked.status == WindowStatus.IN_PROGRESS
+                    else ""
+                )
             )
     before = {k: (old_components if k == "components" else getattr(locked, k)) for k in changed}
     for k, v in changes.items():
@@ -397,7 +401,9 @@ def window_start(
     locked = _lock(window)
     _transition(locked, WindowStatus.IN_PROGRESS, "start")
     items = list(locked.checklist_items.all())
-    _raise_violations(start_refusals(locked, now=now, justification=justification, items=items), f"Cannot start “{locked}”:")
+    _raise_violations(
+        start_refusals(locked, now=now, justification=justification, items=items), f"Cannot start “{locked}”:"
+    )
     debt = policy.open_items(selectors.item_facts(items), ChecklistPhase.BEFORE)
     before = _snapshot(locked)
     locked.status = WindowStatus.IN_PROGRESS
@@ -649,7 +655,10 @@ def _refresh_done(item: ChecklistItem, window: MaintenanceWindow, now: datetime)
     """Recompute done_at from the live approvals. Returns True when it changed."""
     live = list(item.approvals.filter(revoked_at__isnull=True).values_list("user_id", flat=True))
     done = policy.item_done(
-        live_approver_ids=live, required=item.required_approvals, owner_id=window.owner_id, sod_applies=_sod_applies(item)
+        live_approver_ids=live,
+        required=item.required_approvals,
+        owner_id=window.owner_id,
+        sod_applies=_sod_applies(item),
     )
     if done and item.done_at is None:
         item.done_at = now
@@ -977,7 +986,10 @@ def windows_send_reminders(now: datetime | None = None) -> int:
                 actor=SWEEPER_ACTOR,
                 action="maintenance.window.reminder_sent",
                 target=window,
-                data={"planned_start": window.planned_start, "minutes_before": int((window.planned_start - now).total_seconds() // 60)},
+                data={
+                    "planned_start": window.planned_start,
+                    "minutes_before": int((window.planned_start - now).total_seconds() // 60),
+                },
             )
             _announce(
                 window,
@@ -1046,4 +1058,9 @@ def checklist_template_record_change(*, actor, template, before: dict) -> None:
     """Audit an admin edit of a checklist template (existing windows keep their own copies)."""
     after = checklist_template_snapshot(template)
     if before != after:
-        record(actor=actor, action="maintenance.checklist_template.changed", target=template, data={"before": before, "after": after})
+        record(
+            actor=actor,
+            action="maintenance.checklist_template.changed",
+            target=template,
+            data={"before": before, "after": after},
+        )

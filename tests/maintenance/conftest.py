@@ -30,7 +30,11 @@ def ensure_checklist_templates():
 
 @pytest.fixture(autouse=True)
 def _checklist_templates(request):
-    if "db" in request.fixturenames or "transactional_db" in request.fixturenames or request.node.get_closest_marker("django_db"):
+    if (
+        "db" in request.fixturenames
+        or "transactional_db" in request.fixturenames
+        or request.node.get_closest_marker("django_db")
+    ):
         request.getfixturevalue("transactional_db" if "transactional_db" in request.fixturenames else "db")
         ensure_checklist_templates()
 
@@ -63,10 +67,14 @@ def approve_phase(window, phase, approvers, *, now, note="done", skip_keys=()):
     """Approve every open item of a phase with the first approver the rules accept."""
     from ersen_ops.core.errors import DomainError
 
-    for item in ChecklistItem.objects.filter(window=window, phase=phase, done_at__isnull=True).exclude(key__in=skip_keys):
+    for item in ChecklistItem.objects.filter(window=window, phase=phase, done_at__isnull=True).exclude(
+        key__in=skip_keys
+    ):
         for user in approvers:
             try:
-                services.checklist_approve(actor=user, item=item, note=note, evidence_url="https://ops.example/evidence", now=now)
+                services.checklist_approve(
+                    actor=user, item=item, note=note, evidence_url="https://ops.example/evidence", now=now
+                )
             except DomainError:
                 continue
             item.refresh_from_db()

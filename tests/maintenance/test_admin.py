@@ -82,7 +82,9 @@ def test_admin_list_query_count_is_constant(client, users, postlaunch, django_as
 
 def test_admin_list_shows_progress_zones_and_overdue(client, users, scheduled_window):
     window = scheduled_window
-    approve_phase(window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1))
+    approve_phase(
+        window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1)
+    )
     from maintenance import services
 
     services.window_start(actor=users["operator"], window=window, now=JAN_TUE_0200)
@@ -97,7 +99,14 @@ def test_admin_list_shows_progress_zones_and_overdue(client, users, scheduled_wi
 
 def test_admin_list_filters_and_search(client, users, scheduled_window):
     login(client, users["viewer"])
-    for query in ("?type__exact=routine", "?status__exact=scheduled", "?scheduled_phase__exact=postlaunch", "?overdue=yes", "?q=Deploy", "?planned_start__year=2027"):
+    for query in (
+        "?type__exact=routine",
+        "?status__exact=scheduled",
+        "?scheduled_phase__exact=postlaunch",
+        "?overdue=yes",
+        "?q=Deploy",
+        "?planned_start__year=2027",
+    ):
         response = client.get(LIST_URL + query)
         assert response.status_code == 200, query
     assert scheduled_window.title in client.get(LIST_URL + "?status__exact=scheduled").content.decode()
@@ -180,7 +189,10 @@ def test_schedule_confirmation_shows_the_policy_and_refuses_with_a_form_error(cl
         assert "## Scheduled Maintenance" in page
         response = client.post(action_url(window, "schedule"), {})
     assert response.status_code == 400
-    assert "Routine maintenance needs 24 h notice; scheduling now gives 19 h 12 min. Pick a slot on or after Thu 2027-01-14 02:00 PST, or use the urgent type." in response.content.decode()
+    assert (
+        "Routine maintenance needs 24 h notice; scheduling now gives 19 h 12 min. Pick a slot on or after Thu 2027-01-14 02:00 PST, or use the urgent type."
+        in response.content.decode()
+    )
     window.refresh_from_db()
     assert window.status == WindowStatus.DRAFT
 
@@ -210,7 +222,9 @@ def test_operator_drives_the_lifecycle_from_the_admin(client, users, make_window
     window.refresh_from_db()
     assert window.status == WindowStatus.IN_PROGRESS
     with time_machine.travel(JAN_TUE_0200 + timedelta(minutes=50), tick=False):
-        response = client.post(action_url(window, "update_eta"), {"new_eta": "2027-01-12 11:30:00", "reason": "Slow migration"})
+        response = client.post(
+            action_url(window, "update_eta"), {"new_eta": "2027-01-12 11:30:00", "reason": "Slow migration"}
+        )
     assert response.status_code == 302
     window.refresh_from_db()
     assert window.eta == JAN_TUE_0200 + timedelta(minutes=90)
@@ -283,7 +297,9 @@ def test_add_window_through_the_admin_is_audited(client, users, postlaunch):
     assert response.status_code == 302, response.content.decode()[:3000]
     window = MaintenanceWindow.objects.get(title="Deploy 2.5")
     assert window.status == WindowStatus.DRAFT and window.components.count() == 1
-    assert AuditEvent.objects.filter(action="maintenance.window.created", target_id=str(window.pk), actor=users["operator"]).exists()
+    assert AuditEvent.objects.filter(
+        action="maintenance.window.created", target_id=str(window.pk), actor=users["operator"]
+    ).exists()
 
 
 def test_saving_a_scheduled_window_with_bad_times_shows_policy_errors(client, users, scheduled_window):
@@ -291,7 +307,9 @@ def test_saving_a_scheduled_window_with_bad_times_shows_policy_errors(client, us
     with time_machine.travel(NOW, tick=False):
         response = client.post(
             change_url(scheduled_window),
-            _form_data(scheduled_window, title=scheduled_window.title, planned_start_0="2027-01-13", planned_end_0="2027-01-13"),
+            _form_data(
+                scheduled_window, title=scheduled_window.title, planned_start_0="2027-01-13", planned_end_0="2027-01-13"
+            ),
         )
     assert response.status_code == 200
     html = response.content.decode()
@@ -314,7 +332,14 @@ def test_freeze_admin_is_audited_and_warns_about_windows_inside(client, users, s
     login(client, users["admin"])
     response = client.post(
         reverse("admin:maintenance_freezeperiod_add"),
-        {"name": "Launch freeze", "start_0": "2027-01-11", "start_1": "00:00:00", "end_0": "2027-01-14", "end_1": "00:00:00", "reason": "Launch"},
+        {
+            "name": "Launch freeze",
+            "start_0": "2027-01-11",
+            "start_1": "00:00:00",
+            "end_0": "2027-01-14",
+            "end_1": "00:00:00",
+            "reason": "Launch",
+        },
         follow=True,
     )
     assert response.status_code == 200
@@ -333,9 +358,25 @@ def test_checklist_template_admin_shows_the_seed_and_audits_edits(client, users)
     html = client.get(url).content.decode()
     assert "Smoke test all critical paths (login, widgets, payments)" in html
     items = list(template.items.order_by("order"))
-    data = {"phase": "after", "title": "After Maintenance", "items-TOTAL_FORMS": len(items), "items-INITIAL_FORMS": len(items), "items-MIN_NUM_FORMS": 0, "items-MAX_NUM_FORMS": 1000}
+    data = {
+        "phase": "after",
+        "title": "After Maintenance",
+        "items-TOTAL_FORMS": len(items),
+        "items-INITIAL_FORMS": len(items),
+        "items-MIN_NUM_FORMS": 0,
+        "items-MAX_NUM_FORMS": 1000,
+    }
     for i, it in enumerate(items):
-        data.update({f"items-{i}-id": it.pk, f"items-{i}-template": template.pk, f"items-{i}-order": it.order, f"items-{i}-text": it.text, f"items-{i}-key": it.key, f"items-{i}-required_approvals": 2 if it.key == "smoke_test" else 1})
+        data.update(
+            {
+                f"items-{i}-id": it.pk,
+                f"items-{i}-template": template.pk,
+                f"items-{i}-order": it.order,
+                f"items-{i}-text": it.text,
+                f"items-{i}-key": it.key,
+                f"items-{i}-required_approvals": 2 if it.key == "smoke_test" else 1,
+            }
+        )
     response = client.post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     event = AuditEvent.objects.get(action="maintenance.checklist_template.changed")

@@ -36,7 +36,9 @@ def approval_events(window):
 
 def test_approver_approves_and_the_event_is_audited(scheduled_window, users):
     backup = item(scheduled_window, ItemKey.BACKUP_VERIFIED)
-    approval = services.checklist_approve(actor=users["approver"], item=backup, note="pg_dump 2.1 GB, restored on staging", now=NOW)
+    approval = services.checklist_approve(
+        actor=users["approver"], item=backup, note="pg_dump 2.1 GB, restored on staging", now=NOW
+    )
     backup.refresh_from_db()
     assert backup.done_at == NOW and approval.actor_name == "approver"
     event = approval_events(scheduled_window)[-1]
@@ -47,7 +49,9 @@ def test_approver_approves_and_the_event_is_audited(scheduled_window, users):
 @pytest.mark.parametrize("role", ["operator", "viewer", "commander"])
 def test_only_approvers_can_approve(scheduled_window, users, role):
     with pytest.raises(PermissionRefused):
-        services.checklist_approve(actor=users[role], item=item(scheduled_window, ItemKey.SMOKE_TEST), note="x", now=NOW)
+        services.checklist_approve(
+            actor=users[role], item=item(scheduled_window, ItemKey.SMOKE_TEST), note="x", now=NOW
+        )
     assert not Approval.objects.filter(user=users[role]).exists()
 
 
@@ -76,13 +80,18 @@ def test_revocation_is_its_own_row_and_reopens_the_item(scheduled_window, users)
     approval = services.checklist_approve(actor=users["approver"], item=rollback, now=NOW)
     with pytest.raises(PolicyViolation):
         services.checklist_revoke(actor=users["approver"], approval=approval, reason="")
-    revocation = services.checklist_revoke(actor=users["approver"], approval=approval, reason="Plan was for 2.3, not 2.4", now=NOW + timedelta(minutes=5))
+    revocation = services.checklist_revoke(
+        actor=users["approver"], approval=approval, reason="Plan was for 2.3, not 2.4", now=NOW + timedelta(minutes=5)
+    )
     approval.refresh_from_db()
     rollback.refresh_from_db()
     assert approval.revoked_at == NOW + timedelta(minutes=5) and rollback.done_at is None
     assert ApprovalRevocation.objects.get() == revocation and revocation.reason == "Plan was for 2.3, not 2.4"
     assert Approval.objects.filter(item=rollback).count() == 1  # kept, never deleted
-    assert [e.action for e in approval_events(scheduled_window)][-2:] == ["maintenance.checklist.approved", "maintenance.checklist.revoked"]
+    assert [e.action for e in approval_events(scheduled_window)][-2:] == [
+        "maintenance.checklist.approved",
+        "maintenance.checklist.revoked",
+    ]
     # and may approve again
     services.checklist_approve(actor=users["approver"], item=rollback, now=NOW + timedelta(minutes=10))
     rollback.refresh_from_db()
@@ -91,7 +100,9 @@ def test_revocation_is_its_own_row_and_reopens_the_item(scheduled_window, users)
 
 def test_only_the_approver_or_a_superuser_revokes(scheduled_window, users):
     other = user_with_role("approver2", "Approvers")
-    approval = services.checklist_approve(actor=users["approver"], item=item(scheduled_window, ItemKey.ROLLBACK_PLAN), now=NOW)
+    approval = services.checklist_approve(
+        actor=users["approver"], item=item(scheduled_window, ItemKey.ROLLBACK_PLAN), now=NOW
+    )
     with pytest.raises(PermissionRefused):
         services.checklist_revoke(actor=other, approval=approval, reason="not mine")
     services.checklist_revoke(actor=users["admin"], approval=approval, reason="wrong window")
@@ -171,7 +182,9 @@ def test_backup_item_needs_evidence_from_a_person(scheduled_window, users):
     with pytest.raises(PolicyViolation) as exc:
         services.checklist_approve(actor=users["approver"], item=backup, now=NOW)
     assert "needs evidence" in str(exc.value)
-    services.checklist_approve(actor=users["approver"], item=backup, evidence_url="https://backups.example/2027-01-12", now=NOW)
+    services.checklist_approve(
+        actor=users["approver"], item=backup, evidence_url="https://backups.example/2027-01-12", now=NOW
+    )
 
 
 def test_automated_approvals_carry_evidence(scheduled_window):
@@ -199,7 +212,9 @@ def test_manual_approval_of_an_automated_item_needs_a_note(make_window, users, p
     window = make_window()
     schedule(window, users["operator"])
     status = item(window, ItemKey.STATUS_SCHEDULED)
-    services.checklist_revoke(actor=users["admin"], approval=status.approvals.get(), reason="page did not update", now=NOW)
+    services.checklist_revoke(
+        actor=users["admin"], approval=status.approvals.get(), reason="page did not update", now=NOW
+    )
     with pytest.raises(PolicyViolation) as exc:
         services.checklist_approve(actor=users["approver"], item=status, now=NOW)
     assert "needs a note" in str(exc.value)
@@ -229,7 +244,9 @@ def test_backup_evidence_from_a_verified_execution_is_idempotent(scheduled_windo
     second = services.checklist_record_backup_evidence(window=scheduled_window, execution=execution, now=NOW)
     assert first == second and first.actor_name == "system:maintenance" and first.user is None
     assert first.evidence == execution
-    assert "/backups/ersen-20270112.sql.gz" in first.evidence_summary and "sha256 " + "ab" * 32 in first.evidence_summary
+    assert (
+        "/backups/ersen-20270112.sql.gz" in first.evidence_summary and "sha256 " + "ab" * 32 in first.evidence_summary
+    )
     assert item(scheduled_window, ItemKey.BACKUP_VERIFIED).done_at == NOW
     assert Approval.objects.filter(item__key=ItemKey.BACKUP_VERIFIED, item__window=scheduled_window).count() == 1
     event = approval_events(scheduled_window)[-1]
@@ -239,7 +256,9 @@ def test_backup_evidence_from_a_verified_execution_is_idempotent(scheduled_windo
 def test_failed_or_unverified_backups_are_not_evidence(scheduled_window):
     for kwargs in ({"status": "failed"}, {"result": {"path": "/b.sql", "verified": False}}):
         with pytest.raises(PolicyViolation):
-            services.checklist_record_backup_evidence(window=scheduled_window, execution=verified_backup(scheduled_window, **kwargs))
+            services.checklist_record_backup_evidence(
+                window=scheduled_window, execution=verified_backup(scheduled_window, **kwargs)
+            )
     assert item(scheduled_window, ItemKey.BACKUP_VERIFIED).done_at is None
 
 
@@ -360,6 +379,8 @@ def test_the_database_constraint_holds_without_the_service_lock(transactional_po
 
 def test_window_status_unchanged_by_refused_approval(scheduled_window, users):
     with pytest.raises(PolicyViolation):
-        services.checklist_approve(actor=users["approver"], item=item(scheduled_window, ItemKey.BACKUP_VERIFIED), now=NOW)
+        services.checklist_approve(
+            actor=users["approver"], item=item(scheduled_window, ItemKey.BACKUP_VERIFIED), now=NOW
+        )
     scheduled_window.refresh_from_db()
     assert scheduled_window.status == WindowStatus.SCHEDULED

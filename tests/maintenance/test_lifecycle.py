@@ -51,7 +51,14 @@ def test_create_is_a_draft_owned_by_its_creator(users):
 
 def test_viewer_cannot_create_or_schedule(users, make_window):
     with pytest.raises(PermissionRefused):
-        services.window_create(actor=users["viewer"], title="x", planned_start=JAN_TUE_0200, planned_end=JAN_TUE_0200 + timedelta(hours=1), impact="i", reason="r")
+        services.window_create(
+            actor=users["viewer"],
+            title="x",
+            planned_start=JAN_TUE_0200,
+            planned_end=JAN_TUE_0200 + timedelta(hours=1),
+            impact="i",
+            reason="r",
+        )
     window = make_window()
     with pytest.raises(PermissionRefused):
         schedule(window, users["viewer"])
@@ -65,7 +72,12 @@ def test_schedule_instantiates_the_seed_checklists_publishes_and_approves_status
     assert window.announced_at == JAN_TUE_0200 - timedelta(days=2)
     assert window.eta == window.planned_end
     assert window.scheduled_phase == "postlaunch"
-    texts = {phase: list(ChecklistItem.objects.filter(window=window, phase=phase).order_by("order").values_list("text", flat=True)) for phase in ChecklistPhase}
+    texts = {
+        phase: list(
+            ChecklistItem.objects.filter(window=window, phase=phase).order_by("order").values_list("text", flat=True)
+        )
+        for phase in ChecklistPhase
+    }
     assert texts[ChecklistPhase.BEFORE] == [
         "Backup completed and verified",
         "Rollback plan documented",
@@ -91,7 +103,11 @@ def test_schedule_instantiates_the_seed_checklists_publishes_and_approves_status
     assert done == {ItemKey.STATUS_SCHEDULED, ItemKey.ETA_COMMUNICATED}
     assert actions(window) == ["maintenance.window.scheduled"]
     event = AuditEvent.objects.get(target_id=str(window.pk), action="maintenance.window.scheduled")
-    assert event.actor == users["operator"] and event.data["before"]["status"] == "draft" and event.data["after"]["status"] == "scheduled"
+    assert (
+        event.actor == users["operator"]
+        and event.data["before"]["status"] == "draft"
+        and event.data["after"]["status"] == "scheduled"
+    )
 
 
 def test_later_template_edits_do_not_rewrite_a_scheduled_window(scheduled_window):
@@ -104,7 +120,9 @@ def test_later_template_edits_do_not_rewrite_a_scheduled_window(scheduled_window
 def test_schedule_refusal_gives_the_rule_and_numbers(make_window, users, postlaunch):
     window = make_window()
     with pytest.raises(PolicyViolation) as exc:
-        services.window_schedule(actor=users["operator"], window=window, now=JAN_TUE_0200 - timedelta(hours=19, minutes=12))
+        services.window_schedule(
+            actor=users["operator"], window=window, now=JAN_TUE_0200 - timedelta(hours=19, minutes=12)
+        )
     assert "Routine maintenance needs 24 h notice; scheduling now gives 19 h 12 min." in str(exc.value)
     window.refresh_from_db()
     assert window.status == WindowStatus.DRAFT
@@ -117,13 +135,18 @@ def test_overlap_names_the_other_window(make_window, users, postlaunch):
     second = make_window(title="Index rebuild", planned_start=JAN_TUE_0200 + timedelta(minutes=30))
     with pytest.raises(PolicyViolation) as exc:
         schedule(second, users["operator"])
-    assert f"Overlaps “Database upgrade” ({first.public_id}, scheduled, Tue 2027-01-12 02:00–03:00 PST) on Database" in str(exc.value)
+    assert (
+        f"Overlaps “Database upgrade” ({first.public_id}, scheduled, Tue 2027-01-12 02:00–03:00 PST) on Database"
+        in str(exc.value)
+    )
 
 
 def test_cancelled_windows_do_not_block_others(make_window, users, postlaunch):
     first = make_window(title="Database upgrade")
     schedule(first, users["operator"])
-    services.window_cancel(actor=users["operator"], window=first, reason="Postponed", now=JAN_TUE_0200 - timedelta(days=2))
+    services.window_cancel(
+        actor=users["operator"], window=first, reason="Postponed", now=JAN_TUE_0200 - timedelta(days=2)
+    )
     second = make_window(title="Index rebuild")
     schedule(second, users["operator"])
     assert second.status == WindowStatus.SCHEDULED
@@ -177,9 +200,16 @@ def test_start_gate_lists_the_missing_before_items(scheduled_window, users):
 
 
 def test_routine_window_cannot_start_before_its_announced_start(scheduled_window, users):
-    approve_phase(scheduled_window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1))
+    approve_phase(
+        scheduled_window,
+        ChecklistPhase.BEFORE,
+        [users["approver"], users["admin"]],
+        now=JAN_TUE_0200 - timedelta(hours=1),
+    )
     with pytest.raises(PolicyViolation) as exc:
-        services.window_start(actor=users["operator"], window=scheduled_window, now=JAN_TUE_0200 - timedelta(minutes=20))
+        services.window_start(
+            actor=users["operator"], window=scheduled_window, now=JAN_TUE_0200 - timedelta(minutes=20)
+        )
     assert "it cannot start 20 min early" in str(exc.value)
 
 
@@ -192,7 +222,13 @@ def run_full_lifecycle(window, users):
     assert "“Monitor logs for issues”; “Test core functionality after changes”" in str(exc.value)
     assert "Under Maintenance" not in str(exc.value)  # approved by the system on start
     # "Update ETA if running long" is left to the system: the window finishes within its ETA.
-    approve_phase(window, ChecklistPhase.DURING, approvers, now=JAN_TUE_0200 + timedelta(minutes=40), skip_keys=[ItemKey.UPDATE_ETA])
+    approve_phase(
+        window,
+        ChecklistPhase.DURING,
+        approvers,
+        now=JAN_TUE_0200 + timedelta(minutes=40),
+        skip_keys=[ItemKey.UPDATE_ETA],
+    )
     services.window_complete(actor=users["operator"], window=window, now=JAN_TUE_0200 + timedelta(minutes=50))
     return window
 
@@ -225,7 +261,9 @@ def test_window_closes_when_the_after_checklist_is_done(scheduled_window, users)
 
     window = run_full_lifecycle(scheduled_window, users)
     smoke = ChecklistItem.objects.get(window=window, key=ItemKey.SMOKE_TEST)
-    services.checklist_approve(actor=users["approver"], item=smoke, note="login, widgets, payments OK", now=JAN_TUE_0200 + timedelta(hours=1))
+    services.checklist_approve(
+        actor=users["approver"], item=smoke, note="login, widgets, payments OK", now=JAN_TUE_0200 + timedelta(hours=1)
+    )
     window.refresh_from_db()
     assert window.closed_at is None  # the #team-ops summary is not sent yet
     summary_delivery = NotificationDelivery.objects.get(related_id=str(window.pk), event="maintenance.summary")
@@ -255,7 +293,12 @@ def test_emergency_starts_at_once_with_justification_and_keeps_debt(make_window,
     services.window_schedule(actor=users["operator"], window=window, now=now - timedelta(minutes=1))
     with pytest.raises(PolicyViolation):
         services.window_start(actor=users["operator"], window=window, now=now)
-    services.window_start(actor=users["operator"], window=window, now=now - timedelta(seconds=30), justification="Payments down for everyone")
+    services.window_start(
+        actor=users["operator"],
+        window=window,
+        now=now - timedelta(seconds=30),
+        justification="Payments down for everyone",
+    )
     assert window.status == WindowStatus.IN_PROGRESS and window.actual_start == now - timedelta(seconds=30)
     assert "Payments down for everyone" in window.emergency_justification
     event = AuditEvent.objects.get(target_id=str(window.pk), action="maintenance.window.started")
@@ -265,12 +308,28 @@ def test_emergency_starts_at_once_with_justification_and_keeps_debt(make_window,
 
 def test_eta_changes_are_kept_as_history_and_announced(scheduled_window, users):
     window = scheduled_window
-    approve_phase(window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1))
+    approve_phase(
+        window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1)
+    )
     services.window_start(actor=users["operator"], window=window, now=JAN_TUE_0200)
     first = window.eta
-    services.window_update_eta(actor=users["operator"], window=window, new_eta=first + timedelta(minutes=30), reason="Migration slower than staging", now=JAN_TUE_0200 + timedelta(minutes=50))
-    services.window_update_eta(actor=users["operator"], window=window, new_eta=first + timedelta(minutes=45), reason="Reindexing", now=JAN_TUE_0200 + timedelta(minutes=80))
-    changes = list(EtaChange.objects.filter(window=window).values_list("changed_by_name", "old_eta", "new_eta", "reason"))
+    services.window_update_eta(
+        actor=users["operator"],
+        window=window,
+        new_eta=first + timedelta(minutes=30),
+        reason="Migration slower than staging",
+        now=JAN_TUE_0200 + timedelta(minutes=50),
+    )
+    services.window_update_eta(
+        actor=users["operator"],
+        window=window,
+        new_eta=first + timedelta(minutes=45),
+        reason="Reindexing",
+        now=JAN_TUE_0200 + timedelta(minutes=80),
+    )
+    changes = list(
+        EtaChange.objects.filter(window=window).values_list("changed_by_name", "old_eta", "new_eta", "reason")
+    )
     assert changes == [
         ("operator", first, first + timedelta(minutes=30), "Migration slower than staging"),
         ("operator", first + timedelta(minutes=30), first + timedelta(minutes=45), "Reindexing"),
@@ -284,17 +343,27 @@ def test_eta_changes_are_kept_as_history_and_announced(scheduled_window, users):
 
 def test_eta_needs_a_reason_and_a_future_time(scheduled_window, users):
     window = scheduled_window
-    approve_phase(window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1))
+    approve_phase(
+        window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1)
+    )
     services.window_start(actor=users["operator"], window=window, now=JAN_TUE_0200)
     with pytest.raises(PolicyViolation) as exc:
-        services.window_update_eta(actor=users["operator"], window=window, new_eta=JAN_TUE_0200, reason=" ", now=JAN_TUE_0200 + timedelta(minutes=5))
+        services.window_update_eta(
+            actor=users["operator"],
+            window=window,
+            new_eta=JAN_TUE_0200,
+            reason=" ",
+            now=JAN_TUE_0200 + timedelta(minutes=5),
+        )
     assert "Say why" in str(exc.value) and "must be in the future" in str(exc.value)
     assert not EtaChange.objects.filter(window=window).exists()
 
 
 def test_started_late_moves_the_eta_and_records_why(scheduled_window, users):
     window = scheduled_window
-    approve_phase(window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1))
+    approve_phase(
+        window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1)
+    )
     services.window_start(actor=users["operator"], window=window, now=JAN_TUE_0200 + timedelta(minutes=70))
     assert window.eta == JAN_TUE_0200 + timedelta(minutes=130)
     change = EtaChange.objects.get(window=window)
@@ -304,7 +373,12 @@ def test_started_late_moves_the_eta_and_records_why(scheduled_window, users):
 def test_cancel_needs_a_reason_and_announces_only_announced_windows(make_window, scheduled_window, users):
     with pytest.raises(PolicyViolation):
         services.window_cancel(actor=users["operator"], window=scheduled_window, reason="  ")
-    services.window_cancel(actor=users["operator"], window=scheduled_window, reason="Vendor postponed the release", now=JAN_TUE_0200 - timedelta(days=1))
+    services.window_cancel(
+        actor=users["operator"],
+        window=scheduled_window,
+        reason="Vendor postponed the release",
+        now=JAN_TUE_0200 - timedelta(days=1),
+    )
     assert scheduled_window.status == WindowStatus.CANCELLED
     assert scheduled_window.cancellation_reason == "Vendor postponed the release"
     assert deliveries(scheduled_window, "maintenance.cancelled") == [Channel.STATUS_PAGE]
@@ -318,7 +392,12 @@ def test_cancel_needs_a_reason_and_announces_only_announced_windows(make_window,
 
 
 def test_in_progress_window_cannot_be_cancelled(scheduled_window, users):
-    approve_phase(scheduled_window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1))
+    approve_phase(
+        scheduled_window,
+        ChecklistPhase.BEFORE,
+        [users["approver"], users["admin"]],
+        now=JAN_TUE_0200 - timedelta(hours=1),
+    )
     services.window_start(actor=users["operator"], window=scheduled_window, now=JAN_TUE_0200)
     with pytest.raises(InvalidTransition) as exc:
         services.window_cancel(actor=users["operator"], window=scheduled_window, reason="stop")
@@ -329,10 +408,22 @@ def test_rescheduling_a_scheduled_window_rechecks_and_reannounces(scheduled_wind
     window = scheduled_window
     now = JAN_TUE_0200 - timedelta(days=1, hours=1)
     with pytest.raises(PolicyViolation) as exc:
-        services.window_update(actor=users["operator"], window=window, now=now, planned_start=JAN_TUE_0200 + timedelta(days=1), planned_end=JAN_TUE_0200 + timedelta(days=1, hours=1))
+        services.window_update(
+            actor=users["operator"],
+            window=window,
+            now=now,
+            planned_start=JAN_TUE_0200 + timedelta(days=1),
+            planned_end=JAN_TUE_0200 + timedelta(days=1, hours=1),
+        )
     assert "must lie inside one slot" in str(exc.value)
     thursday = JAN_TUE_0200 + timedelta(days=2)
-    services.window_update(actor=users["operator"], window=window, now=now, planned_start=thursday, planned_end=thursday + timedelta(hours=1))
+    services.window_update(
+        actor=users["operator"],
+        window=window,
+        now=now,
+        planned_start=thursday,
+        planned_end=thursday + timedelta(hours=1),
+    )
     window.refresh_from_db()
     assert window.announced_at == now and window.eta == thursday + timedelta(hours=1)
     assert "Thursday, January 14, 2027 02:00-03:00 PST" in window.announcement
@@ -341,10 +432,17 @@ def test_rescheduling_a_scheduled_window_rechecks_and_reannounces(scheduled_wind
 
 
 def test_in_progress_window_times_cannot_be_edited(scheduled_window, users):
-    approve_phase(scheduled_window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1))
+    approve_phase(
+        scheduled_window,
+        ChecklistPhase.BEFORE,
+        [users["approver"], users["admin"]],
+        now=JAN_TUE_0200 - timedelta(hours=1),
+    )
     services.window_start(actor=users["operator"], window=scheduled_window, now=JAN_TUE_0200)
     with pytest.raises(InvalidTransition) as exc:
-        services.window_update(actor=users["operator"], window=scheduled_window, planned_end=JAN_TUE_0200 + timedelta(hours=2))
+        services.window_update(
+            actor=users["operator"], window=scheduled_window, planned_end=JAN_TUE_0200 + timedelta(hours=2)
+        )
     assert "Use “Update ETA”" in str(exc.value)
     services.window_update(actor=users["operator"], window=scheduled_window, rollback_plan="Restore snapshot 42")
     scheduled_window.refresh_from_db()
@@ -360,7 +458,11 @@ def test_schedule_uses_a_frozen_clock_by_default(make_window, users, postlaunch)
 
 def test_every_transition_leaves_an_audit_event(scheduled_window, make_window, users):
     window = run_full_lifecycle(scheduled_window, users)
-    assert set(actions(window)) >= {"maintenance.window.scheduled", "maintenance.window.started", "maintenance.window.completed"}
+    assert set(actions(window)) >= {
+        "maintenance.window.scheduled",
+        "maintenance.window.started",
+        "maintenance.window.completed",
+    }
     other = make_window(planned_start=JAN_TUE_0200 + timedelta(days=7))
     services.window_cancel(actor=users["operator"], window=other, reason="dup")
     assert actions(other) == ["maintenance.window.cancelled"]

@@ -192,7 +192,9 @@ def test_notice_message_matches_the_issue_example():
 
 def test_urgent_window_needs_4h_notice_and_suggests_emergency():
     start = utc(2027, 1, 13, 20, 0)
-    message = check_schedule(facts(start, type=MaintenanceType.URGENT), start - timedelta(hours=3), Phase.POSTLAUNCH)[0].message
+    message = check_schedule(facts(start, type=MaintenanceType.URGENT), start - timedelta(hours=3), Phase.POSTLAUNCH)[
+        0
+    ].message
     assert message == (
         "Urgent maintenance needs 4 h notice; scheduling now gives 3 h. "
         "Start on or after Wed 2027-01-13 13:00 PST, or use the emergency type."
@@ -229,13 +231,17 @@ FREEZE = FreezeFacts(name="Holiday freeze", start=utc(2027, 1, 11), end=utc(2027
 
 @pytest.mark.parametrize("type_", [MaintenanceType.ROUTINE, MaintenanceType.URGENT])
 def test_freeze_refuses_routine_and_urgent_and_names_the_freeze(type_):
-    violations = check_schedule(facts(JAN_TUE_0200, type=type_), JAN_TUE_0200 - timedelta(days=2), Phase.POSTLAUNCH, freezes=[FREEZE])
+    violations = check_schedule(
+        facts(JAN_TUE_0200, type=type_), JAN_TUE_0200 - timedelta(days=2), Phase.POSTLAUNCH, freezes=[FREEZE]
+    )
     assert rules(violations) == ["freeze"]
     assert "the freeze “Holiday freeze”" in violations[0].message
 
 
 def test_freeze_applies_pre_launch_too():
-    violations = check_schedule(facts(JAN_TUE_0200), JAN_TUE_0200 - timedelta(hours=1), Phase.PRELAUNCH, freezes=[FREEZE])
+    violations = check_schedule(
+        facts(JAN_TUE_0200), JAN_TUE_0200 - timedelta(hours=1), Phase.PRELAUNCH, freezes=[FREEZE]
+    )
     assert rules(violations) == ["freeze"]
 
 
@@ -252,12 +258,16 @@ def test_emergency_inside_a_freeze_needs_a_justification():
 
 def test_freeze_outside_the_window_is_ignored():
     later = FreezeFacts(name="Later", start=JAN_TUE_0200 + timedelta(hours=1), end=JAN_TUE_0200 + timedelta(days=1))
-    assert check_schedule(facts(JAN_TUE_0200), JAN_TUE_0200 - timedelta(days=2), Phase.POSTLAUNCH, freezes=[later]) == []
+    assert (
+        check_schedule(facts(JAN_TUE_0200), JAN_TUE_0200 - timedelta(days=2), Phase.POSTLAUNCH, freezes=[later]) == []
+    )
 
 
 def test_overlap_on_the_same_component_names_the_other_window():
     other = facts(JAN_TUE_0200 + timedelta(minutes=30), title="Kernel patch", public_id="mnt_other", status="scheduled")
-    violations = check_schedule(facts(JAN_TUE_0200), JAN_TUE_0200 - timedelta(days=2), Phase.POSTLAUNCH, overlapping=[other])
+    violations = check_schedule(
+        facts(JAN_TUE_0200), JAN_TUE_0200 - timedelta(days=2), Phase.POSTLAUNCH, overlapping=[other]
+    )
     assert [v.message for v in violations] == [
         "Overlaps “Kernel patch” (mnt_other, scheduled, Tue 2027-01-12 02:30–03:30 PST) on Database: "
         "two windows may not touch the same component at the same time."
@@ -267,21 +277,39 @@ def test_overlap_on_the_same_component_names_the_other_window():
 def test_no_overlap_on_other_components_or_adjacent_times():
     elsewhere = facts(JAN_TUE_0200, components=(2,), title="Other", public_id="mnt_x", status="scheduled")
     adjacent = facts(JAN_TUE_0200 + timedelta(hours=1), title="Next", public_id="mnt_y", status="scheduled")
-    assert check_schedule(facts(JAN_TUE_0200), JAN_TUE_0200 - timedelta(days=2), Phase.POSTLAUNCH, overlapping=[elsewhere, adjacent]) == []
+    assert (
+        check_schedule(
+            facts(JAN_TUE_0200), JAN_TUE_0200 - timedelta(days=2), Phase.POSTLAUNCH, overlapping=[elsewhere, adjacent]
+        )
+        == []
+    )
 
 
 # --- gates and approvals ----------------------------------------------------------------------------------
 
 
 def test_start_gate_lists_missing_before_items():
-    items = [policy.ItemFacts("Backup completed and verified", "before", False), policy.ItemFacts("Rollback plan documented", "before", True)]
-    violations = policy.check_start(window_type="routine", phase="postlaunch", planned_start=JAN_TUE_0200, now=JAN_TUE_0200, items=items)
-    assert [v.message for v in violations] == ["Cannot start: 1 “before” item(s) not done: “Backup completed and verified”."]
+    items = [
+        policy.ItemFacts("Backup completed and verified", "before", False),
+        policy.ItemFacts("Rollback plan documented", "before", True),
+    ]
+    violations = policy.check_start(
+        window_type="routine", phase="postlaunch", planned_start=JAN_TUE_0200, now=JAN_TUE_0200, items=items
+    )
+    assert [v.message for v in violations] == [
+        "Cannot start: 1 “before” item(s) not done: “Backup completed and verified”."
+    ]
 
 
 def test_emergency_start_with_justification_passes_the_gate():
     items = [policy.ItemFacts("Backup completed and verified", "before", False)]
-    kw = dict(window_type="emergency", phase="postlaunch", planned_start=JAN_TUE_0200, now=JAN_TUE_0200 - timedelta(hours=1), items=items)
+    kw = dict(
+        window_type="emergency",
+        phase="postlaunch",
+        planned_start=JAN_TUE_0200,
+        now=JAN_TUE_0200 - timedelta(hours=1),
+        items=items,
+    )
     assert policy.check_start(**kw, justification="Site down") == []
     assert "Emergency windows may start at once" in policy.check_start(**kw)[0].message
 

@@ -19,7 +19,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def running_window(scheduled_window, users):
-    approve_phase(scheduled_window, ChecklistPhase.BEFORE, [users["approver"], users["admin"]], now=JAN_TUE_0200 - timedelta(hours=1))
+    approve_phase(
+        scheduled_window,
+        ChecklistPhase.BEFORE,
+        [users["approver"], users["admin"]],
+        now=JAN_TUE_0200 - timedelta(hours=1),
+    )
     services.window_start(actor=users["operator"], window=scheduled_window, now=JAN_TUE_0200)
     return scheduled_window
 
@@ -45,7 +50,13 @@ def test_overdue_detection_with_a_frozen_clock(running_window, users):
     with time_machine.travel(eta + timedelta(minutes=30), tick=False):
         assert tasks.mark_overdue() == 0
     # A new ETA clears the flag; overrunning it again notifies again.
-    services.window_update_eta(actor=users["operator"], window=window, new_eta=eta + timedelta(hours=1), reason="Reindex", now=eta + timedelta(minutes=31))
+    services.window_update_eta(
+        actor=users["operator"],
+        window=window,
+        new_eta=eta + timedelta(hours=1),
+        reason="Reindex",
+        now=eta + timedelta(minutes=31),
+    )
     window.refresh_from_db()
     assert window.overdue_since is None
     with time_machine.travel(eta + timedelta(hours=1, minutes=2), tick=False):
@@ -57,7 +68,13 @@ def test_overdue_window_cannot_skip_the_update_eta_item(running_window, users):
     window = running_window
     with time_machine.travel(window.eta + timedelta(minutes=5), tick=False):
         services.windows_mark_overdue()
-    approve_phase(window, ChecklistPhase.DURING, [users["approver"]], now=window.eta + timedelta(minutes=6), skip_keys=["update_eta"])
+    approve_phase(
+        window,
+        ChecklistPhase.DURING,
+        [users["approver"]],
+        now=window.eta + timedelta(minutes=6),
+        skip_keys=["update_eta"],
+    )
     from ersen_ops.core.errors import PolicyViolation
 
     with pytest.raises(PolicyViolation) as exc:
@@ -68,7 +85,13 @@ def test_overdue_window_cannot_skip_the_update_eta_item(running_window, users):
 def test_completion_summary_reports_the_overrun(running_window, users):
     window = running_window
     planned_end = window.planned_end
-    services.window_update_eta(actor=users["operator"], window=window, new_eta=planned_end + timedelta(minutes=20), reason="Slow", now=planned_end - timedelta(minutes=5))
+    services.window_update_eta(
+        actor=users["operator"],
+        window=window,
+        new_eta=planned_end + timedelta(minutes=20),
+        reason="Slow",
+        now=planned_end - timedelta(minutes=5),
+    )
     approve_phase(window, ChecklistPhase.DURING, [users["approver"]], now=planned_end)
     services.window_complete(actor=users["operator"], window=window, now=planned_end + timedelta(minutes=15))
     assert "Overrun: 15 min past the planned end" in window.summary
@@ -124,8 +147,19 @@ def test_summary_lists_runbook_executions_and_linked_incidents(running_window, u
 
     window = running_window
     verified_backup(window)
-    incident = open_incident(level=Level.P2, title="Checkout errors after deploy", now=JAN_TUE_0200 + timedelta(minutes=10), maintenance_window=window)
-    approve_phase(window, ChecklistPhase.DURING, [users["approver"]], now=JAN_TUE_0200 + timedelta(minutes=40), skip_keys=["update_eta"])
+    incident = open_incident(
+        level=Level.P2,
+        title="Checkout errors after deploy",
+        now=JAN_TUE_0200 + timedelta(minutes=10),
+        maintenance_window=window,
+    )
+    approve_phase(
+        window,
+        ChecklistPhase.DURING,
+        [users["approver"]],
+        now=JAN_TUE_0200 + timedelta(minutes=40),
+        skip_keys=["update_eta"],
+    )
     services.window_complete(actor=users["operator"], window=window, now=JAN_TUE_0200 + timedelta(minutes=45))
     assert "Runbook executions:\n- " in window.summary and "Succeeded — " in window.summary
     assert "sha256=" in window.summary and "verified=True" in window.summary
