@@ -164,3 +164,53 @@ def test_summary_lists_runbook_executions_and_linked_incidents(running_window, u
     assert "Runbook executions:\n- " in window.summary and "Succeeded — " in window.summary
     assert "sha256=" in window.summary and "verified=True" in window.summary
     assert f"Incidents linked:\n- {incident.public_id} {incident}: Investigating" in window.summary
+
+
+def test_two_sweepers_at_once_send_one_reminder_and_one_overrun_notice(transactional_postgres):
+    import threading
+
+    from tests.factories import make_role_users
+    from tests.maintenance.factories import MaintenanceWindowFactory
+
+    users = make_role_users()
+    reminder = MaintenanceWindowFactory(owner=users["operator"])
+    schedule(reminder, users["operator"])
+    at = reminder.planned_start - timedelta(minutes=30)
+
+    def race(fn):
+        barrier = threading.Barrier(2)
+        counts = []
+
+        def run():
+            from django.db import connection
+
+            try:
+                barrier.wait(timeout=10)
+                counts.append(fn(at))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        return sorted(counts)
+
+    assert race(services.windows_send_reminders) == [0, 1]
+    assert NotificationDelivery.objects.filter(related_id=str(reminder.pk), event="maintenance.reminder").count() == 1
+
+    running = MaintenanceWindowFactory(
+        owner=users["operator"], on_call_engineer=users["approver"], planned_start=JAN_TUE_0200 + timedelta(days=2)
+    )
+    schedule(running, users["operator"])
+    approve_phase(
+        running,
+        ChecklistPhase.BEFORE,
+        [users["approver"], users["admin"]],
+        now=running.planned_start - timedelta(hours=1),
+    )
+    services.window_start(actor=users["operator"], window=running, justification="", now=running.planned_start)
+    at = running.eta + timedelta(minutes=3)
+    assert race(services.windows_mark_overdue) == [0, 1]
+    assert NotificationDelivery.objects.filter(related_id=str(running.pk), event="maintenance.overdue").count() == 1
