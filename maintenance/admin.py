@@ -5,6 +5,8 @@ Every change goes through `maintenance.services`; the admin only shows and asks.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
@@ -185,7 +187,7 @@ WINDOW_ACTIONS = [
         perform=_perform_complete,
         available=lambda o: o.status == WindowStatus.IN_PROGRESS and not _complete_blocked(o),
         unavailable_reason=_complete_blocked,
-        form_class=mforms.CompleteForm,
+        form_class=mforms.NoFieldsForm,
         describe=_describe_complete,
     ),
     WorkflowAction(
@@ -394,8 +396,14 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
     def get_workflow_actions(self, request, obj):
         if obj is None:
             return list(WINDOW_ACTIONS)
+        actions = list(WINDOW_ACTIONS)
+        if obj.type != MaintenanceType.EMERGENCY:
+            # Only emergency windows may override a rule with a justification: don't ask the others for one.
+            actions = [
+                replace(a, form_class=mforms.NoFieldsForm) if a.name in ("schedule", "start") else a for a in actions
+            ]
         return [
-            *WINDOW_ACTIONS,
+            *actions,
             WorkflowAction(
                 name="approve",
                 label="Approve checklist item",

@@ -93,8 +93,8 @@ class CancelForm(forms.Form):
     )
 
 
-class CompleteForm(forms.Form):
-    pass
+class NoFieldsForm(forms.Form):
+    """A confirmation with nothing to fill in."""
 
 
 def approve_form_for(window: MaintenanceWindow) -> type[forms.Form]:

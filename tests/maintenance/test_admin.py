@@ -381,3 +381,13 @@ def test_checklist_template_admin_shows_the_seed_and_audits_edits(client, users)
     assert response.status_code == 302, response.content.decode()[:2000]
     event = AuditEvent.objects.get(action="maintenance.checklist_template.changed")
     assert event.data["after"]["items"][1]["required_approvals"] == 2
+
+
+def test_only_emergency_windows_are_asked_for_a_justification(client, users, make_window, postlaunch):
+    from maintenance.choices import MaintenanceType
+
+    routine = make_window()
+    emergency = make_window(type=MaintenanceType.EMERGENCY, planned_start=JAN_TUE_0200 + timedelta(days=20))
+    login(client, users["operator"])
+    assert 'name="justification"' not in client.get(action_url(routine, "schedule")).content.decode()
+    assert 'name="justification"' in client.get(action_url(emergency, "schedule")).content.decode()
