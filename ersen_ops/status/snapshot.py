@@ -142,7 +142,8 @@ def build_components(
     """
     rows = list(rows)
     by_pk = {c.pk: c for c in rows}
-    public = [c for c in rows if c.public]
+    # Hiding a group hides its children too: a hidden group is an internal section as a whole.
+    public = [c for c in rows if c.public and (c.group_id is None or by_pk[c.group_id].public)]
     result: dict[int, PublicComponent] = {}
     for c in public:
         if c.is_group:
@@ -166,7 +167,7 @@ def build_components(
             description=c.description or None,
             showcase=c.showcase,
             start_date=c.start_date,
-            group_id=parent.public_id if parent is not None and parent.public and parent.is_group else None,
+            group_id=parent.public_id if parent is not None and parent.is_group else None,
             group=False,
             only_show_if_degraded=c.only_show_if_degraded,
         )

@@ -373,6 +373,17 @@ def test_groups_list_their_public_children_and_hidden_components_are_absent(clie
     assert "components" not in components["cmp_pay0001"]
 
 
+def test_hiding_a_group_hides_its_children(client):
+    build_rich()
+    Component.objects.filter(public_id="cmp_grp0001").update(public=False)
+    from ersen_ops.status.services import status_version_bump
+
+    status_version_bump()
+    ids = {c["id"] for c in json.loads(client.get("/api/v2/components.json").content)["components"]}
+    assert ids.isdisjoint({"cmp_grp0001", "cmp_pay0001", "cmp_pay0002"})
+    assert "cmp_api0001" in ids
+
+
 def test_cancelled_window_is_completed_with_its_cancellation_as_latest_update(client):
     build_rich()
     data = json.loads(client.get("/api/v2/scheduled-maintenances.json").content)
