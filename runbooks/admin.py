@@ -17,6 +17,7 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.http import urlencode
 
 from ersen_ops.audit.admin import AuditHistoryMixin
@@ -26,6 +27,8 @@ from ersen_ops.core.errors import DomainError
 from runbooks import library, policy, selectors, services
 from runbooks.choices import RETRYABLE_STATUSES, STATUS_COLOURS, ExecutionStatus, LaunchChannel
 from runbooks.models import ExecutionStep, Host, Runbook, RunbookExecution, RunbookStep
+
+BR = mark_safe("<br>")  # format_html_join escapes its separator
 
 # --------------------------------------------------------------------------------------------------------
 # Hosts
@@ -210,9 +213,9 @@ class RunbookStepInline(admin.TabularInline):
 
 
 class RunForm(forms.Form):
-    host = forms.IntegerField(widget=forms.HiddenInput)
-    window = forms.IntegerField(widget=forms.HiddenInput, required=False)
-    digest = forms.CharField(widget=forms.HiddenInput)
+    host = forms.IntegerField(widget=forms.HiddenInput, label="")
+    window = forms.IntegerField(widget=forms.HiddenInput, required=False, label="")
+    digest = forms.CharField(widget=forms.HiddenInput, label="")
     justification = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
@@ -267,7 +270,7 @@ def _run_describe(runbook):
         return "There is no enabled host: add one (and pin its key) first."
     query = {"window": window.pk} if window else {}
     switch = format_html_join(
-        " · ",
+        mark_safe(" · "),
         '<a href="?{}">{}</a>',
         ((urlencode({**query, "host": h.pk}), h.name) for h in hosts if h.pk != host.pk),
     )
@@ -281,7 +284,7 @@ def _run_describe(runbook):
         parts.append(format_html("<strong>Maintenance window:</strong> {} ({})", window.title, window.get_status_display()))
     if error:
         parts.append(format_html('<span class="errornote">{}</span>', error))
-        return format_html_join("<br>", "{}", ((p,) for p in parts))
+        return format_html_join(BR, "{}", ((p,) for p in parts))
     parts.append(format_html("<strong>Window rule:</strong> {}", preview.verdict.reason))
     for problem in preview.problems:
         parts.append(format_html('<span class="errornote">{}</span>', problem))
@@ -295,7 +298,7 @@ def _run_describe(runbook):
                 step["label"],
                 step["task"],
                 step["timeout"],
-                format_html_join("<br>", "<code>{}</code>", ((c,) for c in step["commands"])),
+                format_html_join(BR, "<code>{}</code>", ((c,) for c in step["commands"])),
             )
             for step in preview.commands
         ),
@@ -303,7 +306,7 @@ def _run_describe(runbook):
     parts.append(format_html(
         "<strong>Exact commands</strong> (each sent as <code>timeout --kill-after=5s N sh -c '…'</code>):<ol>{}</ol>", steps
     ))
-    return format_html_join("<br>", "{}", ((p,) for p in parts))
+    return format_html_join(BR, "{}", ((p,) for p in parts))
 
 
 def _run_perform(request, runbook, data):

@@ -36,6 +36,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 SHIMS = Path(__file__).resolve().parent / "shims"
+# Where `make sandbox-host` keeps its keys and state (git-ignored), and the addresses the demo host uses.
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "var" / "sandbox"
+DEFAULT_SSH_PORT = 2222
+DEFAULT_TLS_PORT = 8443
 CONFIG_TEMPLATE = Path(__file__).resolve().parent / "sshd_config.template"
 DEFAULT_SSHD = "/usr/sbin/sshd"
 
@@ -285,6 +289,27 @@ class Sandbox:
 
     def parameter_defaults(self) -> dict:
         return {"backup_dir": str(self.backups), "compose_dir": str(self.compose_dir)}
+
+    def site_certificates(self) -> dict:
+        """The sandbox site's CA and certificate for "localhost" (made once, kept in <sandbox>/tls)."""
+        folder = self.root / "tls"
+        paths = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+        if not all(p.exists() for p in paths.values()):
+            paths = make_certificates(folder, hostname="localhost", days=90)
+        return paths
+
+
+def demo_parameter_defaults(root: Path = DEFAULT_DIR, *, tls_port: int = DEFAULT_TLS_PORT, web: str = "http://127.0.0.1:8000") -> dict:
+    """Host parameters that point the four demo runbooks at `make sandbox-host` and `make run`."""
+    site = f"https://localhost:{tls_port}"
+    return {
+        "backup_dir": str(root / "backups"),
+        "compose_dir": str(root / "srv" / "containers" / "ersen"),
+        "site_url": site,
+        "cafile": str(root / "tls" / "ca.pem"),
+        "tls_wait_seconds": "5",
+        "checks": f"{web}/healthz 200\n{web}/admin/login/ 200\n{site}/login 200\n{site}/widgets 200\n{site}/payments 200",
+    }
 
     def shim_calls(self) -> list[list[str]]:
         if not self.shim_log.exists():

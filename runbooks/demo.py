@@ -1,0 +1,67 @@
+"""Demo data: the four runbooks of the seed's infrastructure procedures and a "sandbox" host.
+
+The sandbox host points at `make sandbox-host` (127.0.0.1:2222). Its key is not pinned here on purpose:
+pinning is an explicit, audited admin action ("Fetch and pin host key"). Running this twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import getpass
+
+from ersen_ops.status.models import Component
+from runbooks import services
+from runbooks.models import Host, Runbook
+from runbooks.sandbox import DEFAULT_SSH_PORT, demo_parameter_defaults
+
+ACTOR = "system:demo"
+
+RUNBOOKS = [
+    (
+        "database-backup",
+        "Database backup",
+        "Pre-maintenance backup: pg_dump into the backup folder, verified (header, completion line, size, SHA-256).",
+        "db",
+        [{"task": "backup_database"}],
+    ),
+    (
+        "unlock-encrypted-volume",
+        "Unlock encrypted volume after reboot",
+        "After any VPS reboot: open the LUKS volume, mount it, start the containers. Safe to run twice.",
+        "db",
+        [{"task": "unlock_encrypted_volume"}],
+    ),
+    (
+        "restart-traefik",
+        "Restart Traefik and check TLS",
+        "If certificates misbehave: restart traefik, then check https://ersen.xyz has no certificate warnings.",
+        "web",
+        [{"task": "restart_service"}],
+    ),
+    (
+        "smoke-test",
+        "Smoke test critical paths",
+        "After maintenance: login, widgets and payments answer as expected.",
+        "web",
+        [{"task": "smoke_test"}],
+    ),
+]
+
+
+def seed(stdout) -> None:
+    for slug, name, description, role, steps in RUNBOOKS:
+        if Runbook.objects.filter(slug=slug).exists():
+            continue
+        runbook = Runbook(slug=slug, name=name, description=description, default_host_role=role)
+        services.runbook_save(actor=ACTOR, runbook=runbook, steps=steps)
+    if not Host.objects.filter(name="sandbox").exists():
+        host = Host(
+            name="sandbox",
+            hostname="127.0.0.1",
+            port=DEFAULT_SSH_PORT,
+            ssh_user=getpass.getuser(),
+            roles="db, web",
+            parameter_defaults=demo_parameter_defaults(),
+            notes="Local sandbox host: run `make sandbox-host`, then pin its key with “Fetch and pin host key”.",
+        )
+        components = Component.objects.filter(name__in=["Database", "Website", "Login", "Widgets", "Payments"])
+        services.host_save(actor=ACTOR, host=host, components=list(components))
