@@ -1,0 +1,446 @@
+#!/usr/bin/env python
+"""Load benchmark of the public status API: `summary.json` vs a trivial JsonResponse, same server, same run.
+
+    .venv/bin/python bench/status_load.py [--workers 3] [--concurrency 8] [--seconds 10] [--rounds 2]
+
+What it does:
+1. creates its own PostgreSQL database (`ersen_bench` on 127.0.0.1:5432, user postgres; `--database-url`
+   to change), migrates it and bulk-creates 10,000 incidents (30,000 updates) and 5,000 maintenance
+   windows with their status-page posts (skipped when the data is already there; `--fresh` recreates);
+2. measures an uncached render of summary.json in-process (what the first request after a change costs);
+3. starts gunicorn on 127.0.0.1 (production settings, DEBUG off, the bench-only trivial view switched on
+   with OPS_BENCH_TRIVIAL_VIEW=1), warms every worker up;
+4. runs a bounded asyncio HTTP client (N concurrent connections, fixed duration, loopback only) against
+   `/bench/trivial.json` and `/api/v2/summary.json`, alternating, `--rounds` times each;
+5. prints requests/s, median and p99 latency of both, the ratios and the targets
+   (status ≥ 80 % of the trivial view's throughput, status p99 < 2 × trivial p99);
+6. checks cross-worker freshness: after a change committed by this process, every following request
+   (served by any worker) already shows it;
+7. stops gunicorn (its own process group only).
+
+Exit status 0 when both targets are met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ersen_bench"
+STATUS_PATH = "/api/v2/summary.json"
+TRIVIAL_PATH = "/bench/trivial.json"
+INCIDENTS = 10_000
+WINDOWS = 5_000
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Makefile's default)")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent client connections")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measured run")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per endpoint, alternating")
+    parser.add_argument("--fresh", action="store_true", help="drop and recreate the benchmark database")
+    parser.add_argument("--drop", action="store_true", help="drop the benchmark database at the end")
+    return parser.parse_args()
+
+
+def server_env(database_url: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "DEBUG": "0",
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SECURE_SSL_REDIRECT": "0",
+            "BEHIND_PROXY": "0",
+            "SECURE_HSTS_SECONDS": "0",
+            "OPS_BENCH_TRIVIAL_VIEW": "1",
+            "LOG_LEVEL": "warning",
+            "DJANGO_SETTINGS_MODULE": "ersen_ops.settings",
+            # whitenoise warns once per worker that collectstatic has not run; the bench serves no static files.
+            "PYTHONWARNINGS": "ignore:No directory at",
+        }
+    )
+    return env
+
+
+# --- the database -----------------------------------------------------------------------------------------------
+
+
+def ensure_database(database_url: str, fresh: bool) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if exists and fresh:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+            exists = None
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"created database {name}")
+
+
+def drop_database(database_url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    print(f"dropped database {name}")
+
+
+def migrate(env: dict) -> None:
+    subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def setup_django(env: dict) -> None:
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def seed() -> None:
+    """10,000 incidents and 5,000 windows, bulk-created (a few seconds), unless already there."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import transaction
+
+    from ersen_ops.notifications.models import NotificationDelivery
+    from ersen_ops.status.models import Component, StatusPost
+    from ersen_ops.status.services import status_version_bump
+    from incidents.models import Incident, IncidentComponent, IncidentUpdate
+    from maintenance.models import MaintenanceWindow
+
+    if Incident.objects.count() >= INCIDENTS and MaintenanceWindow.objects.count() >= WINDOWS:
+        print(f"data already there: {Incident.objects.count()} incidents, {MaintenanceWindow.objects.count()} windows")
+        return
+    started = time.perf_counter()
+    now = datetime.now(UTC).replace(microsecond=0)
+    with transaction.atomic():
+        names = ["API", "Website", "Database", "Payments", "Search", "Email", "Widgets", "Login"]
+        components = [Component.objects.get_or_create(name=n, defaults={"position": i})[0] for i, n in enumerate(names)]
+        incidents = Incident.objects.bulk_create(
+            (
+                Incident(
+                    title=f"Incident {n}",
+                    level=("P1", "P2", "P3", "P4")[n % 4],
+                    status="resolved" if n >= 5 else "investigating",
+                    opened_at=now - timedelta(hours=n),
+                    resolved_at=now - timedelta(hours=n) + timedelta(minutes=45) if n >= 5 else None,
+                    acknowledged_at=now - timedelta(hours=n) + timedelta(minutes=5),
+                    response_due_at=now - timedelta(hours=n) + timedelta(hours=1),
+                    internal_notes="internal",
+                )
+                for n in range(INCIDENTS)
+            ),
+            batch_size=2000,
+        )
+        IncidentComponent.objects.bulk_create(
+            (
+                IncidentComponent(incident=i, component=components[n % len(components)], impact="partial_outage")
+                for n, i in enumerate(incidents)
+            ),
+            batch_size=5000,
+        )
+        IncidentUpdate.objects.bulk_create(
+            (
+                IncidentUpdate(
+                    incident=i,
+                    status=status,
+                    body=f"{status.capitalize()}: update {n} of incident {i.pk}.",
+                    public=public,
+                    created_at=i.opened_at + delay,
+                )
+                for n, i in enumerate(incidents)
+                for status, public, delay in (
+                    ("investigating", True, timedelta(minutes=2)),
+                    ("identified", False, timedelta(minutes=10)),
+                    ("resolved" if i.resolved_at else "monitoring", True, timedelta(minutes=45)),
+                )
+            ),
+            batch_size=5000,
+        )
+        windows = MaintenanceWindow.objects.bulk_create(
+            (
+                MaintenanceWindow(
+                    title=f"Maintenance {n}",
+                    status="scheduled" if n < 5 else ("completed", "completed", "cancelled")[n % 3],
+                    planned_start=now + timedelta(days=1 + n) if n < 5 else now - timedelta(days=n // 4, hours=n % 24),
+                    planned_end=(now + timedelta(days=1 + n) if n < 5 else now - timedelta(days=n // 4, hours=n % 24))
+                    + timedelta(hours=1),
+                    announced_at=now - timedelta(days=n // 4 + 2),
+                    actual_start=None if n < 5 else now - timedelta(days=n // 4, hours=n % 24),
+                    actual_end=None if n < 5 else now - timedelta(days=n // 4, hours=n % 24) + timedelta(minutes=50),
+                    closed_at=None if n < 5 else now - timedelta(days=n // 4, hours=n % 24) + timedelta(hours=2),
+                    announcement=f"## Scheduled Maintenance\n\n**Impact**: window {n}.",
+                    impact="Short read-only periods.",
+                    reason="Routine upgrade.",
+                )
+                for n in range(WINDOWS)
+            ),
+            batch_size=2000,
+        )
+        through = MaintenanceWindow.components.through
+        through.objects.bulk_create(
+            (through(maintenancewindow_id=w.pk, component_id=components[n % 3].pk) for n, w in enumerate(windows)),
+            batch_size=5000,
+        )
+        ct = ContentType.objects.get_for_model(MaintenanceWindow)
+        deliveries = NotificationDelivery.objects.bulk_create(
+            (
+                NotificationDelivery(
+                    event="maintenance.scheduled",
+                    channel="status_page",
+                    subject=w.title,
+                    body=w.announcement,
+                    related_type=ct,
+                    related_id=str(w.pk),
+                    status="sent",
+                    sent_at=w.announced_at,
+                )
+                for w in windows
+            ),
+            batch_size=2000,
+        )
+        StatusPost.objects.bulk_create(
+            (
+                StatusPost(
+                    delivery=d,
+                    related_type=ct,
+                    related_id=d.related_id,
+                    event=d.event,
+                    subject=d.subject,
+                    body=d.body,
+                    created_at=d.sent_at,
+                )
+                for d in deliveries
+            ),
+            batch_size=2000,
+        )
+        status_version_bump()  # bulk_create sends no signals
+    print(f"seeded {INCIDENTS} incidents and {WINDOWS} windows in {time.perf_counter() - started:.1f} s")
+
+
+def uncached_render_ms(repeat: int = 5) -> float:
+    """What the first request after a change costs: render summary.json with an empty cache (in-process)."""
+    from django.db import connection
+    from django.test import RequestFactory
+
+    from ersen_ops.status import caching, views
+
+    request = RequestFactory(HTTP_HOST="127.0.0.1").get(STATUS_PATH)
+    times = []
+    for _ in range(repeat):
+        caching.documents.clear()
+        started = time.perf_counter()
+        response = views.api_summary(request)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    connection.close()
+    return statistics.median(times)
+
+
+# --- the server -----------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(env: dict, port: int, workers: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            GUNICORN,
+            "ersen_ops.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,  # its own process group, so we stop exactly it and its workers
+    )
+
+
+def stop_gunicorn(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_ready(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status, _, _ = asyncio.run(request(port, "/healthz"))
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not become ready")
+
+
+# --- the client ------------------------------------------------------------------------------------------------------
+
+
+async def request(port: int, path: str, headers: str = "") -> tuple[int, dict, bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Connection: close\r\n\r\n".encode())
+    await writer.drain()
+    data = await reader.read(-1)
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    parsed = {}
+    for line in lines[1:]:
+        key, _, value = line.partition(":")
+        parsed[key.strip().lower()] = value.strip()
+    return status, parsed, body
+
+
+async def load(port: int, path: str, concurrency: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker():
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                status, _, _ = await request(port, path)
+            except OSError:
+                errors += 1
+                continue
+            if status != 200:
+                errors += 1
+                continue
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    return {"latencies": latencies, "errors": errors, "elapsed": elapsed}
+
+
+def summarise(runs: list[dict]) -> dict:
+    latencies = sorted(x for r in runs for x in r["latencies"])
+    elapsed = sum(r["elapsed"] for r in runs)
+    count = len(latencies)
+    return {
+        "requests": count,
+        "errors": sum(r["errors"] for r in runs),
+        "rps": count / elapsed if elapsed else 0.0,
+        "median_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
+        "p99_ms": latencies[min(count - 1, int(count * 0.99))] * 1000 if latencies else float("nan"),
+    }
+
+
+def freshness_check(port: int, probes: int = 30) -> bool:
+    """Commit a change here; every following request, whichever worker serves it, must already show it."""
+    import json
+
+    from ersen_ops.status.models import Component
+
+    component = Component.objects.order_by("position").first()
+    results = []
+    for target in ("major_outage", "operational"):
+        component.status = target
+        component.save()  # the receiver bumps the version in this same (autocommit) transaction
+        for _ in range(probes):
+            status, _, body = asyncio.run(request(port, STATUS_PATH))
+            shown = next(c["status"] for c in json.loads(body)["components"] if c["id"] == component.public_id)
+            results.append(status == 200 and (shown == "major_outage") == (target == "major_outage"))
+    return all(results)
+
+
+def main() -> int:
+    args = parse_args()
+    env = server_env(args.database_url)
+    ensure_database(args.database_url, args.fresh)
+    migrate(env)
+    setup_django(env)
+    seed()
+    render_ms = uncached_render_ms()
+    port = free_port()
+    proc = start_gunicorn(env, port, args.workers)
+    try:
+        wait_ready(port)
+        # Warm-up: every worker imports, connects and renders once.
+        asyncio.run(load(port, TRIVIAL_PATH, args.concurrency, 2.0))
+        asyncio.run(load(port, STATUS_PATH, args.concurrency, 2.0))
+        runs: dict[str, list] = {"trivial": [], "status": []}
+        for _ in range(args.rounds):
+            runs["trivial"].append(asyncio.run(load(port, TRIVIAL_PATH, args.concurrency, args.seconds)))
+            runs["status"].append(asyncio.run(load(port, STATUS_PATH, args.concurrency, args.seconds)))
+        fresh = freshness_check(port)
+        _, headers, body = asyncio.run(request(port, STATUS_PATH))
+    finally:
+        stop_gunicorn(proc)
+    trivial, status = summarise(runs["trivial"]), summarise(runs["status"])
+    throughput_ratio = status["rps"] / trivial["rps"] if trivial["rps"] else 0.0
+    p99_ratio = status["p99_ms"] / trivial["p99_ms"] if trivial["p99_ms"] else float("inf")
+    print()
+    print(
+        f"gunicorn {args.workers} sync workers on 127.0.0.1, {args.concurrency} concurrent connections, "
+        f"{args.rounds} × {args.seconds:.0f} s per endpoint (alternating), {INCIDENTS} incidents, {WINDOWS} windows"
+    )
+    print(f"summary.json: {len(body)} bytes, Cache-Control: {headers.get('cache-control')}")
+    print(f"uncached render of summary.json (first request after a change): {render_ms:.1f} ms")
+    print(f"{'endpoint':<24}{'req/s':>10}{'median ms':>12}{'p99 ms':>10}{'requests':>10}{'errors':>8}")
+    for name, row in (("trivial JsonResponse", trivial), ("summary.json", status)):
+        print(
+            f"{name:<24}{row['rps']:>10.0f}{row['median_ms']:>12.2f}{row['p99_ms']:>10.2f}"
+            f"{row['requests']:>10}{row['errors']:>8}"
+        )
+    throughput_ok = throughput_ratio >= 0.80
+    p99_ok = p99_ratio < 2.0
+    print(
+        f"throughput ratio status/trivial: {throughput_ratio:.2f} (target ≥ 0.80: {'met' if throughput_ok else 'MISSED'})"
+    )
+    print(f"p99 ratio status/trivial: {p99_ratio:.2f} (target < 2.00: {'met' if p99_ok else 'MISSED'})")
+    print(
+        f"cross-worker freshness after a committed change: {'every request fresh' if fresh else 'STALE RESPONSE SEEN'}"
+    )
+    if args.drop:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(args.database_url)
+    return 0 if throughput_ok and p99_ok and fresh else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
