@@ -486,3 +486,15 @@ CHANNELS: dict[str, BaseChannel] = {
 
 def get_channel(code: str) -> BaseChannel:
     return CHANNELS[code]
+
+
+def register_channel(channel: BaseChannel) -> None:
+    """Install the sender of a channel another app owns (the subscribers app's per-subscriber email and webhook).
+
+    The claim, retry, sweeper and audit of `sending.py` then apply to its deliveries unchanged.
+    """
+    from ersen_ops.notifications.choices import DELIVERY_CHANNEL_CHOICES
+
+    if channel.code not in dict(DELIVERY_CHANNEL_CHOICES):
+        raise ValueError(f"unknown notification channel {channel.code!r}: add it to DELIVERY_CHANNEL_CHOICES")
+    CHANNELS[channel.code] = channel

@@ -12,6 +12,22 @@ class Channel(models.TextChoices):
     PAGER = "pager", "Pager"
 
 
+class SubscriberChannel(models.TextChoices):
+    """Per-recipient channels of the subscribers app: one delivery = one message to one subscriber.
+
+    Kept out of `Channel` on purpose: `Channel` is what `notify()` broadcasts to (and "all channels"
+    means all of those); these are only ever created by the subscribers fan-out, and their senders
+    are registered by that app (`channels.register_channel`).
+    """
+
+    SUBSCRIBER_EMAIL = "subscriber_email", "Subscriber email"
+    SUBSCRIBER_WEBHOOK = "subscriber_webhook", "Subscriber webhook"
+
+
+# Every value NotificationDelivery.channel may hold.
+DELIVERY_CHANNEL_CHOICES = [*Channel.choices, *SubscriberChannel.choices]
+
+
 class DeliveryStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENDING = "sending", "Sending"

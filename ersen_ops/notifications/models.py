@@ -4,12 +4,12 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from ersen_ops.notifications.choices import Channel, DeliveryStatus, PagerAction
+from ersen_ops.notifications.choices import DELIVERY_CHANNEL_CHOICES, DeliveryStatus, PagerAction
 
 
 class NotificationDelivery(models.Model):
     event = models.CharField(max_length=100, db_index=True, help_text="What happened, e.g. maintenance.scheduled")
-    channel = models.CharField(max_length=20, choices=Channel.choices)
+    channel = models.CharField(max_length=20, choices=DELIVERY_CHANNEL_CHOICES)
     target_name = models.CharField(
         max_length=200, blank=True, help_text="Where it goes, by name (never the secret URL)"
     )
