@@ -17,8 +17,8 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin

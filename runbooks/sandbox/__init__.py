@@ -299,18 +299,6 @@ class Sandbox:
         return paths
 
 
-def demo_parameter_defaults(root: Path = DEFAULT_DIR, *, tls_port: int = DEFAULT_TLS_PORT, web: str = "http://127.0.0.1:8000") -> dict:
-    """Host parameters that point the four demo runbooks at `make sandbox-host` and `make run`."""
-    site = f"https://localhost:{tls_port}"
-    return {
-        "backup_dir": str(root / "backups"),
-        "compose_dir": str(root / "srv" / "containers" / "ersen"),
-        "site_url": site,
-        "cafile": str(root / "tls" / "ca.pem"),
-        "tls_wait_seconds": "5",
-        "checks": f"{web}/healthz 200\n{web}/admin/login/ 200\n{site}/login 200\n{site}/widgets 200\n{site}/payments 200",
-    }
-
     def shim_calls(self) -> list[list[str]]:
         if not self.shim_log.exists():
             return []
@@ -326,3 +314,16 @@ def demo_parameter_defaults(root: Path = DEFAULT_DIR, *, tls_port: int = DEFAULT
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
         self.shim_log.write_text("")
+
+
+def demo_parameter_defaults(root: Path = DEFAULT_DIR, *, tls_port: int = DEFAULT_TLS_PORT, web: str = "http://127.0.0.1:8000") -> dict:
+    """Host parameters that point the four demo runbooks at `make sandbox-host` and `make run`."""
+    site = f"https://localhost:{tls_port}"
+    return {
+        "backup_dir": str(root / "backups"),
+        "compose_dir": str(root / "srv" / "containers" / "ersen"),
+        "site_url": site,
+        "cafile": str(root / "tls" / "ca.pem"),
+        "tls_wait_seconds": "5",
+        "checks": f"{web}/healthz 200\n{web}/admin/login/ 200\n{site}/login 200\n{site}/widgets 200\n{site}/payments 200",
+    }
