@@ -43,6 +43,12 @@ migrate: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+## make sandbox-host: a local SSH host (sshd + shims for docker/cryptsetup/mount/sudo) and an HTTPS site,
+## to try every runbook from `make run` (see README "Runbooks"); Ctrl-C stops it
+sandbox-host: export DEBUG ?= 1
+sandbox-host: $(STAMP)
+	$(BIN)/python manage.py sandbox_host
+
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
