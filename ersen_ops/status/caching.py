@@ -36,7 +36,7 @@ class Rendered:
     content_type: str
     etag: str
     last_modified: int  # epoch seconds
-    status: int = 200
+    last_modified_http: str = ""
 
 
 class RenderedCache:
@@ -77,7 +77,13 @@ def etag_for(body: bytes) -> str:
 
 
 def render_entry(body: bytes, content_type: str, last_modified: int) -> Rendered:
-    return Rendered(body=body, content_type=content_type, etag=etag_for(body), last_modified=last_modified)
+    return Rendered(
+        body=body,
+        content_type=content_type,
+        etag=etag_for(body),
+        last_modified=last_modified,
+        last_modified_http=http_date(last_modified),
+    )
 
 
 def cache_control() -> str:
@@ -117,7 +123,7 @@ def respond(request, entry: Rendered) -> HttpResponse:
     response = HttpResponse(b"" if request.method == "HEAD" else entry.body, content_type=entry.content_type)
     response["Content-Length"] = str(len(entry.body))
     response["ETag"] = entry.etag
-    response["Last-Modified"] = http_date(entry.last_modified)
+    response["Last-Modified"] = entry.last_modified_http
     response["Cache-Control"] = cache_control()
     # 304 for a matching If-None-Match, else for If-Modified-Since (a malformed date is ignored).
     return get_conditional_response(request, etag=entry.etag, last_modified=entry.last_modified, response=response)

@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
 from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet
 
 from ersen_ops.status import policy
@@ -61,11 +61,73 @@ OPEN_WINDOW = Q(status__in=("scheduled", "in_progress")) | Q(status="completed",
 _VERSION_SQL = f"SELECT version, changed_at_us FROM {StatusVersion._meta.db_table} WHERE id = %s"
 
 
-def status_version() -> tuple[int, int]:
-    """(version, changed_at in µs) of the public status: one primary-key lookup, no ORM overhead."""
-    with connection.cursor() as cursor:
+_VERSION_SQL_PQ = (
+    f"SELECT version, changed_at_us FROM {StatusVersion._meta.db_table} WHERE id = {StatusVersion.SINGLETON:d}"
+).encode()
+
+
+def _read_version(conn):
+    if conn.vendor == "postgresql" and not conn.in_atomic_block and not conn.queries_logged:
+        return _read_version_libpq(conn)
+    with conn.cursor() as cursor:
         cursor.execute(_VERSION_SQL, [StatusVersion.SINGLETON])
-        row = cursor.fetchone()
+        return cursor.fetchone()
+
+
+def _read_version_libpq(conn):
+    """The same lookup as one simple-protocol query straight through libpq.
+
+    It is the only query of a cached request, and the cursor layers (Django's wrapper, psycopg's
+    extended protocol) cost about three times the query itself on loopback. Used only in
+    autocommit, and never when queries are being logged (DEBUG, tests counting queries), so
+    nothing observable changes.
+    """
+    conn.ensure_connection()
+    try:
+        result = conn.connection.pgconn.exec_(_VERSION_SQL_PQ)
+    except _pq_errors as exc:  # libpq could not even send the query (connection gone)
+        raise OperationalError(f"status version lookup failed: {exc}") from exc
+    if result.status != _TUPLES_OK:
+        message = (result.error_message or b"").decode("utf-8", "replace").strip()
+        raise OperationalError(f"status version lookup failed: {message or result.status}")
+    if result.ntuples == 0:
+        return None
+    return int(result.get_value(0, 0)), int(result.get_value(0, 1))
+
+
+try:
+    from psycopg import Error as _pq_errors
+    from psycopg import pq as _pq
+
+    _TUPLES_OK = _pq.ExecStatus.TUPLES_OK
+except ImportError:  # SQLite-only installs
+    _TUPLES_OK, _pq_errors = None, ()
+
+
+def status_version() -> tuple[int, int]:
+    """(version, changed_at in µs) of the public status: one primary-key lookup, no ORM overhead.
+
+    This is the only query of a cached request, so it doubles as the connection health check
+    (CONN_HEALTH_CHECKS would otherwise spend a `SELECT 1` round trip first): if a persistent
+    connection turns out to be dead, it is closed and the lookup retried once on a new one —
+    what the health check would have done.
+    """
+    conn = connections[DEFAULT_DB_ALIAS]
+    retry = False
+    if conn.connection is not None and conn.health_check_enabled and not conn.health_check_done:
+        if not conn.in_atomic_block:
+            conn.health_check_done = True
+            retry = True
+    try:
+        row = _read_version(conn)
+    except (OperationalError, InterfaceError):
+        if not retry:
+            raise
+        try:
+            conn.close()
+        except DatabaseError:
+            conn.connection = None
+        row = _read_version(conn)
     return (int(row[0]), int(row[1])) if row else (0, 0)
 
 

@@ -327,3 +327,24 @@ def test_change_committed_by_another_connection_is_served_next(client, transacti
     after = client.get(SUMMARY, HTTP_IF_NONE_MATCH=first["ETag"])
     assert after.status_code == 200
     assert json.loads(after.content)["components"][2]["status"] == "partial_outage"
+
+
+def test_version_check_survives_a_dead_persistent_connection(transactional_postgres):
+    """The version lookup doubles as the connection health check: a connection the server dropped
+    between two requests is replaced, not turned into a 500."""
+    import psycopg
+
+    from ersen_ops.status import selectors
+
+    build_example()
+    first = selectors.status_version()
+    assert connection.health_check_enabled
+    pid = connection.connection.info.backend_pid
+    params = connection.get_connection_params()
+    with psycopg.connect(
+        host=params.get("host"), port=params.get("port"), user=params.get("user"), dbname=params["dbname"], autocommit=True
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    connection.close_if_unusable_or_obsolete()  # what Django does when the next request starts
+    assert selectors.status_version() == first
+    assert connection.connection.info.backend_pid != pid
