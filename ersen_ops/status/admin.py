@@ -1,36 +1,58 @@
-from django.contrib import admin
+"""Components in the admin: every save and delete goes through the audited services."""
 
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+
+from ersen_ops.audit.admin import AuditHistoryMixin
+from ersen_ops.status import services
 from ersen_ops.status.models import Component
 
 
+class ComponentForm(forms.ModelForm):
+    class Meta:
+        model = Component
+        fields = services.COMPONENT_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        probe = Component(
+            pk=self.instance.pk,
+            name=cleaned.get("name") or self.instance.name,
+            is_group=bool(cleaned.get("is_group")),
+            group=cleaned.get("group"),
+        )
+        for problem in services.component_problems(probe):
+            self.add_error(None, problem)
+        return cleaned
+
+
 @admin.register(Component)
-class ComponentAdmin(admin.ModelAdmin):
+class ComponentAdmin(AuditHistoryMixin, admin.ModelAdmin):
+    form = ComponentForm
     list_display = ("name", "status", "group", "position", "public", "public_id")
     list_filter = ("status", "public", "is_group")
     search_fields = ("name", "description", "public_id")
     list_select_related = ("group",)
     ordering = ("position", "name")
+    readonly_fields = ("public_id", "created_at", "updated_at", "audit_history")
+    fieldsets = (
+        (None, {"fields": ("name", "description", "status", "public", "position")}),
+        ("Grouping", {"fields": ("is_group", "group")}),
+        ("Statuspage display options", {"fields": ("showcase", "only_show_if_degraded", "start_date")}),
+        ("Identity", {"fields": ("public_id", "created_at", "updated_at")}),
+        ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
+    )
 
+    def save_model(self, request, obj, form, change):
+        before = services.component_state(Component.objects.get(pk=obj.pk)) if change else None
+        services.component_save(actor=request.user, component=obj, before=before)
 
-from ersen_ops.status.models import StatusPost  # noqa: E402
+    def delete_model(self, request, obj):
+        if not self.has_delete_permission(request, obj):
+            raise PermissionDenied
+        services.component_delete(actor=request.user, component=obj)
 
-
-@admin.register(StatusPost)
-class StatusPostAdmin(admin.ModelAdmin):
-    """Posts on the public status page. Read-only: they are published through notify() (status page channel)."""
-
-    list_display = ("public_id", "created_at", "event", "subject", "related_type", "related_id", "delivery")
-    list_filter = ("event", ("created_at", admin.DateFieldListFilter))
-    search_fields = ("public_id", "subject", "body", "related_id")
-    list_select_related = ("related_type", "delivery")
-    readonly_fields = ("public_id", "created_at", "event", "subject", "body", "related_type", "related_id", "delivery")
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def delete_queryset(self, request, queryset):
+        for component in queryset:
+            services.component_delete(actor=request.user, component=component)

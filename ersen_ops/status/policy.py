@@ -173,3 +173,15 @@ def update_component_transitions(statuses_oldest_first: list[str], impact: str) 
         result.append((previous, new))
         previous = new
     return result
+
+
+def component_problems(*, name: str, is_group: bool, group_id: int | None, pk: int | None, children: int) -> list[str]:
+    """What is wrong with a component's grouping (empty: nothing)."""
+    problems = []
+    if is_group and group_id:
+        problems.append(f"“{name}” is a group: a group cannot belong to another group (clear its group).")
+    if pk is not None and group_id == pk:
+        problems.append(f"“{name}” cannot be its own group.")
+    if not is_group and children:
+        problems.append(f"“{name}” has {children} component(s) in it; move them out before it stops being a group.")
+    return problems

@@ -1,6 +1,6 @@
-"""State changes of the public status machinery itself: the cache version and calendar sequences.
+"""State changes of the status app: components (audited), the cache version and calendar sequences.
 
-These run inside the caller's transaction (the receivers in `signals.py` call them on every
+The version and sequence functions run inside the caller's transaction (the receivers in `signals.py` call them on every
 save of something the public status shows), so a rolled-back change bumps nothing and a
 committed one is visible to the very next request in every process. They record no audit
 event: they are bookkeeping of a cache, not decisions; the change that caused them is audited
@@ -13,12 +13,16 @@ import hashlib
 import json
 import time
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from ersen_ops.status.models import CalendarSequence, StatusVersion
+from ersen_ops.audit.services import record
+from ersen_ops.core.errors import DomainError
+from ersen_ops.status import policy
+from ersen_ops.status.models import CalendarSequence, Component, StatusVersion
 
 
 def _now_us() -> int:
@@ -65,3 +69,82 @@ def calendar_sequence_sync(*, window_public_id: str, fields: dict) -> CalendarSe
         row.changed_at = timezone.now()
         row.save(update_fields=["sequence", "fingerprint", "changed_at"])
     return row
+
+
+# --- components (the admin's "set a component's manual status", audited) --------------------------------------
+
+COMPONENT_FIELDS = (
+    "name",
+    "description",
+    "group",
+    "is_group",
+    "position",
+    "public",
+    "status",
+    "showcase",
+    "only_show_if_degraded",
+    "start_date",
+)
+
+
+def component_state(component: Component) -> dict:
+    state = {field: getattr(component, field) for field in COMPONENT_FIELDS}
+    state["group"] = component.group.name if component.group_id else None
+    state["start_date"] = component.start_date.isoformat() if component.start_date else None
+    return state
+
+
+def component_problems(component: Component) -> list[str]:
+    return policy.component_problems(
+        name=component.name,
+        is_group=component.is_group,
+        group_id=component.group_id,
+        pk=component.pk,
+        children=component.children.count() if component.pk else 0,
+    )
+
+
+@transaction.atomic
+def component_save(*, actor, component: Component, before: dict | None = None) -> Component:
+    """Create or edit a component (its manual status included), audited with what changed.
+
+    The public status shown is never better than this manual status; incidents and maintenance can
+    only make it worse (see `policy.component_status`).
+    """
+    problems = component_problems(component)
+    if problems:
+        raise DomainError("The component is not valid:", details=problems)
+    try:
+        component.full_clean()
+    except ValidationError as exc:
+        raise DomainError("The component is not valid:", details=[str(m) for m in exc.messages]) from None
+    created = component.pk is None
+    component.save()
+    after = component_state(component)
+    before = before or {}
+    changed = sorted(k for k in after if before.get(k) != after[k])
+    if created or changed:
+        record(
+            actor=actor,
+            action="status.component.created" if created else "status.component.updated",
+            target=component,
+            data={"before": {k: before.get(k) for k in changed}, "after": {k: after[k] for k in changed}},
+        )
+    return component
+
+
+@transaction.atomic
+def component_delete(*, actor, component: Component) -> None:
+    from django.db.models import ProtectedError
+
+    state = component_state(component)
+    try:
+        component.delete()
+    except ProtectedError:
+        raise DomainError(
+            f"“{component.name}” is referenced by incidents, maintenance windows or child components; "
+            "hide it (uncheck “public”) instead of deleting it."
+        ) from None
+    record(
+        actor=actor, action="status.component.deleted", target=None, data={"before": state, "component": state["name"]}
+    )

@@ -342,7 +342,11 @@ def test_version_check_survives_a_dead_persistent_connection(transactional_postg
     pid = connection.connection.info.backend_pid
     params = connection.get_connection_params()
     with psycopg.connect(
-        host=params.get("host"), port=params.get("port"), user=params.get("user"), dbname=params["dbname"], autocommit=True
+        host=params.get("host"),
+        port=params.get("port"),
+        user=params.get("user"),
+        dbname=params["dbname"],
+        autocommit=True,
     ) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     connection.close_if_unusable_or_obsolete()  # what Django does when the next request starts
