@@ -1,0 +1,159 @@
+"""What a notice says: the Statuspage webhook body, the email text and the `.ics` attachment.
+
+Built once per notice from the status app's own public objects (its selectors and serializers: the
+webhook `incident` is exactly what `/api/v2/incidents.json` shows, the `component` exactly what
+`/api/v2/components.json` shows) and the calendar's UID/SEQUENCE, so a subscriber never reads
+anything the public page does not show.
+
+Per-recipient parts (the signed links) are placeholders in the rendered text, replaced per
+recipient at fan-out time: one template render per notice, not one per subscriber.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from icalendar import Calendar, Event
+
+from ersen_ops.status import ical, selectors, serializers
+from ersen_ops.status.models import CalendarSequence
+from ersen_ops.status.snapshot import calendar_fields, shortlink
+from subscribers import tokens
+
+MANAGE_PLACEHOLDER = "__ERSEN_MANAGE_URL__"
+UNSUBSCRIBE_PLACEHOLDER = "__ERSEN_UNSUBSCRIBE_URL__"
+CONFIRM_PLACEHOLDER = "__ERSEN_CONFIRM_URL__"
+DOCUMENTATION_PATH = "/subscribe#webhooks"
+EMAIL_TEMPLATES = {
+    "notice": ("subscribers/email/notice.txt", "subscribers/email/notice.html"),
+    "confirmation": ("subscribers/email/confirmation.txt", "subscribers/email/confirmation.html"),
+    "already_subscribed": ("subscribers/email/already_subscribed.txt", "subscribers/email/already_subscribed.html"),
+}
+
+
+# --- the Statuspage webhook body ---------------------------------------------------------------------------
+
+
+def page_status(*, now: datetime) -> dict:
+    """Statuspage webhook `page`: the page's id and its rollup at the moment of the notice."""
+    snapshot = selectors.summary_snapshot(fallback_updated_at=now)
+    return {
+        "id": settings.OPS_STATUS_PAGE_ID,
+        "status_indicator": snapshot.indicator,
+        "status_description": snapshot.description,
+    }
+
+
+def public_event(public_id: str) -> dict | None:
+    """The incident / scheduled maintenance object of the public API (None if it is not public)."""
+    event, _ = selectors.event_by_public_id(public_id)
+    return serializers.incident(event) if event is not None else None
+
+
+def public_component(pk: int) -> dict | None:
+    for component in selectors.load_components():
+        if component.pk == pk:
+            return serializers.component(component)
+    return None
+
+
+def component_update(*, update_id: str, component_id: str, old_status: str, new_status: str, at: datetime) -> dict:
+    return {
+        "created_at": serializers.iso(at),
+        "new_status": new_status,
+        "old_status": old_status,
+        "id": update_id,
+        "component_id": component_id,
+    }
+
+
+def webhook_body(payload: dict, webhook) -> str:
+    """The exact bytes (as text) POSTed to one webhook: `meta` first, as Statuspage sends it.
+
+    Stored on the delivery, so a retry sends the same body and the same signature.
+    """
+    document = {
+        "meta": {
+            "unsubscribe": tokens.webhook_unsubscribe_url(webhook),
+            "documentation": tokens.public_url(DOCUMENTATION_PATH),
+        },
+        **payload,
+    }
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- the calendar attachment ------------------------------------------------------------------------------
+
+
+def window_ics(window) -> tuple[str, int] | None:
+    """The window as a one-event calendar: the same UID, SEQUENCE, DTSTAMP and fields as `/maintenance.ics`.
+
+    Reads the feed's CalendarSequence (kept current by the status app on every save of the window);
+    the VEVENT mirrors `ersen_ops.status.ical.calendar_bytes`, which builds its events inline.
+    """
+    fields = calendar_fields(window)
+    if fields is None:
+        return None
+    sequence = CalendarSequence.objects.filter(window_public_id=window.public_id).first()
+    number = sequence.sequence if sequence is not None else 0
+    stamp = sequence.changed_at if sequence is not None else window.updated_at
+    link = shortlink(window.public_id)
+    cal = Calendar()
+    cal.add("prodid", ical.PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"{window.public_id}@{ical.uid_host()}")
+    event.add("dtstamp", stamp)
+    event.add("last-modified", stamp)
+    event.add("sequence", number)
+    event.add("dtstart", fields["start"])
+    event.add("dtend", fields["end"])
+    event.add("summary", fields["summary"])
+    event.add("description", (fields["description"] + "\n\n" if fields["description"] else "") + link)
+    event.add("url", link)
+    event.add("status", fields["status"])
+    event.add("transp", "OPAQUE")
+    event.add("categories", ["Maintenance"])
+    cal.add_component(event)
+    return cal.to_ical().decode(), number
+
+
+# --- email ------------------------------------------------------------------------------------------------
+
+
+def email_context(**extra) -> dict:
+    return {
+        "page_name": settings.OPS_STATUS_PAGE_NAME,
+        "page_url": settings.OPS_STATUS_PAGE_URL.rstrip("/"),
+        "manage_url": MANAGE_PLACEHOLDER,
+        "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER,
+        "confirm_url": CONFIRM_PLACEHOLDER,
+        **extra,
+    }
+
+
+def render_email(kind: str, context: dict) -> tuple[str, str]:
+    """(plain text, HTML) of an email, links still as placeholders."""
+    text_name, html_name = EMAIL_TEMPLATES[kind]
+    ctx = email_context(**context)
+    return render_to_string(text_name, ctx).strip() + "\n", render_to_string(html_name, ctx).strip() + "\n"
+
+
+def personalise(text: str, subscriber) -> str:
+    """The rendered text with this subscriber's signed links in place of the placeholders."""
+    if MANAGE_PLACEHOLDER in text or UNSUBSCRIBE_PLACEHOLDER in text:
+        manage = tokens.manage_token(subscriber)
+        text = text.replace(MANAGE_PLACEHOLDER, tokens.public_url(f"/subscriptions/manage/{manage}"))
+        text = text.replace(UNSUBSCRIBE_PLACEHOLDER, tokens.public_url(f"/subscriptions/unsubscribe/{manage}"))
+    if CONFIRM_PLACEHOLDER in text:
+        text = text.replace(CONFIRM_PLACEHOLDER, tokens.confirm_url(subscriber))
+    return text
+
+
+def email_subject(subject: str) -> str:
+    return f"[{settings.OPS_STATUS_PAGE_NAME} status] {subject}"[:300]

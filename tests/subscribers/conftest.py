@@ -1,0 +1,155 @@
+"""Subscriber tests: real receivers (aiosmtpd for mail, pytest-httpserver for webhooks) and the real pipeline.
+
+`pipeline()` runs a block and then everything it queued after commit, through django-q's sync path, as
+the worker would: notify() → status-page delivery → StatusPost → notice → chunks → one delivery per
+subscriber → SMTP / HTTP. It fails the test if any task failed (django-q would only record it).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import pytest
+
+from ersen_ops.core.choices import Phase
+from ersen_ops.core.services import site_settings_set_phase
+
+
+@pytest.fixture(autouse=True)
+def page_settings(settings):
+    settings.OPS_STATUS_PAGE_URL = "http://testserver"
+    settings.OPS_STATUS_PAGE_NAME = "Ersen"
+    settings.OPS_STATUS_PAGE_ID = "ersen"
+    settings.OPS_MAINTENANCE_TZ = "America/Los_Angeles"
+    settings.OPS_SUBSCRIBE_LIMIT_PER_ADDRESS = 3
+    settings.OPS_SUBSCRIBE_LIMIT_PER_IP = 20
+    settings.OPS_SUBSCRIBE_LIMIT_WINDOW_MINUTES = 60
+    settings.OPS_SUBSCRIBE_CONFIRM_HOURS = 48
+    settings.OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER = 10
+    settings.OPS_SUBSCRIBER_FANOUT_CHUNK = 200
+    settings.OPS_NOTIFY_RETRY_DELAYS = [30, 60, 120, 300, 600, 900]
+    settings.OPS_NOTIFY_CONNECT_TIMEOUT = 2
+    settings.OPS_NOTIFY_READ_TIMEOUT = 5
+    settings.OPS_NOTIFY_INLINE_WAIT = 0
+    settings.OPS_EMAIL_TO = []  # the ops team's own email channel stays quiet: only subscribers are watched
+
+
+@pytest.fixture(autouse=True)
+def _fresh_status_cache():
+    from ersen_ops.status import caching
+
+    caching.documents.clear()
+    yield
+    caching.documents.clear()
+
+
+@pytest.fixture
+def sync_queue(monkeypatch):
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def pipeline(sync_queue, django_capture_on_commit_callbacks):
+    @contextmanager
+    def _run():
+        from django_q.models import Failure
+
+        before = set(Failure.objects.values_list("id", flat=True))
+        with django_capture_on_commit_callbacks(execute=True):
+            yield
+        failed = Failure.objects.exclude(id__in=before)
+        assert not failed.exists(), [(f.func, f.result) for f in failed]
+
+    return _run
+
+
+@pytest.fixture
+def postlaunch(db):
+    site_settings_set_phase(actor="system:test", phase=Phase.POSTLAUNCH)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping every message; chosen recipients can be refused."""
+
+    def __init__(self):
+        self.envelopes = []
+        self.refuse: dict[str, str] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 2.0.0 Ok: queued as SUB42"
+
+    def messages(self, to: str | None = None):
+        found = []
+        for envelope in self.envelopes:
+            if to is None or to in envelope.rcpt_tos:
+                found.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
+        return found
+
+    def clear(self):
+        self.envelopes.clear()
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server on a free port; Django's SMTP backend pointed at it."""
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
+
+
+def plain(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def html(message) -> str:
+    return message.get_body(("html",)).get_content()
+
+
+def link(text: str, kind: str) -> str:
+    """The path of the first /subscriptions/<kind>/<token> link in `text`."""
+    match = re.search(rf"https?://[^\s\"<>]+/subscriptions/{kind}/[^\s\"<>]+", text)
+    assert match, f"no {kind} link in:\n{text}"
+    return urlsplit(match.group(0)).path
+
+
+def calendar_of(message):
+    from icalendar import Calendar
+
+    for part in message.iter_attachments():
+        if part.get_content_type() == "text/calendar":
+            return Calendar.from_ical(part.get_content()), part
+    return None, None
