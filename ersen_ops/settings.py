@@ -89,6 +89,18 @@ try:
     OPS_BACKUP_DIR = config.string("OPS_BACKUP_DIR", "/var/backups/ersen")
     OPS_RUNBOOK_STEP_TIMEOUT = config.integer("OPS_RUNBOOK_STEP_TIMEOUT", 300, minimum=5, maximum=86400)
     OPS_RUNBOOK_LOST_AFTER = config.integer("OPS_RUNBOOK_LOST_AFTER", 30, minimum=10, maximum=3600)
+    # Subscribers: the public subscribe form (double opt-in, rate limits) and the email/webhook fan-out.
+    OPS_SUBSCRIBE_CONFIRM_HOURS = config.integer("OPS_SUBSCRIBE_CONFIRM_HOURS", 48, minimum=1, maximum=14 * 24)
+    OPS_SUBSCRIBE_LIMIT_PER_ADDRESS = config.integer("OPS_SUBSCRIBE_LIMIT_PER_ADDRESS", 3, minimum=1, maximum=100)
+    OPS_SUBSCRIBE_LIMIT_PER_IP = config.integer("OPS_SUBSCRIBE_LIMIT_PER_IP", 20, minimum=1, maximum=100_000)
+    OPS_SUBSCRIBE_LIMIT_WINDOW_MINUTES = config.integer(
+        "OPS_SUBSCRIBE_LIMIT_WINDOW_MINUTES", 60, minimum=1, maximum=24 * 60
+    )
+    OPS_SUBSCRIBE_PENDING_DAYS = config.integer("OPS_SUBSCRIBE_PENDING_DAYS", 7, minimum=1, maximum=365)
+    OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER = config.integer(
+        "OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER", 10, minimum=1, maximum=1000
+    )
+    OPS_SUBSCRIBER_FANOUT_CHUNK = config.integer("OPS_SUBSCRIBER_FANOUT_CHUNK", 200, minimum=1, maximum=5000)
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
@@ -120,6 +132,7 @@ INSTALLED_APPS = [
     "maintenance",
     "incidents",
     "runbooks",
+    "subscribers",
 ]
 
 MIDDLEWARE = [

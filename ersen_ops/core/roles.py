@@ -24,6 +24,8 @@ VIEW_ALL = (
     "maintenance.view_*",
     "incidents.view_*",
     "runbooks.view_*",
+    # what subscribers were told (not the subscribers themselves: addresses are personal data)
+    "subscribers.view_notice",
 )
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
@@ -48,6 +50,15 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         # resend failed notifications, set manual component status
         "notifications.resend_notificationdelivery",
         "status.change_component",
+        # status subscribers: see, export, unsubscribe or erase addresses; register and run partner webhooks
+        "subscribers.view_subscriber",
+        "subscribers.export_subscriber",
+        "subscribers.unsubscribe_subscriber",
+        "subscribers.delete_subscriber",
+        "subscribers.view_webhooksubscriber",
+        "subscribers.add_webhooksubscriber",
+        "subscribers.change_webhooksubscriber",
+        "subscribers.enable_webhooksubscriber",
     ),
     APPROVERS: VIEW_ALL + ("maintenance.approve_checklistitem",),
     INCIDENT_COMMANDERS: VIEW_ALL
