@@ -13,6 +13,8 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("admin/", admin.site.urls),
+    # Public subscriptions (no login; signed links): /subscribe, /subscriptions/confirm|manage|unsubscribe/<token>
+    path("", include("subscribers.urls")),
     # Public status (no login): /, /status/, /api/v2/…, /incidents/<id>, /history.atom|rss, /maintenance.ics
     path("", include("ersen_ops.status.urls")),
 ]
