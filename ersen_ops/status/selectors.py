@@ -74,17 +74,28 @@ def _read_version(conn):
         return cursor.fetchone()
 
 
+_STATEMENT = b"ersen_status_version"
+
+
 def _read_version_libpq(conn):
-    """The same lookup as one simple-protocol query straight through libpq.
+    """The same lookup as a prepared statement executed straight through libpq.
 
     It is the only query of a cached request, and the cursor layers (Django's wrapper, psycopg's
-    extended protocol) cost about three times the query itself on loopback. Used only in
+    parameter handling) and the planning cost several times the lookup itself. The statement is
+    prepared on first use on each connection (and again if something deallocated it); behind a
+    pooler that cannot keep prepared statements it falls back to a plain query. Used only in
     autocommit, and never when queries are being logged (DEBUG, tests counting queries), so
     nothing observable changes.
     """
     conn.ensure_connection()
+    pgconn = conn.connection.pgconn
     try:
-        result = conn.connection.pgconn.exec_(_VERSION_SQL_PQ)
+        result = pgconn.exec_prepared(_STATEMENT, [])
+        if result.status != _TUPLES_OK:
+            pgconn.prepare(_STATEMENT, _VERSION_SQL_PQ)
+            result = pgconn.exec_prepared(_STATEMENT, [])
+            if result.status != _TUPLES_OK:
+                result = pgconn.exec_(_VERSION_SQL_PQ)
     except _pq_errors as exc:  # libpq could not even send the query (connection gone)
         raise OperationalError(f"status version lookup failed: {exc}") from exc
     if result.status != _TUPLES_OK:
