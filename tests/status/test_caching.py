@@ -352,3 +352,19 @@ def test_version_check_survives_a_dead_persistent_connection(transactional_postg
     connection.close_if_unusable_or_obsolete()  # what Django does when the next request starts
     assert selectors.status_version() == first
     assert connection.connection.info.backend_pid != pid
+
+
+def test_version_lookup_is_a_prepared_statement_that_survives_deallocation(transactional_postgres):
+    from ersen_ops.status import selectors
+    from ersen_ops.status.services import status_version_bump
+
+    build_example()
+    assert not connection.queries_logged  # production path: straight through libpq
+    first = selectors.status_version()
+    prepared = "SELECT count(*) FROM pg_prepared_statements WHERE name = 'ersen_status_version'"
+    assert connection.connection.execute(prepared).fetchone()[0] == 1
+    connection.connection.pgconn.exec_(b"DEALLOCATE ALL")  # e.g. a pool reset
+    assert selectors.status_version() == first
+    assert connection.connection.execute(prepared).fetchone()[0] == 1
+    status_version_bump()
+    assert selectors.status_version()[0] == first[0] + 1
