@@ -153,3 +153,8 @@ def calendar_of(message):
         if part.get_content_type() == "text/calendar":
             return Calendar.from_ical(part.get_content()), part
     return None, None
+
+
+def subject(message) -> str:
+    """The decoded Subject (a long, non-ASCII subject is folded right after the colon: drop that space)."""
+    return str(message["Subject"]).strip()
