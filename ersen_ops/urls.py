@@ -4,14 +4,17 @@ from django.contrib import admin
 from django.urls import include, path
 
 from ersen_ops.core import views as core_views
+from ersen_ops.core.admin_views import control_room_view
 
 admin.site.site_header = "Ersen Ops"
 admin.site.site_title = "Ersen Ops"
 admin.site.index_title = "Control room"
+admin.site.enable_nav_sidebar = False  # wide lists and the control room need the width; breadcrumbs lead back
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    path("admin/", control_room_view, name="control-room"),  # the admin index, with the dashboard
     path("admin/", admin.site.urls),
     # Public subscriptions (no login; signed links): /subscribe, /subscriptions/confirm|manage|unsubscribe/<token>
     path("", include("subscribers.urls")),

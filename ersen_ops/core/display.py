@@ -1,10 +1,19 @@
-"""Python-side twins of the template helpers, for admin list columns."""
+"""Python-side twins of the template helpers, for admin list columns and read-only fields."""
 
 from __future__ import annotations
 
 from django.utils.html import format_html
 
-from ersen_ops.core.templatetags.ops import badge, in_pacific, in_utc  # noqa: F401
+from ersen_ops.core.templatetags.ops import (  # noqa: F401
+    badge,
+    duration,
+    in_local,
+    in_pacific,
+    in_utc,
+    local_and_pacific,
+    operator_zone_differs,
+    relative,
+)
 
 
 def status_badge(value: str, label: str, colours: dict) -> str:
@@ -12,7 +21,12 @@ def status_badge(value: str, label: str, colours: dict) -> str:
 
 
 def both_zones(dt) -> str:
-    """'Tue 2026-12-01 02:00 PST' over '2026-12-01 10:00 UTC'."""
+    """'Tue 2026-12-01 02:00 PST' over '2026-12-01 10:00 UTC', plus the operator's own time when it differs
+    ('· 11:00 CET your time')."""
     if dt is None:
         return "—"
+    if operator_zone_differs():
+        return format_html(
+            "{}<br><small>{} · {} your time</small>", in_pacific(dt), in_utc(dt), in_local(dt, "D H:i T")
+        )
     return format_html("{}<br><small>{}</small>", in_pacific(dt), in_utc(dt))

@@ -1,12 +1,19 @@
-"""Template helpers shared by the admin and the public pages: status badges and dual-zone times."""
+"""Template helpers shared by the admin and the public pages: status badges and times in several zones.
+
+Times: Pacific (`OPS_MAINTENANCE_TZ`, the zone of the maintenance policy and the announcements), UTC
+(storage, logs) and the operator's own zone (reported by the browser in a cookie, activated by
+`OperatorTimezoneMiddleware`) whenever it is neither of those.
+"""
 
 from __future__ import annotations
 
 import zoneinfo
+from datetime import datetime, timedelta
 
 from django import template
 from django.conf import settings
 from django.utils import timezone
+from django.utils.dateformat import format as dformat
 from django.utils.html import format_html
 
 register = template.Library()
@@ -16,7 +23,7 @@ DEFAULT_COLOUR = "#616161"
 
 @register.simple_tag
 def badge(label: str, colour: str | None = None, value: str = ""):
-    """A status badge: colour plus text, so it reads without colour too."""
+    """A status badge: colour plus text, so it reads without colour too (and in a screen reader)."""
     return format_html(
         '<span class="badge badge-{}" style="background:{};color:#fff;padding:1px 6px;border-radius:8px;'
         'font-size:11px;white-space:nowrap">{}</span>',
@@ -35,14 +42,75 @@ def pacific(dt):
 @register.filter
 def in_pacific(dt, fmt: str = "D Y-m-d H:i T"):
     """A datetime in the maintenance zone (America/Los_Angeles), e.g. 'Tue 2026-12-01 02:00 PST'."""
-    from django.utils.dateformat import format as dformat
-
     local = pacific(dt)
     return dformat(local, fmt) if local else "—"
 
 
 @register.filter
 def in_utc(dt, fmt: str = "Y-m-d H:i \\U\\T\\C"):
-    from django.utils.dateformat import format as dformat
-
     return dformat(timezone.localtime(dt, zoneinfo.ZoneInfo("UTC")), fmt) if dt else "—"
+
+
+def operator_zone_differs() -> bool:
+    """True when the operator's zone (from the browser) is neither Pacific nor UTC: then it is shown too."""
+    key = getattr(timezone.get_current_timezone(), "key", str(timezone.get_current_timezone()))
+    return key not in (settings.OPS_MAINTENANCE_TZ, "UTC", "Etc/UTC")
+
+
+@register.filter
+def in_local(dt, fmt: str = "D Y-m-d H:i T"):
+    """A datetime in the operator's zone (the browser's, else UTC)."""
+    return dformat(timezone.localtime(dt), fmt) if dt else "—"
+
+
+@register.filter
+def local_and_pacific(dt):
+    """Compact, for tables: 'Fri 11:42 CET · 02:42 PST' (one time when the operator is on Pacific time).
+
+    The date is shown when it is not today in that zone; the full UTC time is in the tooltip."""
+    if dt is None:
+        return "—"
+    now = timezone.now()
+
+    def short(local):
+        today = timezone.localtime(now, local.tzinfo).date()
+        return dformat(local, "H:i T" if local.date() == today else "D j M H:i T")
+
+    parts = []
+    if getattr(timezone.get_current_timezone(), "key", "") != settings.OPS_MAINTENANCE_TZ:
+        parts.append(short(timezone.localtime(dt)))  # the operator's zone (UTC without the browser's cookie)
+    parts.append(short(pacific(dt)))
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', dt.isoformat(), in_utc(dt), " · ".join(dict.fromkeys(parts))
+    )
+
+
+@register.filter
+def relative(dt, now: datetime | None = None):
+    """'in 3 h 10 min', '12 min ago', 'now'."""
+    if dt is None:
+        return ""
+    now = now or timezone.now()
+    delta = dt - now
+    text = duration(abs(delta))
+    if abs(delta) < timedelta(seconds=30):
+        return "now"
+    return f"in {text}" if delta > timedelta(0) else f"{text} ago"
+
+
+@register.filter
+def duration(delta: timedelta | None) -> str:
+    """'45 s', '12 min', '3 h 05 min', '2 d 4 h'."""
+    if delta is None:
+        return "—"
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"

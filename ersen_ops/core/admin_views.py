@@ -1,0 +1,17 @@
+"""Admin pages of the core app: the control room (the admin index with the dashboard above the app list)."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils import timezone
+
+from ersen_ops.core.dashboard import dashboard
+
+
+def control_room(request):
+    """The admin index, with what is happening right now above the app list (reads only)."""
+    board = dashboard(user=request.user, now=timezone.now())
+    return admin.site.index(request, extra_context={"dashboard": board})
+
+
+control_room_view = admin.site.admin_view(control_room)

@@ -1,0 +1,530 @@
+"""The control room (the admin index): what is happening right now, without a click.
+
+Reads only, built from the apps' selectors and pure policies. Every section costs a fixed number of
+queries whatever the number of rows (tested with 5 and 50 of each), and a section appears only for a
+user who may view what it lists.
+
+Sections: the public status as the world sees it; windows in progress and the next 7 days'; open
+incidents by level with their response SLA; running and recently failed runbook executions; failed
+notification deliveries; the last audit events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Prefetch, Q
+from django.urls import NoReverseMatch, reverse
+
+from ersen_ops.core.display import duration, status_badge
+
+UPCOMING_DAYS = 7
+RECENT_FAILURES = timedelta(hours=24)
+FAILED_DELIVERIES_DAYS = 7
+AUDIT_EVENTS = 20
+LIST_LIMIT = 20  # rows per section at most (with "N more" linking to the filtered list)
+
+# Statuspage page indicator → colour of the banner (the text is always shown too).
+INDICATOR_COLOURS = {
+    "none": "#2e7d32",
+    "maintenance": "#1565c0",
+    "minor": "#f9a825",
+    "major": "#ef6c00",
+    "critical": "#c62828",
+}
+
+PERMS = {
+    "status": "status.view_component",
+    "windows": "maintenance.view_maintenancewindow",
+    "incidents": "incidents.view_incident",
+    "executions": "runbooks.view_runbookexecution",
+    "deliveries": "notifications.view_notificationdelivery",
+    "audit": "audit.view_auditevent",
+}
+
+
+def admin_url(app_label: str, model: str, pk, view: str = "change") -> str:
+    try:
+        return reverse(f"admin:{app_label}_{model}_{view}", args=[pk])
+    except NoReverseMatch:
+        return ""
+
+
+def workflow_url(app_label: str, model: str, pk, action: str) -> str:
+    return reverse(f"admin:{app_label}_{model}_workflow", args=[pk, action])
+
+
+# --- public status ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PublicStatus:
+    indicator: str
+    description: str
+    colour: str
+    components: list[dict]  # {"name", "status", "label", "colour", "group", "child"}
+    page_url: str
+
+
+def public_status(*, now: datetime) -> PublicStatus:
+    """The page indicator and components exactly as the public summary computes them (constant queries)."""
+    from ersen_ops.status import selectors as status_selectors
+    from ersen_ops.status.choices import COMPONENT_STATUS_COLOURS, ComponentStatus
+
+    snapshot = status_selectors.summary_snapshot(fallback_updated_at=now)
+    by_id = {c.id: c for c in snapshot.components}
+    rows = []
+    for c in snapshot.components:
+        if c.group_id:  # listed under its group
+            continue
+        rows.append(_component_row(c, COMPONENT_STATUS_COLOURS, ComponentStatus, child=False))
+        for child_id in c.children:
+            rows.append(_component_row(by_id[child_id], COMPONENT_STATUS_COLOURS, ComponentStatus, child=True))
+    return PublicStatus(
+        indicator=snapshot.indicator,
+        description=snapshot.description,
+        colour=INDICATOR_COLOURS.get(snapshot.indicator, "#616161"),
+        components=rows,
+        page_url=reverse("status:page"),
+    )
+
+
+def _component_row(c, colours, statuses, *, child: bool) -> dict:
+    return {
+        "name": c.name,
+        "status": c.status,
+        "label": statuses(c.status).label if c.status in statuses.values else c.status,
+        "colour": colours.get(c.status),
+        "group": c.group,
+        "child": child,
+        "url": admin_url("status", "component", c.pk),
+    }
+
+
+# --- maintenance windows ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PhaseProgress:
+    phase: str
+    label: str
+    done: int
+    total: int
+    open_items: list[str]
+
+    @property
+    def complete(self) -> bool:
+        return self.done == self.total
+
+
+@dataclass
+class WindowRow:
+    window: object
+    url: str
+    components: list[str]
+    phases: dict[str, PhaseProgress]
+    overdue: bool = False
+    overdue_by: timedelta | None = None
+    late_start: timedelta | None = None  # scheduled, start time passed, not started
+    notice: str = ""
+    notice_problem: bool = False
+    next_action: dict | None = None  # {"label", "url"} — the next right thing, if the user may do it
+    type_badge: str = ""
+    status_badge: str = ""
+
+
+def _window_queryset():
+    from maintenance import selectors as maintenance_selectors
+    from maintenance.models import ChecklistItem
+
+    return maintenance_selectors.window_list().prefetch_related(
+        "components",
+        Prefetch("checklist_items", queryset=ChecklistItem.objects.order_by("phase", "order", "id")),
+    )
+
+
+def _window_row(window, now: datetime) -> WindowRow:
+    from maintenance.choices import STATUS_COLOURS, TYPE_COLOURS
+
+    return WindowRow(
+        window=window,
+        url=admin_url("maintenance", "maintenancewindow", window.pk),
+        components=[c.name for c in window.components.all()],
+        phases=_phases(window),
+        type_badge=status_badge(window.type, window.get_type_display().split(" (")[0], TYPE_COLOURS),
+        status_badge=status_badge(window.status, window.get_status_display(), STATUS_COLOURS),
+    )
+
+
+def _phases(window) -> dict[str, PhaseProgress]:
+    from maintenance.choices import ChecklistPhase
+
+    result = {}
+    items = list(window.checklist_items.all())
+    for phase in ChecklistPhase:
+        mine = [i for i in items if i.phase == phase]
+        result[phase.value] = PhaseProgress(
+            phase=phase.value,
+            label=phase.label,
+            done=sum(1 for i in mine if i.done_at),
+            total=len(mine),
+            open_items=[i.text for i in mine if not i.done_at],
+        )
+    return result
+
+
+def windows_in_progress(*, now: datetime, user) -> list[WindowRow]:
+    from maintenance.choices import WindowStatus
+
+    rows = []
+    for w in _window_queryset().filter(status=WindowStatus.IN_PROGRESS).order_by("eta", "planned_start", "id"):
+        row = _window_row(w, now)
+        if w.is_overdue(now):
+            row.overdue, row.overdue_by = True, now - w.eta
+        if user.has_perm("maintenance.transition_maintenancewindow"):
+            if row.overdue:
+                row.next_action = {
+                    "label": "Update ETA…",
+                    "url": workflow_url("maintenance", "maintenancewindow", w.pk, "update_eta"),
+                }
+            elif row.phases["during"].complete:
+                row.next_action = {
+                    "label": "Complete…",
+                    "url": workflow_url("maintenance", "maintenancewindow", w.pk, "complete"),
+                }
+        rows.append(row)
+    return rows
+
+
+def windows_upcoming(*, now: datetime, user, phase: str) -> list[WindowRow]:
+    """Scheduled windows starting in the next 7 days (and those whose start passed without starting),
+    and drafts planned in the next 7 days — with their notice and approval state."""
+    from maintenance.choices import WindowStatus
+
+    horizon = now + timedelta(days=UPCOMING_DAYS)
+    qs = _window_queryset().filter(
+        Q(status=WindowStatus.SCHEDULED, planned_start__lt=horizon)
+        | Q(status=WindowStatus.DRAFT, planned_start__gte=now, planned_start__lt=horizon)
+    )
+    rows = []
+    for w in qs.order_by("planned_start", "id"):
+        row = _window_row(w, now)
+        if w.status == WindowStatus.SCHEDULED:
+            if w.announced_at:
+                row.notice = f"announced {duration(w.planned_start - w.announced_at)} ahead"
+            if w.planned_start <= now:
+                row.late_start = now - w.planned_start
+            before = row.phases["before"]
+            if before.complete and user.has_perm("maintenance.transition_maintenancewindow") and w.planned_start <= now:
+                row.next_action = {
+                    "label": "Start…",
+                    "url": workflow_url("maintenance", "maintenancewindow", w.pk, "start"),
+                }
+        else:
+            row.notice, row.notice_problem = draft_notice(w, now=now, phase=phase)
+            if user.has_perm("maintenance.transition_maintenancewindow"):
+                row.next_action = {
+                    "label": "Schedule…",
+                    "url": workflow_url("maintenance", "maintenancewindow", w.pk, "schedule"),
+                }
+        rows.append(row)
+    return rows
+
+
+def draft_notice(window, *, now: datetime, phase: str) -> tuple[str, bool]:
+    """(what the notice rule says about a draft if it were scheduled now, whether that is a problem). Pure."""
+    from ersen_ops.core.choices import Phase
+    from maintenance import policy as maintenance_policy
+
+    if phase == Phase.PRELAUNCH:
+        return "not announced yet (pre-launch: no notice rule)", False
+    rule = maintenance_policy.POLICY[window.type]
+    if not rule.notice:
+        return "not announced yet (emergency: no notice needed)", False
+    latest = window.planned_start - rule.notice
+    needed = maintenance_policy.fmt_duration(rule.notice)
+    if now > latest:
+        return (
+            f"not announced — too late for {rule.name.lower()} notice ({needed}): "
+            f"it starts in {maintenance_policy.fmt_duration(window.planned_start - now)}",
+            True,
+        )
+    return f"not announced — schedule by {maintenance_policy.fmt_local(latest)} for {needed} notice", False
+
+
+# --- incidents -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IncidentRow:
+    incident: object
+    url: str
+    state: str  # "breached" | "waiting" | "acknowledged"
+    due_at: datetime
+    text: str
+    components: list[tuple[str, str]]  # (name, impact label)
+    acknowledge_url: str = ""
+
+
+@dataclass
+class LevelGroup:
+    level: str
+    label: str
+    colour: str
+    rows: list[IncidentRow]
+
+
+def open_incidents(*, now: datetime, user) -> list[LevelGroup]:
+    from incidents import policy as incident_policy
+    from incidents import selectors as incident_selectors
+    from incidents.choices import LEVEL_COLOURS, Level
+
+    may_ack = user.has_perm("incidents.acknowledge_incident")
+    groups = {level: LevelGroup(level.value, level.label, LEVEL_COLOURS[level], []) for level in Level}
+    for i in incident_selectors.incident_list(incident_selectors.unresolved_incidents()):
+        past_due = incident_policy.is_past_due(
+            response_due_at=i.response_due_at, acknowledged_at=i.acknowledged_at, resolved_at=i.resolved_at, now=now
+        )
+        if i.acknowledged_at is not None:
+            state = "acknowledged"
+            text = f"acknowledged after {incident_policy.format_duration(i.acknowledged_at - i.opened_at)}" + (
+                " (late)" if i.breached else ""
+            )
+        elif i.breached or past_due:
+            state = "breached"
+            text = f"SLA breached {incident_policy.format_duration(now - i.response_due_at)} ago"
+        else:
+            state = "waiting"
+            text = f"acknowledge within {incident_policy.format_duration(i.response_due_at - now)}"
+        groups[Level(i.level)].rows.append(
+            IncidentRow(
+                incident=i,
+                url=admin_url("incidents", "incident", i.pk),
+                state=state,
+                due_at=i.response_due_at,
+                text=text,
+                components=[(ic.component.name, ic.get_impact_display()) for ic in i.component_impacts.all()],
+                acknowledge_url=(
+                    workflow_url("incidents", "incident", i.pk, "acknowledge")
+                    if may_ack and i.acknowledged_at is None
+                    else ""
+                ),
+            )
+        )
+    return [g for g in groups.values() if g.rows]
+
+
+# --- runbook executions ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ExecutionRow:
+    execution: object
+    url: str
+    window_url: str
+    badge: str
+    waiting: str = ""
+
+
+def executions_active() -> list[ExecutionRow]:
+    from runbooks import selectors as runbook_selectors
+    from runbooks.choices import ACTIVE_STATUSES
+
+    qs = runbook_selectors.execution_list().filter(status__in=ACTIVE_STATUSES).order_by("requested_at", "id")
+    return [_execution_row(e) for e in qs[:LIST_LIMIT]]
+
+
+def executions_failed(*, now: datetime) -> list[ExecutionRow]:
+    from runbooks import selectors as runbook_selectors
+    from runbooks.choices import ExecutionStatus
+
+    failed = (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.LOST)
+    qs = (
+        runbook_selectors.execution_list()
+        .filter(status__in=failed, finished_at__gte=now - RECENT_FAILURES)
+        .order_by("-finished_at", "-id")
+    )
+    return [_execution_row(e) for e in qs[:LIST_LIMIT]]
+
+
+def _execution_row(e) -> ExecutionRow:
+    from runbooks.choices import STATUS_COLOURS
+
+    waiting = ""
+    if e.status == "queued":
+        waiting_for = getattr(e, "waiting_for_id", None)
+        waiting = f"waiting for #{waiting_for} on this host" if waiting_for else "waiting for a worker"
+    return ExecutionRow(
+        execution=e,
+        url=admin_url("runbooks", "runbookexecution", e.pk),
+        window_url=admin_url("maintenance", "maintenancewindow", e.window_id) if e.window_id else "",
+        badge=status_badge(e.status, e.get_status_display(), STATUS_COLOURS),
+        waiting=waiting,
+    )
+
+
+# --- notification deliveries -----------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryRow:
+    delivery: object
+    url: str
+    about_url: str
+    about_label: str
+
+
+def deliveries_failed(*, now: datetime) -> tuple[list[DeliveryRow], int]:
+    """Failed deliveries of the last 7 days that nobody has resent yet (newest first), and their count."""
+    from ersen_ops.notifications.choices import DeliveryStatus
+    from ersen_ops.notifications.models import NotificationDelivery
+
+    qs = NotificationDelivery.objects.filter(
+        status=DeliveryStatus.FAILED,
+        created_at__gte=now - timedelta(days=FAILED_DELIVERIES_DAYS),
+        resends__isnull=True,
+    ).order_by("-created_at", "-id")
+    rows = []
+    for d in qs[:LIST_LIMIT]:
+        about_url, about_label = _target(d.related_type_id, d.related_id, "")
+        rows.append(
+            DeliveryRow(
+                delivery=d,
+                url=admin_url("notifications", "notificationdelivery", d.pk),
+                about_url=about_url,
+                about_label=about_label,
+            )
+        )
+    return rows, qs.count()
+
+
+# --- audit -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AuditRow:
+    event: object
+    url: str
+    target_url: str
+    target_label: str
+
+
+def audit_recent() -> list[AuditRow]:
+    from ersen_ops.audit.models import AuditEvent
+
+    rows = []
+    for e in AuditEvent.objects.order_by("-id")[:AUDIT_EVENTS]:
+        target_url, target_label = _target(e.target_type_id, e.target_id, e.target_repr)
+        rows.append(
+            AuditRow(
+                event=e, url=admin_url("audit", "auditevent", e.pk), target_url=target_url, target_label=target_label
+            )
+        )
+    return rows
+
+
+def _target(type_id, object_id, text: str) -> tuple[str, str]:
+    """(admin URL, label) of a generic target, from the cached content type: no query per row."""
+    if not type_id or not object_id:
+        return "", text or "—"
+    ct = ContentType.objects.get_for_id(type_id)
+    return admin_url(ct.app_label, ct.model, object_id), text or f"{ct.name} {object_id}"
+
+
+# --- the whole page --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    now: datetime
+    phase: str = ""
+    status: PublicStatus | None = None
+    in_progress: list[WindowRow] | None = None
+    upcoming: list[WindowRow] | None = None
+    incidents: list[LevelGroup] | None = None
+    executions_active: list[ExecutionRow] | None = None
+    executions_failed: list[ExecutionRow] | None = None
+    deliveries_failed: list[DeliveryRow] | None = None
+    deliveries_failed_total: int = 0
+    audit: list[AuditRow] | None = None
+
+    @property
+    def headline(self) -> list[dict]:
+        """What needs attention first, worst first ({"text", "level": "bad"|"warn"|"ok"}).
+
+        P3/P4 incidents waiting for acknowledgement are sprint and backlog work, not alarms: they
+        show only once their response time has passed."""
+        items = []
+        for g in self.incidents or []:
+            breached = sum(1 for r in g.rows if r.state == "breached")
+            waiting = sum(1 for r in g.rows if r.state == "waiting")
+            if breached:
+                items.append({"text": f"{breached} {g.level} past the response SLA", "level": "bad"})
+            if waiting and g.level in ("P1", "P2"):
+                items.append(
+                    {
+                        "text": f"{waiting} {g.level} waiting for acknowledgement",
+                        "level": "bad" if g.level == "P1" else "warn",
+                    }
+                )
+        overdue = sum(1 for r in self.in_progress or [] if r.overdue)
+        if overdue:
+            items.append({"text": _count(overdue, "window past its ETA", "windows past their ETA"), "level": "bad"})
+        late = sum(1 for r in self.upcoming or [] if r.late_start)
+        if late:
+            items.append(
+                {
+                    "text": _count(late, "scheduled window past its start", "scheduled windows past their start"),
+                    "level": "warn",
+                }
+            )
+        if self.in_progress:
+            items.append(
+                {"text": _count(len(self.in_progress), "window in progress", "windows in progress"), "level": "warn"}
+            )
+        if self.executions_failed:
+            items.append(
+                {
+                    "text": _count(len(self.executions_failed), "runbook run failed", "runbook runs failed")
+                    + " (24 h)",
+                    "level": "warn",
+                }
+            )
+        if self.deliveries_failed_total:
+            items.append(
+                {
+                    "text": _count(self.deliveries_failed_total, "notification failed", "notifications failed"),
+                    "level": "warn",
+                }
+            )
+        if not items:
+            items.append({"text": "Nothing needs attention right now.", "level": "ok"})
+        return items
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def dashboard(*, user, now: datetime) -> Dashboard:
+    """Everything the control room shows, for this user (sections they may not view are left out)."""
+    from ersen_ops.core.services import current_phase
+
+    board = Dashboard(now=now, phase=current_phase())
+    if user.has_perm(PERMS["status"]):
+        board.status = public_status(now=now)
+    if user.has_perm(PERMS["windows"]):
+        board.in_progress = windows_in_progress(now=now, user=user)
+        board.upcoming = windows_upcoming(now=now, user=user, phase=board.phase)
+    if user.has_perm(PERMS["incidents"]):
+        board.incidents = open_incidents(now=now, user=user)
+    if user.has_perm(PERMS["executions"]):
+        board.executions_active = executions_active()
+        board.executions_failed = executions_failed(now=now)
+    if user.has_perm(PERMS["deliveries"]):
+        board.deliveries_failed, board.deliveries_failed_total = deliveries_failed(now=now)
+    if user.has_perm(PERMS["audit"]):
+        board.audit = audit_recent()
+    return board
