@@ -302,6 +302,18 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
     def get_queryset(self, request):
         return selectors.window_list()
 
+    def get_urls(self):
+        from django.urls import path
+
+        from maintenance.admin_calendar import calendar_view
+
+        calendar = path(
+            "calendar/",
+            self.admin_site.admin_view(calendar_view(self)),
+            name="maintenance_maintenancewindow_calendar",
+        )
+        return [calendar, *super().get_urls()]
+
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         initial.setdefault("owner", request.user.pk)
