@@ -16,18 +16,6 @@ from django.utils import feedgenerator
 from ersen_ops.status import selectors
 from ersen_ops.status.snapshot import page_url
 
-STATUS_LABELS = {
-    "investigating": "Investigating",
-    "identified": "Identified",
-    "monitoring": "Monitoring",
-    "resolved": "Resolved",
-    "postmortem": "Postmortem",
-    "scheduled": "Scheduled",
-    "in_progress": "In progress",
-    "verifying": "Verifying",
-    "completed": "Completed",
-}
-
 
 class _Stable:
     """The feed's own date falls back to a fixed moment, never "now": same state, same bytes."""
@@ -86,7 +74,7 @@ class HistoryAtomFeed(Feed):
     def item_title(self, item):
         update, event = item
         kind = "Maintenance" if event.kind == "maintenance" else "Incident"
-        return f"{kind}: {event.name} — {STATUS_LABELS.get(update.status, update.status)}"
+        return f"{kind}: {event.name} — {update.label or update.status}"
 
     def item_description(self, item):
         return item[0].body

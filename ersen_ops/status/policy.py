@@ -159,6 +159,26 @@ MAINTENANCE_EVENT_TRANSITION: dict[str, tuple[str, str]] = {
 }
 ANNOUNCEMENT_EVENT = "maintenance.scheduled"
 
+# What each update says happened, in words (feeds, pages).
+MAINTENANCE_EVENT_LABELS: dict[str, str] = {
+    "maintenance.scheduled": "Scheduled",
+    "maintenance.rescheduled": "Rescheduled",
+    "maintenance.updated": "Updated",
+    "maintenance.reminder": "Reminder",
+    "maintenance.started": "In progress",
+    "maintenance.eta_changed": "New estimated completion",
+    "maintenance.overdue": "Running long",
+    "maintenance.completed": "Completed",
+    "maintenance.cancelled": "Cancelled",
+}
+INCIDENT_STATUS_LABELS: dict[str, str] = {
+    "investigating": "Investigating",
+    "identified": "Identified",
+    "monitoring": "Monitoring",
+    "resolved": "Resolved",
+    "postmortem": "Postmortem",
+}
+
 
 def update_component_transitions(statuses_oldest_first: list[str], impact: str) -> list[tuple[str, str]]:
     """For an incident's public updates (oldest first): (old, new) status of its affected components.

@@ -63,6 +63,7 @@ class PublicUpdate:
     event_id: str
     event_name: str
     kind: str  # "incident" | "maintenance"
+    label: str = ""  # what happened, in words (the status alone says "completed" for a cancellation too)
 
 
 @dataclass
@@ -230,6 +231,7 @@ def build_incident(incident, *, components: dict[int, PublicComponent]) -> Publi
                 event_id=incident.public_id,
                 event_name=incident.title,
                 kind="incident",
+                label=policy.INCIDENT_STATUS_LABELS.get(u.status, u.status),
             )
         )
     updates = list(reversed(updates_oldest_first))
@@ -288,6 +290,7 @@ def build_maintenance(window, *, components: dict[int, PublicComponent], posts) 
             event_id=window.public_id,
             event_name=window.title,
             kind="maintenance",
+            label=policy.MAINTENANCE_EVENT_LABELS[event],
         )
 
     updates = [
