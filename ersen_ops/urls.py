@@ -24,3 +24,4 @@ urlpatterns = [
 
 handler404 = "ersen_ops.core.views.not_found"
 handler403 = "ersen_ops.core.views.permission_denied"
+handler500 = "ersen_ops.core.views.server_error"
