@@ -70,11 +70,18 @@ def component_update(*, update_id: str, component_id: str, old_status: str, new_
     }
 
 
-def webhook_body(payload: dict, webhook) -> str:
+def payload_text(payload: dict) -> str:
+    """A notice's webhook body (without `meta`) as stored: JSON text, in the order given."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def webhook_body(payload: str | dict, webhook) -> str:
     """The exact bytes (as text) POSTed to one webhook: `meta` first, as Statuspage sends it.
 
     Stored on the delivery, so a retry sends the same body and the same signature.
     """
+    if isinstance(payload, str):
+        payload = json.loads(payload)  # dicts keep the text's key order
     document = {
         "meta": {
             "unsubscribe": tokens.webhook_unsubscribe_url(webhook),
@@ -82,7 +89,7 @@ def webhook_body(payload: dict, webhook) -> str:
         },
         **payload,
     }
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    return payload_text(document)
 
 
 # --- the calendar attachment ------------------------------------------------------------------------------

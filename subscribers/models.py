@@ -153,7 +153,8 @@ class Notice(models.Model):
     details = models.JSONField(default=dict, blank=True, help_text="Times, statuses and links shown in the email")
     component_ids = models.JSONField(default=list, blank=True, help_text="Affected components (groups expanded)")
     emails = models.BooleanField(default=True, help_text="Email subscribers receive it (webhooks always do)")
-    webhook_payload = models.JSONField(default=dict, blank=True, help_text="Statuspage webhook body without `meta`")
+    # Text, not JSONField: PostgreSQL's jsonb reorders keys, and the body must keep Statuspage's key order.
+    webhook_payload = models.TextField(blank=True, help_text="Statuspage webhook body without `meta` (JSON)")
     ics = models.TextField(blank=True, help_text="iCalendar attachment of maintenance emails")
     ics_sequence = models.PositiveIntegerField(null=True, blank=True)
     window_start = models.DateTimeField(null=True, blank=True, help_text="Maintenance: start as announced here")
