@@ -54,7 +54,13 @@ def sla_cell(obj, now):
         return f"acknowledged after {policy.format_duration(obj.acknowledged_at - obj.opened_at)}"
     if obj.resolved_at is not None:
         return "—"
-    return policy.time_to_due(response_due_at=obj.response_due_at, now=now)
+    # Ticks every second in the browser (ersen_ops/core/static/ops/live.js); the text is right without JS too.
+    return format_html(
+        '<span class="ops-countdown" data-due="{}" title="response due {}">{}</span>',
+        obj.response_due_at.isoformat(),
+        policy.format_moment(obj.response_due_at),
+        policy.time_to_due(response_due_at=obj.response_due_at, now=now),
+    )
 
 
 def age_cell(obj, now):

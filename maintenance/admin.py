@@ -286,10 +286,20 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             fieldsets += [
                 ("State", {"fields": self.STATE_FIELDS}),
                 ("Post-maintenance summary", {"fields": ("summary_text",), "classes": ("collapse",)}),
-                ("Notifications", {"fields": ("deliveries_sent",), "classes": ("collapse",)}),
+                # Open while anything is still being sent, so "queued → sent" is seen live after a transition.
+                (
+                    "Notifications",
+                    {"fields": ("deliveries_sent",), "classes": () if self._sending(obj) else ("collapse",)},
+                ),
                 ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
             ]
         return fieldsets
+
+    @staticmethod
+    def _sending(obj) -> bool:
+        from ersen_ops.notifications.choices import FINAL_STATUSES
+
+        return selectors.window_deliveries(obj).exclude(status__in=FINAL_STATUSES).exists()
 
     def get_readonly_fields(self, request, obj=None):
         readonly = [*self.STATE_FIELDS, "summary_text", "audit_history", "deliveries_sent"]

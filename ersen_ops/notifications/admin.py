@@ -14,13 +14,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
 from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
-from ersen_ops.core.display import both_zones, status_badge
+from ersen_ops.core.display import both_zones, in_pacific, in_utc, status_badge
 from ersen_ops.core.errors import DomainError
 from ersen_ops.notifications.choices import DELIVERY_STATUS_COLOURS, RESENDABLE_STATUSES
 from ersen_ops.notifications.models import NotificationDelivery
@@ -151,6 +152,47 @@ class NotificationDeliveryAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.Mod
             describe=_resend_describe,
         )
     ]
+
+    # --- live status for the "Notifications sent" tables (queued → sent without a reload) ---
+    def get_urls(self):
+        from django.urls import path
+
+        live = path(
+            "status.json",
+            self.admin_site.admin_view(self.status_view),
+            name="notifications_notificationdelivery_status",
+        )
+        return [live, *super().get_urls()]
+
+    def status_view(self, request):
+        """{"deliveries": [{id, status, label, colour, attempts, response, error, sent}]} for ?ids=1,2,3.
+
+        GET only, changes nothing, one query; needs the view permission."""
+        if request.method != "GET":
+            raise PermissionDenied("GET only.")
+        if not self.has_view_permission(request):
+            raise PermissionDenied("Your role does not include viewing notification deliveries.")
+        ids = [int(i) for i in request.GET.get("ids", "").split(",") if i.strip().isdigit()][:200]
+        rows = NotificationDelivery.objects.filter(pk__in=ids).only(
+            "id", "status", "attempts", "response", "last_error", "sent_at"
+        )
+        return JsonResponse(
+            {
+                "deliveries": [
+                    {
+                        "id": d.pk,
+                        "status": d.status,
+                        "label": d.get_status_display(),
+                        "colour": DELIVERY_STATUS_COLOURS.get(d.status),
+                        "attempts": d.attempts,
+                        "response": d.response,
+                        "error": d.last_error[:200],
+                        "sent": f"{in_pacific(d.sent_at)} ({in_utc(d.sent_at)})" if d.sent_at else "",
+                    }
+                    for d in rows
+                ]
+            }
+        )
 
     # --- records: never added, changed or deleted by hand ---
     def has_add_permission(self, request):
