@@ -143,14 +143,22 @@ class Session:
 class RemoteCommand:
     """A command running on a channel; read its output incrementally."""
 
+    # sshd may send the exit status before the last output: after it, wait this long for EOF (a daemon
+    # that keeps the command's stdout open must not hold the run hostage).
+    EOF_GRACE = 2.0
+
     def __init__(self, channel: paramiko.Channel):
         self.channel = channel
+        self._exit_seen_at: float | None = None
 
     def read(self, wait: float) -> tuple[bytes, bytes]:
         """Wait up to `wait` seconds for output; return what arrived (stdout, stderr)."""
         channel = self.channel
-        if not (channel.recv_ready() or channel.recv_stderr_ready() or channel.exit_status_ready()):
-            select.select([channel], [], [], wait)
+        if not (channel.recv_ready() or channel.recv_stderr_ready()):
+            if channel.eof_received or channel.closed:
+                time.sleep(min(wait, 0.01))  # only the exit status is still to come
+            else:
+                select.select([channel], [], [], wait)  # wakes on output or EOF (paramiko's pipe)
         out, err = bytearray(), bytearray()
         while len(out) + len(err) < _READ_BUDGET:
             got = False
@@ -167,7 +175,15 @@ class RemoteCommand:
     @property
     def finished(self) -> bool:
         c = self.channel
-        return c.exit_status_ready() and not c.recv_ready() and not c.recv_stderr_ready()
+        if c.recv_ready() or c.recv_stderr_ready():
+            return False
+        if c.closed or (c.eof_received and c.exit_status_ready()):
+            return True
+        if c.exit_status_ready():
+            if self._exit_seen_at is None:
+                self._exit_seen_at = time.monotonic()
+            return time.monotonic() - self._exit_seen_at > self.EOF_GRACE
+        return False
 
     @property
     def exit_code(self) -> int | None:

@@ -71,3 +71,19 @@ def test_a_closed_port_is_refused_at_once(sandbox):
 def test_a_missing_key_file_is_named(sandbox):
     with pytest.raises(remote.RemoteError, match="OPS_SSH_KEY_FILE points at /nonexistent/key"):
         remote.open_session(_target(sandbox, _pinned(sandbox)), key_file="/nonexistent/key")
+
+
+def test_a_background_process_holding_stdout_does_not_hold_the_command(sandbox):
+    import time
+
+    session = remote.open_session(_target(sandbox, _pinned(sandbox)), key_file=str(sandbox.client_key), connect_timeout=5)
+    try:
+        started = time.monotonic()
+        proc = session.start("sleep 6 & echo started")
+        out = b""
+        while not proc.finished:
+            out += proc.read(0.2)[0]
+        assert out == b"started\n" and proc.exit_code == 0
+        assert time.monotonic() - started < 5, "finished after the exit status and a short EOF grace"
+    finally:
+        session.close()
