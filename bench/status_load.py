@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Load benchmark of the public status API: `summary.json` vs a trivial JsonResponse, same server, same run.
 
-    .venv/bin/python bench/status_load.py [--workers 3] [--concurrency 8] [--seconds 10] [--rounds 2]
+    .venv/bin/python bench/status_load.py [--workers 2×cores+1] [--concurrency 8] [--seconds 30] [--slice 1]
 
 What it does:
 1. creates its own PostgreSQL database (`ersen_bench` on 127.0.0.1:5432, user postgres; `--database-url`
@@ -11,7 +11,8 @@ What it does:
 3. starts gunicorn on 127.0.0.1 (production settings, DEBUG off, the bench-only trivial view switched on
    with OPS_BENCH_TRIVIAL_VIEW=1), warms every worker up;
 4. runs a bounded asyncio HTTP client (N concurrent connections, fixed duration, loopback only) against
-   `/bench/trivial.json` and `/api/v2/summary.json`, alternating, `--rounds` times each;
+   `/bench/trivial.json` and `/api/v2/summary.json` in alternating slices of `--slice` seconds, `--seconds`
+   in all for each (short slices spread the noise of a shared machine evenly over both endpoints);
 5. prints requests/s, median and p99 latency of both, the ratios and the targets
    (status ≥ 80 % of the trivial view's throughput, status p99 < 2 × trivial p99);
 6. checks cross-worker freshness: after a change committed by this process, every following request
@@ -49,10 +50,15 @@ WINDOWS = 5_000
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (the Makefile's default)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2 * (os.cpu_count() or 1) + 1,
+        help="gunicorn sync workers (default: gunicorn's recommendation, 2 × cores + 1)",
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent client connections")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measured run")
-    parser.add_argument("--rounds", type=int, default=2, help="runs per endpoint, alternating")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per endpoint")
+    parser.add_argument("--slice", type=float, default=1.0, help="length of each alternating slice")
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the benchmark database")
     parser.add_argument("--drop", action="store_true", help="drop the benchmark database at the end")
     return parser.parse_args()
@@ -402,9 +408,11 @@ def main() -> int:
         asyncio.run(load(port, TRIVIAL_PATH, args.concurrency, 2.0))
         asyncio.run(load(port, STATUS_PATH, args.concurrency, 2.0))
         runs: dict[str, list] = {"trivial": [], "status": []}
-        for _ in range(args.rounds):
-            runs["trivial"].append(asyncio.run(load(port, TRIVIAL_PATH, args.concurrency, args.seconds)))
-            runs["status"].append(asyncio.run(load(port, STATUS_PATH, args.concurrency, args.seconds)))
+        slices = max(1, round(args.seconds / args.slice))
+        for n in range(slices):
+            order = (("trivial", TRIVIAL_PATH), ("status", STATUS_PATH))
+            for name, path in order if n % 2 == 0 else reversed(order):
+                runs[name].append(asyncio.run(load(port, path, args.concurrency, args.slice)))
         fresh = freshness_check(port)
         _, headers, body = asyncio.run(request(port, STATUS_PATH))
     finally:
@@ -415,7 +423,7 @@ def main() -> int:
     print()
     print(
         f"gunicorn {args.workers} sync workers on 127.0.0.1, {args.concurrency} concurrent connections, "
-        f"{args.rounds} × {args.seconds:.0f} s per endpoint (alternating), {INCIDENTS} incidents, {WINDOWS} windows"
+        f"{args.seconds:.0f} s per endpoint in alternating {args.slice:g}-s slices, {INCIDENTS} incidents, {WINDOWS} windows"
     )
     print(f"summary.json: {len(body)} bytes, Cache-Control: {headers.get('cache-control')}")
     print(f"uncached render of summary.json (first request after a change): {render_ms:.1f} ms")
