@@ -101,6 +101,8 @@ try:
         "OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER", 10, minimum=1, maximum=1000
     )
     OPS_SUBSCRIBER_FANOUT_CHUNK = config.integer("OPS_SUBSCRIBER_FANOUT_CHUNK", 200, minimum=1, maximum=5000)
+    # Sender of subscriber email (empty: OPS_EMAIL_FROM), e.g. "Ersen Status <status@ersen.xyz>".
+    OPS_SUBSCRIBER_EMAIL_FROM = config.string("OPS_SUBSCRIBER_EMAIL_FROM", "")
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
