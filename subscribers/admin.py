@@ -367,6 +367,13 @@ class WebhookSubscriberAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelA
     def save_related(self, request, form, formsets, change):
         pass  # components are set by the service
 
+    def delete_model(self, request, obj):
+        services.webhook_delete(actor=request.user, webhook=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            services.webhook_delete(actor=request.user, webhook=obj, request=request)
+
     def response_add(self, request, obj, post_url_continue=None):
         return self._reveal(request, obj, "registered")
 

@@ -92,6 +92,7 @@ class _AddSubscriberParts:
 
     def send_messages(self, messages):
         for message in messages:
+            message.from_email = self.extras["from_email"]
             message.extra_headers.update(self.extras["headers"])
             for part in self.extras["attachments"]:
                 message.attach(part)
@@ -164,7 +165,8 @@ class SubscriberEmailChannel(EmailChannel):
             headers["In-Reply-To"] = thread
         if notice is not None and notice.ics:
             attachments.append(_calendar_part(notice.ics, f"{notice.related_public_id or 'maintenance'}.ics"))
-        return {"headers": headers, "attachments": attachments}
+        from_email = settings.OPS_SUBSCRIBER_EMAIL_FROM or settings.DEFAULT_FROM_EMAIL
+        return {"headers": headers, "attachments": attachments, "from_email": from_email}
 
     def _backend(self):
         backend = super()._backend()

@@ -53,13 +53,6 @@ def public_event(public_id: str) -> dict | None:
     return serializers.incident(event) if event is not None else None
 
 
-def public_component(pk: int) -> dict | None:
-    for component in selectors.load_components():
-        if component.pk == pk:
-            return serializers.component(component)
-    return None
-
-
 def component_update(*, update_id: str, component_id: str, old_status: str, new_status: str, at: datetime) -> dict:
     return {
         "created_at": serializers.iso(at),

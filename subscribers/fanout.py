@@ -36,7 +36,7 @@ from ersen_ops.status import selectors as status_selectors
 from ersen_ops.status import serializers
 from ersen_ops.status.models import Component, StatusPost
 from ersen_ops.status.snapshot import shortlink
-from subscribers import content, policy, selectors, services
+from subscribers import content, policy, selectors, services, tokens
 from subscribers.choices import (
     NOTICE_TRANSITIONS,
     Audience,
@@ -313,7 +313,7 @@ def _component_draft(component, old: str, by_operator: bool, *, page: dict, now:
             "title": component.name,
             "old_status": _label(old),
             "new_status": _label(new),
-            "link": content.tokens.public_url("/"),
+            "link": tokens.public_url("/"),
             "components": [component.name],
         },
         emails=by_operator,

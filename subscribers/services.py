@@ -477,6 +477,21 @@ def webhook_update(*, actor, webhook: WebhookSubscriber, components=None, reques
     return locked
 
 
+def webhook_delete(*, actor, webhook: WebhookSubscriber, request=None) -> None:
+    """Remove a webhook subscriber; its past deliveries stay (they keep its name in `target_name`)."""
+    _require(actor, "subscribers.delete_webhooksubscriber", "deleting webhooks")
+    with transaction.atomic():
+        locked = WebhookSubscriber.objects.select_for_update().get(pk=webhook.pk)
+        record(
+            actor=actor,
+            action="subscribers.webhook.deleted",
+            target=locked,
+            data={"before": _webhook_snapshot(locked)},
+            request=request,
+        )
+        locked.delete()
+
+
 def webhook_rotate_secret(*, actor, webhook: WebhookSubscriber, request=None) -> str:
     """A new signing secret (the old one stops working at once). Returned to show once."""
     _require(actor, PERM_CHANGE_WEBHOOK, "rotating webhook secrets")

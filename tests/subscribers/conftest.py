@@ -32,6 +32,7 @@ def page_settings(settings):
     settings.OPS_SUBSCRIBE_CONFIRM_HOURS = 48
     settings.OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER = 10
     settings.OPS_SUBSCRIBER_FANOUT_CHUNK = 200
+    settings.OPS_SUBSCRIBER_EMAIL_FROM = "Ersen Status <status@ersen.xyz>"
     settings.OPS_NOTIFY_RETRY_DELAYS = [30, 60, 120, 300, 600, 900]
     settings.OPS_NOTIFY_CONNECT_TIMEOUT = 2
     settings.OPS_NOTIFY_READ_TIMEOUT = 5

@@ -192,3 +192,14 @@ def test_notice_list_and_page(client, users, pipeline):
     assert "API errors" in client.get("/admin/subscribers/notice/").content.decode()
     page = client.get(f"/admin/subscribers/notice/{notice.pk}/change/").content.decode()
     assert re.search(r"sent: 1", page) and "1/1" in page
+
+
+def test_deleting_a_webhook_is_audited_and_keeps_its_deliveries(client, users):
+    webhook = WebhookSubscriberFactory(name="Old bridge")
+    client.force_login(users["operator"])
+    assert client.post(f"{HOOKS}{webhook.pk}/delete/", {"post": "yes"}).status_code == 403  # not the Operators' call
+    client.force_login(users["admin"])
+    assert client.post(f"{HOOKS}{webhook.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not WebhookSubscriber.objects.exists()
+    event = AuditEvent.objects.get(action="subscribers.webhook.deleted")
+    assert event.actor_name == "admin" and event.data["before"]["name"] == "Old bridge"

@@ -60,6 +60,7 @@ def test_double_opt_in_then_updates_then_preferences_then_one_click_unsubscribe(
     # Exactly one message: the confirmation, with the list headers and a manage link.
     (confirmation,) = smtp.messages()
     assert confirmation["To"] == "reader@example.com"
+    assert confirmation["From"] == "Ersen Status <status@ersen.xyz>"
     assert "Confirm your subscription" in subject(confirmation)
     assert confirmation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert confirmation["List-Unsubscribe"].strip().startswith("<http://testserver/subscriptions/unsubscribe/")
