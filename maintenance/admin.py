@@ -10,7 +10,8 @@ from dataclasses import replace
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
@@ -83,43 +84,120 @@ def _perform_revoke(request, obj, data):
     return f"Revoked {approval.actor_name}'s approval of “{approval.item.text}”."
 
 
+def _steps(*items, refusals=(), refusal_title="", extra=None):
+    """'What happens when you confirm' as HTML: numbered steps, then any refusal, then extra (e.g. the text)."""
+    parts = [
+        format_html(
+            "<p><strong>When you confirm:</strong></p><ol class='workflow-steps'>{}</ol>",
+            format_html_join("", "<li>{}</li>", ((i,) for i in items if i)),
+        )
+    ]
+    if refusals:
+        parts.append(
+            format_html(
+                "<p class='errornote'><strong>{}</strong></p><ul class='errorlist'>{}</ul>",
+                refusal_title,
+                format_html_join("", "<li>{}</li>", ((v.message,) for v in refusals)),
+            )
+        )
+    if extra:
+        parts.append(extra)
+    return format_html_join("", "{}", ((p,) for p in parts))
+
+
+def _channel_list(values) -> str:
+    return ", ".join(c.label for c in _channels(values)) or "no channel"
+
+
+def _component_list(obj) -> str:
+    return ", ".join(c.name for c in obj.components.all()) or "no component"
+
+
 def _describe_schedule(obj):
     now = timezone.now()
     plan = policy.channels_for(obj.type, services.current_phase(), obj.planned_duration)
-    lines = [
-        f"Publishes the announcement below to: {', '.join(c.label for c in _channels(plan.channels))}.",
-        *plan.reasons,
-        "Copies the checklist templates into this window.",
-    ]
-    violations = services.schedule_violations(obj, now=now)
-    if violations:
-        lines.append("")
-        lines.append("If scheduled now, the protocol refuses it:")
-        lines.extend(f"• {v.message}" for v in violations)
-    else:
-        lines.append("The protocol allows scheduling it now.")
+    items = ChecklistTemplateItem.objects.count()
+    slots = ""
     if obj.type == MaintenanceType.ROUTINE:
-        slots = policy.next_routine_slots(policy.earliest_start(obj.type, now), 4)
-        lines.append("Next valid routine slots: " + ", ".join(policy.fmt_local(s) for s, _ in slots) + ".")
-    lines.append("")
-    lines.append(texts.announcement_text(obj))
-    return "\n".join(lines)
+        found = policy.next_routine_slots(policy.earliest_start(obj.type, now), 4)
+        slots = format_html("<p>Next valid routine slots: {}.</p>", ", ".join(policy.fmt_local(s) for s, _ in found))
+    return _steps(
+        format_html(
+            "The window becomes <strong>Scheduled</strong> for {} ({} your time) on {}.",
+            policy.fmt_local_range(obj.planned_start, obj.planned_end),
+            _local(obj.planned_start),
+            _component_list(obj),
+        ),
+        format_html(
+            "The announcement below is published <strong>now</strong> to: {}. {}",
+            _channel_list(plan.channels),
+            " ".join(plan.reasons),
+        ),
+        "The public status page lists it under scheduled maintenance; the calendar feed gets it.",
+        "The before / during / after checklists are copied from the templates"
+        + (f" ({items} items)" if items else "")
+        + "; approvers can then approve the “before” items. Start needs all of them.",
+        refusals=services.schedule_violations(obj, now=now),
+        refusal_title="The protocol refuses it if scheduled now (nothing will happen):",
+        extra=format_html(
+            "{}<p><strong>Announcement</strong> (the seed's template):</p><pre class='announcement'>{}</pre>",
+            slots,
+            texts.announcement_text(obj),
+        ),
+    )
 
 
 def _describe_start(obj):
-    refusals = services.start_refusals(obj, now=timezone.now())
-    text = f"Announces “Under Maintenance” to {', '.join(c.label for c in _channels(services.window_channels(obj)))}."
-    if refusals:
-        text += "\n" + "\n".join(f"• {v.message}" for v in refusals)
-    return text
+    now = timezone.now()
+    late = obj.planned_start < now
+    return _steps(
+        mark_safe("The window becomes <strong>In progress</strong>; its actual start is now."),
+        format_html("ETA (estimated completion): {}.", _start_eta(obj, now, late)),
+        format_html("The public status page shows <strong>{}</strong> as Under maintenance.", _component_list(obj)),
+        format_html("“Under Maintenance” is announced to: {}.", _channel_list(services.window_channels(obj))),
+        "The “during” checklist opens; Complete needs all of it.",
+        # An emergency may start anyway (with a written justification): say what it starts without.
+        refusals=services.start_refusals(obj, now=now) if obj.type == MaintenanceType.EMERGENCY else (),
+        refusal_title="Starting now needs a written justification below; open “before” items stay as red debt:",
+    )
 
 
 def _describe_complete(obj):
-    refusals = services.complete_refusals(obj, now=timezone.now())
-    text = "Announces “Operational”, stores the post-maintenance summary and sends it to Slack #team-ops."
-    if refusals:
-        text += "\n" + "\n".join(f"• {v.message}" for v in refusals)
-    return text
+    return _steps(
+        "The window becomes Completed; its actual end is now.",
+        format_html(
+            "The public status page shows <strong>{}</strong> as Operational again (unless an open incident says otherwise).",
+            _component_list(obj),
+        ),
+        format_html("“Operational” is announced to: {}.", _channel_list(services.window_channels(obj))),
+        "The post-maintenance summary (planned vs actual, checklist, runbook runs, incidents) is stored and sent to "
+        "Slack #team-ops.",
+        "The “after” checklist opens; the window is closed once all of it is done.",
+    )
+
+
+def _describe_cancel(obj):
+    if obj.status == WindowStatus.SCHEDULED:
+        return _steps(
+            "The window becomes Cancelled. This cannot be undone (plan a new window instead).",
+            format_html(
+                "The cancellation and your reason are announced to: {}.", _channel_list(services.window_channels(obj))
+            ),
+            "The public status page and the calendar feed mark it cancelled.",
+        )
+    return _steps("The draft becomes Cancelled. Nothing was announced, so nothing is sent.")
+
+
+def _start_eta(obj, now, late: bool) -> str:
+    if late:
+        return f"now + the planned {policy.fmt_duration(obj.planned_duration)} (it starts after its planned start)"
+    return policy.fmt_local(obj.eta or obj.planned_end)
+
+
+def _local(dt) -> str:
+    from ersen_ops.core.display import in_local
+
+    return in_local(dt, "D H:i T")
 
 
 def _channels(values):
@@ -197,14 +275,7 @@ WINDOW_ACTIONS = [
         perform=_perform_cancel,
         available=lambda o: o.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED),
         form_class=mforms.CancelForm,
-        describe=lambda o: (
-            "Cancels the window"
-            + (
-                " and announces the cancellation."
-                if o.status == WindowStatus.SCHEDULED
-                else " (a draft: nothing was announced)."
-            )
-        ),
+        describe=_describe_cancel,
         css_class="deletelink",
     ),
 ]
@@ -281,7 +352,16 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
     )
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [("Window", {"fields": self.WINDOW_FIELDS})]
+        window_fields = self.WINDOW_FIELDS
+        if obj is not None:
+            # A time that cannot be edited is shown in Pacific, UTC and the operator's zone, never as a bare
+            # "11 a.m." in an unnamed zone.
+            fixed = not self.has_change_permission(request, obj) or set(self.TIME_FIELDS) <= set(
+                self.get_readonly_fields(request, obj)
+            )
+            if fixed:
+                window_fields = tuple(f"{f}_display" if f in self.TIME_FIELDS else f for f in window_fields)
+        fieldsets = [("Window", {"fields": window_fields})]
         if obj is not None:
             fieldsets += [
                 ("State", {"fields": self.STATE_FIELDS}),
@@ -301,8 +381,25 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
 
         return selectors.window_deliveries(obj).exclude(status__in=FINAL_STATUSES).exists()
 
+    TIME_FIELDS = ("planned_start", "planned_end")
+
+    @admin.display(description="Planned start")
+    def planned_start_display(self, obj):
+        return both_zones(obj.planned_start)
+
+    @admin.display(description="Planned end")
+    def planned_end_display(self, obj):
+        return both_zones(obj.planned_end)
+
     def get_readonly_fields(self, request, obj=None):
-        readonly = [*self.STATE_FIELDS, "summary_text", "audit_history", "deliveries_sent"]
+        readonly = [
+            *self.STATE_FIELDS,
+            "summary_text",
+            "audit_history",
+            "deliveries_sent",
+            "planned_start_display",
+            "planned_end_display",
+        ]
         if obj is not None:
             editable = services.EDITABLE_FIELDS[obj.status]
             if editable is not None:
@@ -496,14 +593,20 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
         policy_check = []
         if obj.status == WindowStatus.DRAFT:
             policy_check = services.schedule_violations(obj, now=now)
+        runs, links = _runbooks(request, obj)
         return {
+            "strip": _strip(obj, now),
+            "runbook_runs": runs,
+            "runbook_links": links,
             "announcement": obj.announcement or texts.announcement_text(obj),
             "announcement_published": bool(obj.announcement),
             "channels": _channels(services.window_channels(obj)),
             "channel_reasons": policy.channels_for(
                 obj.type, obj.scheduled_phase or services.current_phase(), obj.planned_duration
             ).reasons,
-            "next_slots": [(policy.fmt_local(s), _utc(s)) for s, _ in slots],
+            "next_slots": [_slot(s, e, obj) for s, e in slots],
+            "slots_pickable": obj.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED)
+            and self.has_change_permission(request, obj),
             "policy_check": policy_check,
             "policy_checked": obj.status == WindowStatus.DRAFT,
             "phases": phases,
@@ -530,6 +633,19 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
     def save_related(self, request, form, formsets, change):
         pass  # components are set by the services (audited with the rest)
 
+    def response_add(self, request, obj, post_url_continue=None):
+        # A new window is a draft: its page (protocol check, next slots, Schedule) is the next step, not the list.
+        if "_addanother" in request.POST or "_popup" in request.POST:
+            return super().response_add(request, obj, post_url_continue)
+        from django.http import HttpResponseRedirect
+        from django.urls import reverse
+
+        messages.success(
+            request,
+            f"Draft “{obj}” saved; nothing is announced yet. Check the protocol panel below, then Schedule.",
+        )
+        return HttpResponseRedirect(reverse("admin:maintenance_maintenancewindow_change", args=[obj.pk]))
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             with transaction.atomic():
@@ -540,6 +656,79 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             from django.http import HttpResponseRedirect
 
             return HttpResponseRedirect(request.get_full_path())
+
+
+def _runbooks(request, obj) -> tuple[list[dict], list[dict]]:
+    """The window's runbook executions, and Run buttons (runbooks app) while the window is scheduled or running."""
+    try:
+        from runbooks import selectors as runbook_selectors
+        from runbooks.choices import STATUS_COLOURS as RUN_COLOURS
+    except ImportError:  # pragma: no cover - the runbooks app is optional here
+        return [], []
+    from django.urls import reverse
+
+    runs = []
+    if request.user.has_perm("runbooks.view_runbookexecution"):
+        runs = [
+            {
+                "execution": e,
+                "url": reverse("admin:runbooks_runbookexecution_change", args=[e.pk]),
+                "badge": status_badge(e.status, e.get_status_display(), RUN_COLOURS),
+            }
+            for e in runbook_selectors.executions_for_window(obj).order_by("-requested_at", "-id")
+        ]
+    links = []
+    if request.user.has_perm("runbooks.run_runbook") and obj.status in (
+        WindowStatus.SCHEDULED,
+        WindowStatus.IN_PROGRESS,
+    ):
+        links = runbook_selectors.runbook_launch_links_for_window(obj)
+    return runs, links
+
+
+def _slot(start, slot_end, obj) -> dict:
+    """A next valid routine slot, with the values "Use this slot" types into the form (the operator's zone,
+    which is the zone the admin's date/time inputs are in), keeping the window's duration inside the slot."""
+    duration = obj.planned_duration or (slot_end - start)
+    end = min(start + duration, slot_end)
+    local_start, local_end = timezone.localtime(start), timezone.localtime(end)
+    return {
+        "pacific": policy.fmt_local(start),
+        "utc": _utc(start),
+        "start_date": f"{local_start:%Y-%m-%d}",
+        "start_time": f"{local_start:%H:%M:%S}",
+        "end_date": f"{local_end:%Y-%m-%d}",
+        "end_time": f"{local_end:%H:%M:%S}",
+        "range": policy.fmt_local_range(start, end),
+    }
+
+
+def _strip(obj, now) -> dict:
+    """The window at a glance (the top of its page): when in Pacific, the operator's zone and UTC; how long until."""
+    from ersen_ops.core.display import duration, in_local, operator_zone_differs
+
+    start, end = obj.planned_start, obj.planned_end
+    relative, late = "", False
+    if obj.status == WindowStatus.SCHEDULED:
+        late = start <= now
+        relative = f"start was due {duration(now - start)} ago" if late else f"starts in {duration(start - now)}"
+    elif obj.status == WindowStatus.DRAFT:
+        relative = "not announced (draft)" + (
+            f" · planned in {duration(start - now)}" if start > now else " · planned start has passed"
+        )
+    elif obj.status == WindowStatus.IN_PROGRESS and obj.actual_start:
+        relative = f"running for {duration(now - obj.actual_start)}"
+    return {
+        "type_badge": status_badge(obj.type, obj.get_type_display().split(" (")[0], TYPE_COLOURS),
+        "status_badge": status_badge(obj.status, obj.get_status_display(), STATUS_COLOURS),
+        "when": policy.fmt_local_range(start, end),
+        "local_when": f"{in_local(start, 'D H:i')}–{in_local(end, 'H:i T')}" if operator_zone_differs() else "",
+        "utc_when": f"{_utc(start)}",
+        "relative": relative,
+        "late": late,
+        "components": ", ".join(c.name for c in obj.components.all()),
+        "month": policy.fmt_local(start, "%Y-%m"),
+    }
 
 
 def _utc(dt):

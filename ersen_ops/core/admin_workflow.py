@@ -42,6 +42,15 @@ class WorkflowAction:
     extra: dict = field(default_factory=dict)
 
 
+def role_refusal(permission: str) -> str:
+    """'Your role does not include this action. Operators can do it.' (who to ask, at 2 AM)."""
+    from ersen_ops.core.roles import roles_with
+
+    holders = roles_with(permission)
+    who = f" {' and '.join(holders)} can do it." if holders else " Only an administrator can."
+    return "Your role does not include this action." + who
+
+
 class WorkflowAdminMixin:
     workflow_actions: list[WorkflowAction] = []
     change_form_template = "admin/workflow/change_form.html"
@@ -55,7 +64,7 @@ class WorkflowAdminMixin:
             path(
                 "<path:object_id>/do/<str:action>/",
                 self.admin_site.admin_view(self.workflow_view),
-                name="%s_%s_workflow" % info,
+                name="{}_{}_workflow".format(*info),
             )
         ]
         return custom + super().get_urls()
@@ -72,16 +81,18 @@ class WorkflowAdminMixin:
                 continue
             reason = ""
             if not allowed:
-                reason = "Your role does not include this action."
+                reason = role_refusal(action.permission)
             elif not state_ok:
                 reason = action.unavailable_reason(obj)
             buttons.append(
                 {
                     "name": action.name,
                     "label": action.label,
-                    "url": reverse("admin:%s_%s_workflow" % info, args=[obj.pk, action.name]),
+                    "url": reverse("admin:{}_{}_workflow".format(*info), args=[obj.pk, action.name]),
                     "enabled": state_ok and allowed,
                     "reason": reason,
+                    "role_refused": not allowed,
+                    "permission": action.permission,
                     "css_class": action.css_class,
                 }
             )
@@ -89,6 +100,17 @@ class WorkflowAdminMixin:
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["workflow_buttons"] = self.workflow_buttons(request, obj)
+        buttons = context["workflow_buttons"]
+        context["workflow_blocked"] = [b for b in buttons if not b["enabled"] and not b["role_refused"]]
+        refused = [b for b in buttons if b["role_refused"]]
+        if refused:
+            from ersen_ops.core.roles import roles_with
+
+            holders = sorted({role for b in refused for role in roles_with(b["permission"])})
+            context["workflow_role_refusal"] = (
+                f"Your role does not include {', '.join(b['label'] for b in refused)}"
+                + (f" ({' / '.join(holders)} can do {'it' if len(refused) == 1 else 'them'})." if holders else ".")
+            )
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def workflow_view(self, request, object_id, action):
@@ -100,10 +122,11 @@ class WorkflowAdminMixin:
         if not request.user.has_perm(wf.permission):
             raise PermissionDenied(f"Your role does not allow “{wf.label}”.")
         change_url = reverse(
-            "admin:%s_%s_change" % (self.model._meta.app_label, self.model._meta.model_name), args=[obj.pk]
+            f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk]
         )
         form_class = wf.form_class or forms.Form
         error = ""
+        refused = False
         if request.method == "POST":
             form = form_class(request.POST, request.FILES)
             if form.is_valid():
@@ -119,6 +142,7 @@ class WorkflowAdminMixin:
             form = form_class(initial=wf.initial(request, obj))
             if not wf.available(obj):
                 error = wf.unavailable_reason(obj) or f"“{wf.label}” is not possible in the current state."
+                refused = True  # no Confirm button: the page says why, and leads back
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -127,6 +151,7 @@ class WorkflowAdminMixin:
             "action": wf,
             "form": form,
             "error": error,
+            "refused": refused,
             "description": wf.describe(obj),
             "change_url": change_url,
         }

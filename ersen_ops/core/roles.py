@@ -74,6 +74,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def roles_with(permission: str) -> list[str]:
+    """The roles whose patterns grant `permission` ("app_label.codename"), to tell an operator who can."""
+    return [role for role, patterns in ROLE_PERMISSIONS.items() if any(fnmatchcase(permission, p) for p in patterns)]
+
+
 def resolve(patterns: tuple[str, ...], available: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """The (app_label, codename) pairs among `available` that match any pattern."""
     chosen = set()

@@ -85,6 +85,19 @@ def local_and_pacific(dt):
     )
 
 
+@register.simple_tag
+def admin_change_url(content_type, object_id) -> str:
+    """The admin page of (content type, id), or "" (e.g. an approval's evidence)."""
+    from django.urls import NoReverseMatch, reverse
+
+    if content_type is None or not object_id:
+        return ""
+    try:
+        return reverse(f"admin:{content_type.app_label}_{content_type.model}_change", args=[object_id])
+    except NoReverseMatch:
+        return ""
+
+
 @register.filter
 def relative(dt, now: datetime | None = None):
     """'in 3 h 10 min', '12 min ago', 'now'."""
