@@ -99,8 +99,14 @@ def run_child(args) -> None:
         get_broker().purge_queue()
     WorkerHeartbeat.objects.all().delete()
     log = open(Path(args.sandbox) / f"qcluster-{args.child}.log", "w")  # noqa: SIM115
-    worker = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=ROOT, env=os.environ.copy(),
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not WorkerHeartbeat.objects.exists():
@@ -114,9 +120,12 @@ def run_child(args) -> None:
         host.parameter_defaults = box.parameter_defaults()
         services.host_save(actor="system:bench", host=host)
         key = box.host_key()
-        host = services.host_pin_key(actor="system:bench", host=host,
-                              confirmed_fingerprint=remote.fingerprint_of(key.key_type, key.key_base64))
-        runbook = Runbook.objects.filter(slug="bench-unlock").first() or Runbook(slug="bench-unlock", name="Bench unlock")
+        host = services.host_pin_key(
+            actor="system:bench", host=host, confirmed_fingerprint=remote.fingerprint_of(key.key_type, key.key_base64)
+        )
+        runbook = Runbook.objects.filter(slug="bench-unlock").first() or Runbook(
+            slug="bench-unlock", name="Bench unlock"
+        )
         services.runbook_save(actor="system:bench", runbook=runbook, steps=[{"task": "unlock_encrypted_volume"}])
 
         def launch_and_wait():
@@ -138,9 +147,13 @@ def run_child(args) -> None:
 
         def fabric_direct():
             started = time.perf_counter()
-            conn = Connection("127.0.0.1", user=box.user, port=box.port, connect_timeout=10,
-                              connect_kwargs={"key_filename": [str(box.client_key)], "look_for_keys": False,
-                                              "allow_agent": False})
+            conn = Connection(
+                "127.0.0.1",
+                user=box.user,
+                port=box.port,
+                connect_timeout=10,
+                connect_kwargs={"key_filename": [str(box.client_key)], "look_for_keys": False, "allow_agent": False},
+            )
             conn.open()
             connected = time.perf_counter()
             for command in commands:
@@ -163,8 +176,17 @@ def run_child(args) -> None:
                     "commands": execution.steps.filter(kind=StepKind.COMMAND).count(),
                 }
             )
-        print(json.dumps({"broker": args.child, "rows": rows, "commands": commands,
-                          "executions": RunbookExecution.objects.count(), "at": timezone.now().isoformat()}))
+        print(
+            json.dumps(
+                {
+                    "broker": args.child,
+                    "rows": rows,
+                    "commands": commands,
+                    "executions": RunbookExecution.objects.count(),
+                    "at": timezone.now().isoformat(),
+                }
+            )
+        )
     finally:
         worker.send_signal(signal.SIGTERM)
         try:
@@ -195,15 +217,30 @@ def main() -> int:
         box = Sandbox(Path(tmp) / "sandbox").prepare().start()
         try:
             base_env = child_env(database_url, "", str(box.client_key))
-            subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
-                           env=base_env, check=True)
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=base_env, check=True
+            )
             results = []
             for broker in brokers:
                 env = child_env(database_url, args.redis_url if broker == "redis" else "", str(box.client_key))
                 out = subprocess.run(
-                    [sys.executable, __file__, "--child", broker, "--sandbox", str(box.root), "--port", str(box.port),
-                     "--runs", str(args.runs)],
-                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        broker,
+                        "--sandbox",
+                        str(box.root),
+                        "--port",
+                        str(box.port),
+                        "--runs",
+                        str(args.runs),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=1800,
                 )
                 if out.returncode != 0:
                     print(out.stdout[-3000:], out.stderr[-3000:], file=sys.stderr)
@@ -212,9 +249,11 @@ def main() -> int:
         finally:
             box.stop()
 
-    print(f"Runbook overhead vs Fabric directly, {args.runs} executions per broker "
-          f"(runbook: unlock_encrypted_volume, {results[0]['rows'][0]['commands']} remote commands, same commands "
-          "in both paths; sandbox sshd on 127.0.0.1)")
+    print(
+        f"Runbook overhead vs Fabric directly, {args.runs} executions per broker "
+        f"(runbook: unlock_encrypted_volume, {results[0]['rows'][0]['commands']} remote commands, same commands "
+        "in both paths; sandbox sshd on 127.0.0.1)"
+    )
     print(f"database: {'SQLite file (fresh)' if not args.database_url else database_url.split('@')[-1]}")
     header = f"{'broker':8} {'metric':34} {'median':>9} {'p95':>9}"
     print(header)
@@ -233,11 +272,15 @@ def main() -> int:
         }
         for name, values in series.items():
             print(f"{result['broker']:8} {name:34} {statistics.median(values):8.3f}s {pct(values, 95):8.3f}s")
-        ratio = statistics.median(series["total per execution"]) / statistics.median(series["  Fabric: connect + run + close"])
+        ratio = statistics.median(series["total per execution"]) / statistics.median(
+            series["  Fabric: connect + run + close"]
+        )
         overhead = statistics.median(series["overhead (ours − Fabric)"])
         verdict = "OK" if overhead < TARGET_SECONDS else "OVER TARGET"
-        print(f"{result['broker']:8} {'ratio total / Fabric total':34} {ratio:8.2f}×   "
-              f"median overhead {overhead * 1000:.0f} ms (target < {TARGET_SECONDS * 1000:.0f} ms): {verdict}")
+        print(
+            f"{result['broker']:8} {'ratio total / Fabric total':34} {ratio:8.2f}×   "
+            f"median overhead {overhead * 1000:.0f} ms (target < {TARGET_SECONDS * 1000:.0f} ms): {verdict}"
+        )
         ok = ok and overhead < TARGET_SECONDS
     return 0 if ok else 1
 
