@@ -38,7 +38,17 @@ BR = mark_safe("<br>")  # format_html_join escapes its separator
 class HostForm(forms.ModelForm):
     class Meta:
         model = Host
-        fields = ("name", "hostname", "port", "ssh_user", "roles", "enabled", "components", "parameter_defaults", "notes")
+        fields = (
+            "name",
+            "hostname",
+            "port",
+            "ssh_user",
+            "roles",
+            "enabled",
+            "components",
+            "parameter_defaults",
+            "notes",
+        )
 
     def clean_parameter_defaults(self):
         value = self.cleaned_data.get("parameter_defaults") or {}
@@ -72,8 +82,13 @@ def _pin_initial(request, host):
 
 def _pin_describe(host):
     current = (
-        format_html("Currently pinned: <code>{} {}</code> (by {} at {}).", host.host_key_type, host.host_key_fingerprint,
-                    host.host_key_pinned_by or "?", both_zones(host.host_key_pinned_at))
+        format_html(
+            "Currently pinned: <code>{} {}</code> (by {} at {}).",
+            host.host_key_type,
+            host.host_key_fingerprint,
+            host.host_key_pinned_by or "?",
+            both_zones(host.host_key_pinned_at),
+        )
         if host.is_pinned
         else "No key is pinned yet: runs against this host are refused until one is."
     )
@@ -82,7 +97,9 @@ def _pin_describe(host):
         now = format_html(
             "{}:{} presents <strong><code>{}</code></strong>. Pin it only if it matches the fingerprint shown on the "
             "host itself; every later connection refuses any other key.",
-            host.hostname, host.port, fetched.describe(),
+            host.hostname,
+            host.port,
+            fetched.describe(),
         )
     else:
         now = getattr(host, "_fetch_error", "") or "The key is fetched again when you confirm."
@@ -102,14 +119,22 @@ class HostAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     search_fields = ("name", "hostname", "roles")
     list_select_related = ("host_key_pinned_by",)
     filter_horizontal = ("components",)
-    readonly_fields = ("host_key_type", "host_key_fingerprint", "host_key_pinned_at_display", "host_key_pinned_by",
-                       "audit_history")
+    readonly_fields = (
+        "host_key_type",
+        "host_key_fingerprint",
+        "host_key_pinned_at_display",
+        "host_key_pinned_by",
+        "audit_history",
+    )
     fieldsets = (
         (None, {"fields": ("name", "hostname", "port", "ssh_user", "roles", "enabled", "components")}),
         ("Task parameters for this host", {"fields": ("parameter_defaults",)}),
-        ("Pinned host key (change it with “Fetch and pin host key”)", {
-            "fields": ("host_key_type", "host_key_fingerprint", "host_key_pinned_at_display", "host_key_pinned_by"),
-        }),
+        (
+            "Pinned host key (change it with “Fetch and pin host key”)",
+            {
+                "fields": ("host_key_type", "host_key_fingerprint", "host_key_pinned_at_display", "host_key_pinned_by"),
+            },
+        ),
         (None, {"fields": ("notes",)}),
         ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
     )
@@ -260,8 +285,11 @@ def _run_preview(runbook):
 
 def _run_initial(request, runbook):
     preview, _, host, _, window = _run_preview(runbook)
-    return {"host": host.pk if host else None, "window": window.pk if window else None,
-            "digest": preview.digest if preview else ""}
+    return {
+        "host": host.pk if host else None,
+        "window": window.pk if window else None,
+        "digest": preview.digest if preview else "",
+    }
 
 
 def _run_describe(runbook):
@@ -276,12 +304,16 @@ def _run_describe(runbook):
     )
     target = format_html(
         "<strong>Target:</strong> {} — <code>{}</code>, host key <code>{}</code>{}",
-        host.name, host.address, host.host_key_fingerprint or "NOT PINNED",
+        host.name,
+        host.address,
+        host.host_key_fingerprint or "NOT PINNED",
         format_html(" (other hosts: {})", switch) if switch else "",
     )
     parts = [target]
     if window is not None:
-        parts.append(format_html("<strong>Maintenance window:</strong> {} ({})", window.title, window.get_status_display()))
+        parts.append(
+            format_html("<strong>Maintenance window:</strong> {} ({})", window.title, window.get_status_display())
+        )
     if error:
         parts.append(format_html('<span class="errornote">{}</span>', error))
         return format_html_join(BR, "{}", ((p,) for p in parts))
@@ -289,7 +321,9 @@ def _run_describe(runbook):
     for problem in preview.problems:
         parts.append(format_html('<span class="errornote">{}</span>', problem))
     if preview.busy_with:
-        parts.append(format_html("The host is busy with execution #{}: this run will wait in the queue.", preview.busy_with))
+        parts.append(
+            format_html("The host is busy with execution #{}: this run will wait in the queue.", preview.busy_with)
+        )
     steps = format_html_join(
         "",
         "<li><strong>{}</strong> <small>({}; timeout {} s per command on the host)</small><br>{}</li>",
@@ -303,9 +337,12 @@ def _run_describe(runbook):
             for step in preview.commands
         ),
     )
-    parts.append(format_html(
-        "<strong>Exact commands</strong> (each sent as <code>timeout --kill-after=5s N sh -c '…'</code>):<ol>{}</ol>", steps
-    ))
+    parts.append(
+        format_html(
+            "<strong>Exact commands</strong> (each sent as <code>timeout --kill-after=5s N sh -c '…'</code>):<ol>{}</ol>",
+            steps,
+        )
+    )
     return format_html_join(BR, "{}", ((p,) for p in parts))
 
 
@@ -390,7 +427,10 @@ class RunbookAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         services.runbook_record_change(
-            actor=request.user, runbook=form.instance, before=getattr(request, "_runbook_before", {}), created=not change
+            actor=request.user,
+            runbook=form.instance,
+            before=getattr(request, "_runbook_before", {}),
+            created=not change,
         )
 
 
@@ -433,7 +473,9 @@ def _retry_describe(execution):
             commands.append(f"(refused: {exc})")
     return format_html(
         "A new execution of the same plan on <strong>{}</strong> (<code>{}</code>), linked to #{}:<ol>{}</ol>",
-        execution.host.name, execution.host.address, execution.pk,
+        execution.host.name,
+        execution.host.address,
+        execution.pk,
         format_html_join("", "<li><code>{}</code></li>", ((c,) for c in commands)),
     )
 
@@ -441,16 +483,41 @@ def _retry_describe(execution):
 @admin.register(RunbookExecution)
 class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     change_form_template = "admin/runbooks/runbookexecution/change_form.html"
-    list_display = ("id", "runbook_name", "host", "status_column", "requested_by_name", "requested_column",
-                    "duration_column", "window", "flagged")
+    list_display = (
+        "id",
+        "runbook_name",
+        "host",
+        "status_column",
+        "requested_by_name",
+        "requested_column",
+        "duration_column",
+        "window",
+        "flagged",
+    )
     list_filter = ("status", "outside_window", "requested_via", "host", "runbook")
     search_fields = ("runbook_name", "requested_by_name", "error", "task_id")
     list_per_page = 50
     date_hierarchy = "requested_at"
     fieldsets = (
-        (None, {"fields": ("status_column", "runbook", "host_column", "window", "retry_of", "requested_by_name",
-                           "requested_via", "requested_column")}),
-        ("Run", {"fields": ("started_column", "finished_column", "duration_column", "heartbeat_at", "worker", "task_id")}),
+        (
+            None,
+            {
+                "fields": (
+                    "status_column",
+                    "runbook",
+                    "host_column",
+                    "window",
+                    "retry_of",
+                    "requested_by_name",
+                    "requested_via",
+                    "requested_column",
+                )
+            },
+        ),
+        (
+            "Run",
+            {"fields": ("started_column", "finished_column", "duration_column", "heartbeat_at", "worker", "task_id")},
+        ),
         ("Outcome", {"fields": ("error", "result_pretty")}),
         ("Window rule", {"fields": ("outside_window", "justification")}),
         ("Cancellation", {"fields": ("cancel_requested_at", "cancel_requested_by_name", "cancel_reason")}),
@@ -458,10 +525,29 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
         ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
     )
     readonly_fields = (
-        "status_column", "runbook", "host_column", "window", "retry_of", "requested_by_name", "requested_via",
-        "requested_column", "started_column", "finished_column", "duration_column", "heartbeat_at", "worker",
-        "task_id", "error", "result_pretty", "outside_window", "justification", "cancel_requested_at",
-        "cancel_requested_by_name", "cancel_reason", "plan_pretty", "audit_history",
+        "status_column",
+        "runbook",
+        "host_column",
+        "window",
+        "retry_of",
+        "requested_by_name",
+        "requested_via",
+        "requested_column",
+        "started_column",
+        "finished_column",
+        "duration_column",
+        "heartbeat_at",
+        "worker",
+        "task_id",
+        "error",
+        "result_pretty",
+        "outside_window",
+        "justification",
+        "cancel_requested_at",
+        "cancel_requested_by_name",
+        "cancel_reason",
+        "plan_pretty",
+        "audit_history",
     )
     workflow_actions = [
         WorkflowAction(
@@ -470,9 +556,12 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
             permission="runbooks.cancel_runbookexecution",
             perform=_cancel_perform,
             form_class=CancelForm,
-            available=lambda e: e.status in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING) and not e.cancel_requested_at,
+            available=lambda e: (
+                e.status in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING) and not e.cancel_requested_at
+            ),
             describe=lambda e: (
-                "The queued run ends now; nothing runs." if e.status == ExecutionStatus.QUEUED
+                "The queued run ends now; nothing runs."
+                if e.status == ExecutionStatus.QUEUED
                 else "The worker stops the command on the host (pkill of its process group) and ends the run as cancelled."
             ),
             touches_production=True,
@@ -504,8 +593,11 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
 
     def get_urls(self):
         custom = [
-            path("<path:object_id>/output.json", self.admin_site.admin_view(self.output_view),
-                 name="runbooks_runbookexecution_output"),
+            path(
+                "<path:object_id>/output.json",
+                self.admin_site.admin_view(self.output_view),
+                name="runbooks_runbookexecution_output",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -549,8 +641,14 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
     @admin.display(description="host")
     def host_column(self, obj):
         snap = obj.host_snapshot or {}
-        return format_html("{} <code>{}@{}:{}</code> key <code>{}</code>", snap.get("name"), snap.get("user"),
-                           snap.get("hostname"), snap.get("port"), snap.get("host_key_fingerprint") or "—")
+        return format_html(
+            "{} <code>{}@{}:{}</code> key <code>{}</code>",
+            snap.get("name"),
+            snap.get("user"),
+            snap.get("hostname"),
+            snap.get("port"),
+            snap.get("host_key_fingerprint") or "—",
+        )
 
     @admin.display(description="requested", ordering="requested_at")
     def requested_column(self, obj):

@@ -26,13 +26,28 @@ def _tls_once(host: str, port: int, *, cafile: str | None, timeout: float, min_d
                 version = tls.version()
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or str(exc)
-        return {**base, "ok": False, "reason": "untrusted", "message": f"certificate of {host}:{port} not accepted: {reason}"}
+        return {
+            **base,
+            "ok": False,
+            "reason": "untrusted",
+            "message": f"certificate of {host}:{port} not accepted: {reason}",
+        }
     except ssl.SSLError as exc:
-        return {**base, "ok": False, "reason": "tls_error", "message": f"TLS handshake with {host}:{port} failed: {exc.reason or exc}"}
+        return {
+            **base,
+            "ok": False,
+            "reason": "tls_error",
+            "message": f"TLS handshake with {host}:{port} failed: {exc.reason or exc}",
+        }
     except FileNotFoundError:
         return {**base, "ok": False, "reason": "cafile", "message": f"CA file {cafile} does not exist on the portal"}
     except OSError as exc:
-        return {**base, "ok": False, "reason": "connect", "message": f"could not connect to {host}:{port}: {exc.strerror or exc}"}
+        return {
+            **base,
+            "ok": False,
+            "reason": "connect",
+            "message": f"could not connect to {host}:{port}: {exc.strerror or exc}",
+        }
     expires = datetime.fromtimestamp(ssl.cert_time_to_seconds(cert["notAfter"]), tz=UTC)
     days = (expires - now).total_seconds() / 86400
     issuer = dict(item[0] for item in cert.get("issuer", ()) if item)
@@ -91,14 +106,29 @@ def http_check(url: str, *, expected_status: int, timeout: float = 10, cafile: s
     try:
         response = requests.get(url, timeout=timeout, allow_redirects=False, verify=cafile or True)
     except requests.exceptions.SSLError as exc:
-        return {"ok": False, "url": url, "expected": expected_status, "status": None,
-                "message": f"GET {url}: TLS error: {_short(exc)}"}
+        return {
+            "ok": False,
+            "url": url,
+            "expected": expected_status,
+            "status": None,
+            "message": f"GET {url}: TLS error: {_short(exc)}",
+        }
     except requests.exceptions.Timeout:
-        return {"ok": False, "url": url, "expected": expected_status, "status": None,
-                "message": f"GET {url}: no answer within {timeout:g} s"}
+        return {
+            "ok": False,
+            "url": url,
+            "expected": expected_status,
+            "status": None,
+            "message": f"GET {url}: no answer within {timeout:g} s",
+        }
     except requests.exceptions.RequestException as exc:
-        return {"ok": False, "url": url, "expected": expected_status, "status": None,
-                "message": f"GET {url}: could not connect: {_short(exc)}"}
+        return {
+            "ok": False,
+            "url": url,
+            "expected": expected_status,
+            "status": None,
+            "message": f"GET {url}: could not connect: {_short(exc)}",
+        }
     elapsed_ms = round((time.monotonic() - started) * 1000)
     ok = response.status_code == expected_status
     message = (
@@ -106,8 +136,14 @@ def http_check(url: str, *, expected_status: int, timeout: float = 10, cafile: s
         if ok
         else f"GET {url} answered {response.status_code}, expected {expected_status}"
     )
-    return {"ok": ok, "url": url, "expected": expected_status, "status": response.status_code,
-            "elapsed_ms": elapsed_ms, "message": message}
+    return {
+        "ok": ok,
+        "url": url,
+        "expected": expected_status,
+        "status": response.status_code,
+        "elapsed_ms": elapsed_ms,
+        "message": message,
+    }
 
 
 def _short(exc: Exception) -> str:

@@ -97,7 +97,10 @@ DEVICE_NAME = (r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", "a device-mapper name of le
 YES_NO = (r"^(yes|no)$", "yes or no")
 NUMBER = (r"^[0-9]{1,6}$", "a whole number")
 _HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
-HTTPS_SITE = (rf"^https://{_HOST_PART}(?::[0-9]{{1,5}})?/?$", "an https:// site address without a path, e.g. https://ersen.xyz")
+HTTPS_SITE = (
+    rf"^https://{_HOST_PART}(?::[0-9]{{1,5}})?/?$",
+    "an https:// site address without a path, e.g. https://ersen.xyz",
+)
 _URL = rf"https?://{_HOST_PART}(?::[0-9]{{1,5}})?(?:/[A-Za-z0-9._~+,=:@%/-]*)?(?:\?[A-Za-z0-9._~+,=:@%/?&-]*)?"
 HTTP_CHECK = (rf"^{_URL} [1-5][0-9]{{2}}$", "one “URL expected-status” per line, e.g. “https://ersen.xyz/login 200”")
 
@@ -256,7 +259,12 @@ def backup_database(ctx, p: dict) -> None:
         problems.append("its SHA-256 could not be computed")
     detail = {"path": path, "size": size, "sha256": sha256}
     if problems:
-        ctx.verify(f"Verify {path}", ok=False, message=f"The backup {path} failed verification: " + "; ".join(problems) + ".", detail=detail)
+        ctx.verify(
+            f"Verify {path}",
+            ok=False,
+            message=f"The backup {path} failed verification: " + "; ".join(problems) + ".",
+            detail=detail,
+        )
     ctx.verify(f"Verify {path}: {size} bytes, pg_dump header and completion line present", ok=True, detail=detail)
     ctx.result.update({"path": path, "size": size, "sha256": sha256, "verified": True})
     if p["verify_restore"] == "yes":
@@ -351,9 +359,7 @@ def _compose(p: dict, files: list[str], action: str) -> str:
 
 def unlock_encrypted_volume(ctx, p: dict) -> None:
     name, mapper = p["mapper_name"], f"/dev/mapper/{p['mapper_name']}"
-    status = ctx.run(
-        f"sudo cryptsetup status {q(name)}", label=f"Is {mapper} open?", quick=True, ok_exit_codes=None
-    )
+    status = ctx.run(f"sudo cryptsetup status {q(name)}", label=f"Is {mapper} open?", quick=True, ok_exit_codes=None)
     if status.exit_code == 0:
         ctx.decide(f"{mapper} is already open: skipping luksOpen", action="skip")
     else:
@@ -364,7 +370,9 @@ def unlock_encrypted_volume(ctx, p: dict) -> None:
             failure=f"cryptsetup could not open {p['image']} with the key file {p['key_file']} (on the host).",
         )
     mountpoint = p["mountpoint"]
-    mounted = ctx.run(f"mountpoint -q {q(mountpoint)}", label=f"Is {mountpoint} mounted?", quick=True, ok_exit_codes=None)
+    mounted = ctx.run(
+        f"mountpoint -q {q(mountpoint)}", label=f"Is {mountpoint} mounted?", quick=True, ok_exit_codes=None
+    )
     if mounted.exit_code == 0:
         ctx.decide(f"{mountpoint} is already mounted: skipping mount", action="skip")
     else:
@@ -406,7 +414,12 @@ register(
         params=(
             _p("image", ABSOLUTE_PATH, "/var/lib/ersen_encrypted.img", "LUKS image file on the host."),
             _p("mapper_name", DEVICE_NAME, "ersen_encrypted", "Name under /dev/mapper."),
-            _p("key_file", ABSOLUTE_PATH, "/root/.ersen_luks_key", "Key file path on the host (never read by the portal)."),
+            _p(
+                "key_file",
+                ABSOLUTE_PATH,
+                "/root/.ersen_luks_key",
+                "Key file path on the host (never read by the portal).",
+            ),
             _p("mountpoint", ABSOLUTE_PATH, "/mnt/encrypted_postgres"),
             _p("compose_dir", ABSOLUTE_PATH, "/srv/containers/ersen"),
             _p("compose_file", FILE_NAME, "docker-compose.prod.yml"),
@@ -463,7 +476,13 @@ register(
             _p("site_url", (r"^$|" + HTTPS_SITE[0], "empty (no check) or " + HTTPS_SITE[1]), "https://ersen.xyz"),
             _p("min_days", NUMBER, "14", "Fail when the certificate expires sooner.", min_value=0, max_value=365),
             _p("cafile", OPTIONAL_PATH, "", "CA bundle on the portal to trust (empty: the system's)."),
-            _p("tls_wait_seconds", NUMBER, "30", "Retry the TLS check this long while the service restarts.", max_value=600),
+            _p(
+                "tls_wait_seconds",
+                NUMBER,
+                "30",
+                "Retry the TLS check this long while the service restarts.",
+                max_value=600,
+            ),
         ),
         run=restart_service,
         preview=_restart_preview,

@@ -46,7 +46,7 @@ class Host(models.Model):
     parameter_defaults = models.JSONField(
         default=dict,
         blank=True,
-        help_text="Task parameter values specific to this host, e.g. {\"backup_dir\": \"/srv/backups\"}. "
+        help_text='Task parameter values specific to this host, e.g. {"backup_dir": "/srv/backups"}. '
         "Validated against the task library like any other parameter.",
     )
     notes = models.TextField(blank=True)
@@ -90,7 +90,9 @@ class Runbook(models.Model):
     """A reviewed procedure: ordered steps from the task library with their parameters."""
 
     name = models.CharField(max_length=120, unique=True)
-    slug = models.SlugField(max_length=60, unique=True, help_text="Used on the command line: manage.py runbook run SLUG")
+    slug = models.SlugField(
+        max_length=60, unique=True, help_text="Used on the command line: manage.py runbook run SLUG"
+    )
     description = models.TextField(blank=True)
     default_host_role = models.CharField(
         max_length=40, blank=True, help_text="Role tag of the hosts this runbook is usually run on (e.g. “db”)."
@@ -150,7 +152,12 @@ class RunbookExecution(models.Model):
         help_text="The maintenance window this run belongs to (a verified backup is evidence for its checklist).",
     )
     retry_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries", help_text="The run this one retries."
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="retries",
+        help_text="The run this one retries.",
     )
     # Snapshot taken at launch: editing the runbook or host later does not change a run.
     plan = models.JSONField(default=list, help_text="Steps with their resolved parameters and timeouts, as launched.")

@@ -35,7 +35,9 @@ def validate_step(*, task: str, params: dict, timeout_seconds: int | None, max_t
     """Validate one runbook step; return its parameters with defaults. Raises DomainError subclasses."""
     spec = library.get_task(task)
     if not isinstance(params, dict):
-        raise library.ParameterRefused(f"Parameters of {spec.label} must be a JSON object such as {{\"service\": \"traefik\"}}.")
+        raise library.ParameterRefused(
+            f'Parameters of {spec.label} must be a JSON object such as {{"service": "traefik"}}.'
+        )
     library.check_unknown_params(task, params)
     cleaned = library.validate_params(task, params)
     if timeout_seconds is not None and not (MIN_STEP_TIMEOUT <= timeout_seconds <= max_timeout):

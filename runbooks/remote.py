@@ -79,7 +79,9 @@ def _connect_error(target_text: str, exc: BaseException, timeout: float) -> Remo
     if isinstance(exc, socket.timeout | TimeoutError):
         return RemoteError(f"Could not connect to {target_text}: no answer within {timeout:g} s", kind="timeout")
     if isinstance(exc, socket.gaierror):
-        return RemoteError(f"Could not connect to {target_text}: the host name does not resolve ({exc})", kind="connect")
+        return RemoteError(
+            f"Could not connect to {target_text}: the host name does not resolve ({exc})", kind="connect"
+        )
     if isinstance(exc, OSError):
         return RemoteError(f"Could not connect to {target_text}: {exc.strerror or exc}", kind="connect")
     return RemoteError(f"SSH to {target_text} failed: {exc}", kind="ssh")
@@ -91,15 +93,20 @@ def fetch_host_key(hostname: str, port: int, *, timeout: float = 10) -> HostKey:
     try:
         sock = socket.create_connection((hostname, port), timeout=timeout)
     except OSError as exc:
-        raise _connect_error(where, NoValidConnectionsError({(hostname, port): exc})
-                             if isinstance(exc, ConnectionRefusedError) else exc, timeout) from None
+        raise _connect_error(
+            where,
+            NoValidConnectionsError({(hostname, port): exc}) if isinstance(exc, ConnectionRefusedError) else exc,
+            timeout,
+        ) from None
     transport = paramiko.Transport(sock)
     transport.banner_timeout = timeout
     try:
         transport.start_client(timeout=timeout)
         return _key_from(transport.get_remote_server_key())
     except (SSHException, EOFError, OSError) as exc:
-        raise RemoteError(f"{where} did not complete an SSH handshake: {exc or type(exc).__name__}", kind="ssh") from None
+        raise RemoteError(
+            f"{where} did not complete an SSH handshake: {exc or type(exc).__name__}", kind="ssh"
+        ) from None
     finally:
         transport.close()
 
@@ -215,7 +222,9 @@ def open_session(target: Target, *, key_file: str = "", connect_timeout: float =
     }
     if key_file:
         if not os.path.isfile(key_file):
-            raise RemoteError(f"OPS_SSH_KEY_FILE points at {key_file}, which does not exist on this worker.", kind="key_file")
+            raise RemoteError(
+                f"OPS_SSH_KEY_FILE points at {key_file}, which does not exist on this worker.", kind="key_file"
+            )
         connect_kwargs.update(key_filename=[key_file], allow_agent=False)
     else:
         connect_kwargs.update(allow_agent=True)
@@ -266,6 +275,9 @@ def open_session(target: Target, *, key_file: str = "", connect_timeout: float =
                 kind="host_key",
             ) from None
         if "banner" in text.lower() or "timeout" in text.lower():
-            raise RemoteError(f"{where} accepted the connection but sent no SSH banner within {connect_timeout:g} s ({text}).", kind="timeout") from None
+            raise RemoteError(
+                f"{where} accepted the connection but sent no SSH banner within {connect_timeout:g} s ({text}).",
+                kind="timeout",
+            ) from None
         raise RemoteError(f"SSH to {where} failed: {text}", kind="ssh") from None
     return Session(target, connection)

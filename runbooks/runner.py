@@ -127,7 +127,10 @@ class TaskContext:
     def verify(self, label: str, *, ok: bool, message: str = "", detail: dict | None = None) -> None:
         step = self._begin(StepKind.VERIFY, label)
         services.execution_step_finish(
-            step=step, status=StepStatus.SUCCEEDED if ok else StepStatus.FAILED, error="" if ok else message, detail=detail
+            step=step,
+            status=StepStatus.SUCCEEDED if ok else StepStatus.FAILED,
+            error="" if ok else message,
+            detail=detail,
         )
         if not ok:
             raise StepFailed(message)
@@ -142,7 +145,10 @@ class TaskContext:
         ok = bool(outcome.get("ok"))
         if not ok and self.runner._cancel_seen:
             services.execution_step_finish(
-                step=step, status=StepStatus.CANCELLED, error=f"Cancelled by {self.runner._cancel_seen}.", detail=outcome
+                step=step,
+                status=StepStatus.CANCELLED,
+                error=f"Cancelled by {self.runner._cancel_seen}.",
+                detail=outcome,
             )
             raise Cancelled(f"Cancelled by {self.runner._cancel_seen} during “{label}”.")
         services.execution_step_finish(
@@ -165,7 +171,9 @@ class TaskContext:
         failure: str | None = None,
     ) -> CommandResult:
         timeout = min(self.timeout, QUICK_TIMEOUT) if quick else self.timeout
-        return self.runner.run_command(self, command, label=label, timeout=timeout, ok_exit_codes=ok_exit_codes, failure=failure)
+        return self.runner.run_command(
+            self, command, label=label, timeout=timeout, ok_exit_codes=ok_exit_codes, failure=failure
+        )
 
 
 class Runner:
@@ -204,7 +212,9 @@ class Runner:
         key = None
         if h.get("host_key"):
             key = remote.HostKey(h["host_key_type"], h["host_key"], h["host_key_fingerprint"])
-        target = remote.Target(name=h["name"], hostname=h["hostname"], port=int(h["port"]), user=h["user"], host_key=key)
+        target = remote.Target(
+            name=h["name"], hostname=h["hostname"], port=int(h["port"]), user=h["user"], host_key=key
+        )
         pinned = key.describe() if key else "no pinned key"
         step = ctx._begin(StepKind.CONNECT, f"Connect to {target.describe()}, expecting host key {pinned}")
         try:
@@ -212,7 +222,9 @@ class Runner:
                 target, key_file=settings.OPS_SSH_KEY_FILE, connect_timeout=settings.OPS_SSH_CONNECT_TIMEOUT
             )
         except remote.RemoteError as exc:
-            services.execution_step_finish(step=step, status=StepStatus.FAILED, error=str(exc), detail={"kind": exc.kind})
+            services.execution_step_finish(
+                step=step, status=StepStatus.FAILED, error=str(exc), detail={"kind": exc.kind}
+            )
             raise StepFailed(str(exc)) from None
         services.execution_step_finish(step=step, status=StepStatus.SUCCEEDED, detail={"host_key": pinned})
         return self._session
@@ -221,16 +233,20 @@ class Runner:
         """Stop every process of a command on the host (a second SSH command), recorded as its own step."""
         pattern = shlex.quote(f"[{marker[0]}]{marker[1:]}")  # the brackets keep pkill's own shell from matching
         command = f"pkill -TERM -f {pattern}; sleep 1; pkill -KILL -f {pattern}; true"
-        step = services.execution_step_begin(
-            execution_id=self.execution_id,
-            token=self.token,
-            plan_index=ctx.plan_index,
-            task=ctx.task,
-            kind=StepKind.COMMAND,
-            label=f"Stop the {why} command on the host",
-            command=command,
-            timeout=15,
-        ) if self._claim_still_ours() else None
+        step = (
+            services.execution_step_begin(
+                execution_id=self.execution_id,
+                token=self.token,
+                plan_index=ctx.plan_index,
+                task=ctx.task,
+                kind=StepKind.COMMAND,
+                label=f"Stop the {why} command on the host",
+                command=command,
+                timeout=15,
+            )
+            if self._claim_still_ours()
+            else None
+        )
         try:
             code, out, err = self._session.run_quick(command, timeout=15)
             error = ""
@@ -240,8 +256,12 @@ class Runner:
             o, e = CappedBuffer(), CappedBuffer()
             o.write(out.encode()), e.write(err.encode())
             services.execution_step_finish(
-                step=step, status=StepStatus.FAILED if error else StepStatus.SUCCEEDED,
-                exit_code=code, error=error, stdout=o, stderr=e,
+                step=step,
+                status=StepStatus.FAILED if error else StepStatus.SUCCEEDED,
+                exit_code=code,
+                error=error,
+                stdout=o,
+                stderr=e,
             )
 
     def _claim_still_ours(self) -> bool:
@@ -299,12 +319,22 @@ class Runner:
         elapsed = time.monotonic() - started
         code = proc.exit_code
         if stop_reason == "lost":
-            services.execution_step_finish(step=step, status=StepStatus.CANCELLED, exit_code=code, stdout=out, stderr=err,
-                                           error="Stopped: the execution was no longer this worker's.")
+            services.execution_step_finish(
+                step=step,
+                status=StepStatus.CANCELLED,
+                exit_code=code,
+                stdout=out,
+                stderr=err,
+                error="Stopped: the execution was no longer this worker's.",
+            )
             raise lost
         if stop_reason == "cancelled":
             services.execution_step_finish(
-                step=step, status=StepStatus.CANCELLED, exit_code=code, stdout=out, stderr=err,
+                step=step,
+                status=StepStatus.CANCELLED,
+                exit_code=code,
+                stdout=out,
+                stderr=err,
                 error=f"Cancelled by {self._cancel_seen}; the command was stopped on the host.",
             )
             raise Cancelled(f"Cancelled by {self._cancel_seen} during “{label}”; the command was stopped on the host.")
@@ -326,8 +356,12 @@ class Runner:
             shown = "no exit status (killed by a signal?)" if code is None else f"exit code {code}"
             error = f"{reason} ({shown})" + (f": {last_lines}" if last_lines else "")
         services.execution_step_finish(
-            step=step, status=StepStatus.SUCCEEDED if ok else StepStatus.FAILED, exit_code=code,
-            stdout=out, stderr=err, error=error,
+            step=step,
+            status=StepStatus.SUCCEEDED if ok else StepStatus.FAILED,
+            exit_code=code,
+            stdout=out,
+            stderr=err,
+            error=error,
         )
         if not ok:
             raise StepFailed(error)
@@ -355,7 +389,9 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - never leave a run "running": record a readable failure
             logger.exception("runbook execution %s crashed", self.execution_id)
             status = ExecutionStatus.FAILED
-            error = f"Internal error in the runner ({type(exc).__name__}: {exc}); the worker log {self.worker} has details."
+            error = (
+                f"Internal error in the runner ({type(exc).__name__}: {exc}); the worker log {self.worker} has details."
+            )
         finally:
             if self._session is not None:
                 self._session.close()

@@ -123,7 +123,9 @@ def execution_preview(*, runbook: Runbook, host: Host, overrides: dict | None = 
         linked_window_covers_host=window_covers_host(window, host) if window is not None else False,
         disruptive=disruptive,
     )
-    busy = RunbookExecution.objects.filter(host=host, status=ExecutionStatus.RUNNING).values_list("pk", flat=True).first()
+    busy = (
+        RunbookExecution.objects.filter(host=host, status=ExecutionStatus.RUNNING).values_list("pk", flat=True).first()
+    )
     problems = []
     if not host.enabled:
         problems.append(f"Host {host.name} is disabled.")
@@ -273,4 +275,3 @@ def execution_payload(execution: RunbookExecution) -> dict:
 
 def steps_ordered(execution: RunbookExecution) -> QuerySet[ExecutionStep]:
     return execution.steps.order_by("order")
-

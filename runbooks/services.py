@@ -78,7 +78,9 @@ def host_state(host: Host) -> dict:
 
 def host_validate_parameter_defaults(defaults) -> None:
     if not isinstance(defaults, dict):
-        raise library.ParameterRefused('Parameter defaults must be a JSON object such as {"backup_dir": "/srv/backups"}.')
+        raise library.ParameterRefused(
+            'Parameter defaults must be a JSON object such as {"backup_dir": "/srv/backups"}.'
+        )
     for key, value in defaults.items():
         tasks = [t for t in library.REGISTRY.values() if key in t.param_index]
         if not tasks:
@@ -367,7 +369,14 @@ def execution_cancel(*, actor, execution: RunbookExecution, reason: str = "", no
             locked.cancel_requested_by = user
             locked.cancel_requested_by_name = name
             locked.cancel_reason = reason
-            locked.save(update_fields=["cancel_requested_at", "cancel_requested_by", "cancel_requested_by_name", "cancel_reason"])
+            locked.save(
+                update_fields=[
+                    "cancel_requested_at",
+                    "cancel_requested_by",
+                    "cancel_requested_by_name",
+                    "cancel_reason",
+                ]
+            )
             record(
                 actor=actor,
                 action="runbooks.execution.cancel_requested",
@@ -418,8 +427,12 @@ def _claim(*, execution_id: int, task_id: str, worker: str, now: datetime) -> Cl
                 actor=SYSTEM_WORKER,
                 action="runbooks.execution.delivery_ignored",
                 target=execution,
-                data={"status": row["status"], "task_id": task_id, "worker": worker,
-                      "note": "the task was delivered again but the execution is no longer queued: nothing was run"},
+                data={
+                    "status": row["status"],
+                    "task_id": task_id,
+                    "worker": worker,
+                    "note": "the task was delivered again but the execution is no longer queued: nothing was run",
+                },
             )
             return Claim(None, "not_queued", row["status"])
         running = (
@@ -594,14 +607,20 @@ def execution_finish(
     """running → a final state, in one short transaction. False if the run is no longer this worker's."""
     now = now or timezone.now()
     with transaction.atomic():
-        execution = RunbookExecution.objects.select_for_update(of=("self",)).select_related("window").get(pk=execution_id)
+        execution = (
+            RunbookExecution.objects.select_for_update(of=("self",)).select_related("window").get(pk=execution_id)
+        )
         if execution.status != ExecutionStatus.RUNNING or execution.claim_token != token:
             record(
                 actor=SYSTEM_WORKER,
                 action="runbooks.execution.finish_ignored",
                 target=execution,
-                data={"status": execution.status, "would_be": status, "error": error[:1000],
-                      "note": "the execution was no longer this worker's (reaped or finished elsewhere)"},
+                data={
+                    "status": execution.status,
+                    "would_be": status,
+                    "error": error[:1000],
+                    "note": "the execution was no longer this worker's (reaped or finished elsewhere)",
+                },
             )
             return False
         if not can_transition(execution.status, status):
@@ -615,14 +634,18 @@ def execution_finish(
         execution.save(update_fields=["status", "finished_at", "heartbeat_at", "result", "error"])
         record(
             actor=SYSTEM_WORKER,
-            action="runbooks.execution.cancelled" if status == ExecutionStatus.CANCELLED else "runbooks.execution.finished",
+            action="runbooks.execution.cancelled"
+            if status == ExecutionStatus.CANCELLED
+            else "runbooks.execution.finished",
             target=execution,
             data={
                 "before": before,
                 "after": {"status": status},
                 "error": execution.error,
                 "cancelled_by": execution.cancel_requested_by_name,
-                "duration_seconds": round((now - execution.started_at).total_seconds(), 3) if execution.started_at else None,
+                "duration_seconds": round((now - execution.started_at).total_seconds(), 3)
+                if execution.started_at
+                else None,
             },
         )
         if execution.result:
@@ -763,8 +786,14 @@ def executions_reap_lost(*, now: datetime | None = None) -> list[int]:
                 actor=SYSTEM_REAPER,
                 action="runbooks.execution.lost",
                 target=execution,
-                data={"before": before, "after": {"status": ExecutionStatus.LOST}, "error": error,
-                      "worker": execution.worker, "last_heartbeat": last, "lost_after_seconds": lost_after},
+                data={
+                    "before": before,
+                    "after": {"status": ExecutionStatus.LOST},
+                    "error": error,
+                    "worker": execution.worker,
+                    "last_heartbeat": last,
+                    "lost_after_seconds": lost_after,
+                },
             )
             _notify_failure(execution)
             _kick_host_on_commit(execution.host_id)

@@ -66,7 +66,11 @@ def wait_for_port(port: int, *, timeout: float = 10, proc: subprocess.Popen | No
 def pg_env_from_url(url: str) -> dict:
     """PG* variables for the shims from a postgres:// URL (the database the sandbox's "container" holds)."""
     parts = urlsplit(url)
-    env = {"PGHOST": parts.hostname or "127.0.0.1", "PGPORT": str(parts.port or 5432), "PGUSER": parts.username or "postgres"}
+    env = {
+        "PGHOST": parts.hostname or "127.0.0.1",
+        "PGPORT": str(parts.port or 5432),
+        "PGUSER": parts.username or "postgres",
+    }
     if parts.password:
         env["PGPASSWORD"] = parts.password
     database = parts.path.lstrip("/")
@@ -88,8 +92,12 @@ def make_certificates(folder: Path, *, hostname: str = "localhost", days: int = 
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Ersen Ops sandbox CA"),
-                         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ersen Ops sandbox")])
+    ca_name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "Ersen Ops sandbox CA"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ersen Ops sandbox"),
+        ]
+    )
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -99,9 +107,20 @@ def make_certificates(folder: Path, *, hostname: str = "localhost", days: int = 
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -229,8 +248,10 @@ class Sandbox:
         keygen = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
         for key in (self.host_key_file, self.client_key):
             if not key.exists():
-                subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", f"ersen-sandbox-{key.name}", "-f", str(key)],
-                               check=True)
+                subprocess.run(
+                    [keygen, "-q", "-t", "ed25519", "-N", "", "-C", f"ersen-sandbox-{key.name}", "-f", str(key)],
+                    check=True,
+                )
         (self.root / "authorized_keys").write_text(Path(str(self.client_key) + ".pub").read_text())
         config_lines = ["# written by the sandbox; sourced by the shims"]
         if self.pg_url:
@@ -298,7 +319,6 @@ class Sandbox:
             paths = make_certificates(folder, hostname="localhost", days=90)
         return paths
 
-
     def shim_calls(self) -> list[list[str]]:
         if not self.shim_log.exists():
             return []
@@ -316,7 +336,9 @@ class Sandbox:
         self.shim_log.write_text("")
 
 
-def demo_parameter_defaults(root: Path = DEFAULT_DIR, *, tls_port: int = DEFAULT_TLS_PORT, web: str = "http://127.0.0.1:8000") -> dict:
+def demo_parameter_defaults(
+    root: Path = DEFAULT_DIR, *, tls_port: int = DEFAULT_TLS_PORT, web: str = "http://127.0.0.1:8000"
+) -> dict:
     """Host parameters that point the four demo runbooks at `make sandbox-host` and `make run`."""
     site = f"https://localhost:{tls_port}"
     return {

@@ -70,8 +70,14 @@ def sandbox_host(sandbox, ssh_key, users):
     from tests.factories import ComponentFactory
 
     sandbox.reset()
-    host = Host(name="sandbox", hostname="127.0.0.1", port=sandbox.port, ssh_user=sandbox.user, roles="db, web",
-                parameter_defaults=sandbox.parameter_defaults())
+    host = Host(
+        name="sandbox",
+        hostname="127.0.0.1",
+        port=sandbox.port,
+        ssh_user=sandbox.user,
+        roles="db, web",
+        parameter_defaults=sandbox.parameter_defaults(),
+    )
     services.host_save(actor=users["admin"], host=host, components=[ComponentFactory(name="Database")])
     key = sandbox.host_key()
     return services.host_pin_key(

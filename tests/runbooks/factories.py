@@ -61,5 +61,7 @@ def runbook_with_steps(slug: str, steps: list[dict], *, name: str | None = None,
     """A runbook saved through the service (steps validated like the admin does)."""
     from runbooks import services
 
-    runbook = Runbook.objects.filter(slug=slug).first() or Runbook(name=name or slug.replace("-", " ").title(), slug=slug)
+    runbook = Runbook.objects.filter(slug=slug).first() or Runbook(
+        name=name or slug.replace("-", " ").title(), slug=slug
+    )
     return services.runbook_save(actor=actor, runbook=runbook, steps=steps)

@@ -17,9 +17,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def host(db):
     return HostFactory(
-        name="prod-1", hostname="10.0.0.5", ssh_user="deploy", host_key_type="ssh-ed25519",
+        name="prod-1",
+        hostname="10.0.0.5",
+        ssh_user="deploy",
+        host_key_type="ssh-ed25519",
         host_key="AAAAC3NzaC1lZDI1NTE5AAAAIBd7Yy2Y6q1rX8h9r7e9o1H0Xw4oU2mJm3nq1aVbQwzA",
-        host_key_fingerprint="SHA256:pinnedpinnedpinned", parameter_defaults={"backup_dir": "/srv/backups"},
+        host_key_fingerprint="SHA256:pinnedpinnedpinned",
+        parameter_defaults={"backup_dir": "/srv/backups"},
     )
 
 
@@ -43,7 +47,10 @@ def test_run_page_shows_the_target_and_exact_commands_and_changes_nothing(client
     assert "deploy@10.0.0.5:22" in page and "SHA256:pinnedpinnedpinned" in page
     assert "docker exec ersen-db-1 pg_dump -U ersen ersen &gt; /srv/backups/backup_YYYYMMDD.sql.partial-ID" in page
     assert "timeout 1200 s per command on the host" in page
-    assert RunbookExecution.objects.count() == 0 and not AuditEvent.objects.filter(action__startswith="runbooks.execution").exists()
+    assert (
+        RunbookExecution.objects.count() == 0
+        and not AuditEvent.objects.filter(action__startswith="runbooks.execution").exists()
+    )
 
 
 def test_operator_launches_from_the_run_page_and_lands_on_the_execution(client, users, host, backup):
@@ -117,8 +124,12 @@ def test_operator_cancels_a_queued_execution_from_the_admin(client, users, host,
 
 def test_retry_button_only_for_finished_failures(client, users, host, backup):
     site_settings_set_phase(actor="system:test", phase="prelaunch")
-    failed = ExecutionFactory(runbook=backup, host=host, status=ExecutionStatus.FAILED,
-                              plan=[{"order": 1, "task": "backup_database", "params": {}, "timeout": 60}])
+    failed = ExecutionFactory(
+        runbook=backup,
+        host=host,
+        status=ExecutionStatus.FAILED,
+        plan=[{"order": 1, "task": "backup_database", "params": {}, "timeout": 60}],
+    )
     client.force_login(users["operator"])
     page = client.get(reverse("admin:runbooks_runbookexecution_change", args=[failed.pk]))
     buttons = {b["name"]: b for b in page.context["workflow_buttons"]}
@@ -135,9 +146,19 @@ def test_output_json_needs_a_login_and_shows_steps(client, users, host, backup):
     from runbooks.models import ExecutionStep
 
     execution = ExecutionFactory(runbook=backup, host=host, status=ExecutionStatus.RUNNING, started_at=timezone.now())
-    ExecutionStep.objects.create(execution=execution, order=1, plan_index=0, task="backup_database",
-                                 kind=StepKind.COMMAND, label="Dump", command="timeout 5s sh -c 'x'", status="running",
-                                 started_at=timezone.now(), stdout="line 1\n", stdout_bytes=7)
+    ExecutionStep.objects.create(
+        execution=execution,
+        order=1,
+        plan_index=0,
+        task="backup_database",
+        kind=StepKind.COMMAND,
+        label="Dump",
+        command="timeout 5s sh -c 'x'",
+        status="running",
+        started_at=timezone.now(),
+        stdout="line 1\n",
+        stdout_bytes=7,
+    )
     url = reverse("admin:runbooks_runbookexecution_output", args=[execution.pk])
     assert client.get(url).status_code == 302  # to the login page
     client.force_login(users["viewer"])
@@ -160,9 +181,18 @@ def test_queued_execution_shows_what_it_waits_for(client, users, host, backup):
 def test_runbook_steps_are_validated_on_save(client, users):
     client.force_login(users["admin"])
     data = {
-        "name": "Bad", "slug": "bad", "description": "", "default_host_role": "db", "enabled": "on",
-        "steps-TOTAL_FORMS": "1", "steps-INITIAL_FORMS": "0", "steps-MIN_NUM_FORMS": "0", "steps-MAX_NUM_FORMS": "1000",
-        "steps-0-order": "1", "steps-0-task": "backup_database", "steps-0-params": '{"database": "ersen; rm -rf /"}',
+        "name": "Bad",
+        "slug": "bad",
+        "description": "",
+        "default_host_role": "db",
+        "enabled": "on",
+        "steps-TOTAL_FORMS": "1",
+        "steps-INITIAL_FORMS": "0",
+        "steps-MIN_NUM_FORMS": "0",
+        "steps-MAX_NUM_FORMS": "1000",
+        "steps-0-order": "1",
+        "steps-0-task": "backup_database",
+        "steps-0-params": '{"database": "ersen; rm -rf /"}',
         "steps-0-timeout_seconds": "",
     }
     response = client.post(reverse("admin:runbooks_runbook_add"), data)
@@ -172,14 +202,24 @@ def test_runbook_steps_are_validated_on_save(client, users):
     response = client.post(reverse("admin:runbooks_runbook_add"), data)
     assert response.status_code == 302
     runbook = Runbook.objects.get(slug="bad")
-    assert AuditEvent.objects.get(action="runbooks.runbook.created").data["after"]["steps"][0]["params"] == {"database": "ersen"}
+    assert AuditEvent.objects.get(action="runbooks.runbook.created").data["after"]["steps"][0]["params"] == {
+        "database": "ersen"
+    }
     assert runbook.steps.get().task == "backup_database"
 
 
 def test_host_parameter_defaults_are_validated(client, users):
     client.force_login(users["admin"])
-    data = {"name": "h1", "hostname": "10.0.0.9", "port": "22", "ssh_user": "deploy", "roles": "db", "enabled": "on",
-            "parameter_defaults": '{"backup_dir": "../etc"}', "notes": ""}
+    data = {
+        "name": "h1",
+        "hostname": "10.0.0.9",
+        "port": "22",
+        "ssh_user": "deploy",
+        "roles": "db",
+        "enabled": "on",
+        "parameter_defaults": '{"backup_dir": "../etc"}',
+        "notes": "",
+    }
     response = client.post(reverse("admin:runbooks_host_add"), data)
     assert response.status_code == 200 and "“backup_dir”" in response.content.decode()
     data["parameter_defaults"] = '{"backup_dir": "/srv/backups"}'

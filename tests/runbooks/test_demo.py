@@ -31,6 +31,10 @@ def test_seed_creates_the_four_runbooks_and_the_sandbox_host_once():
     assert AuditEvent.objects.filter(action="runbooks.runbook.created").count() == 4
     # Every demo runbook resolves to a valid plan on the sandbox host.
     for runbook in Runbook.objects.all():
-        plan = policy.build_plan(selectors.runbook_steps(runbook), host_defaults=host.parameter_defaults,
-                                 overrides=None, max_timeout=selectors.max_step_timeout())
+        plan = policy.build_plan(
+            selectors.runbook_steps(runbook),
+            host_defaults=host.parameter_defaults,
+            overrides=None,
+            max_timeout=selectors.max_step_timeout(),
+        )
         assert plan

@@ -89,7 +89,9 @@ def test_backup_never_overwrites_the_days_file(users, sandbox_host, sandbox):
 
 
 def test_a_truncated_dump_fails_verification_with_the_reason(users, sandbox_host, sandbox):
-    sandbox.set_behaviour("pg_dump", "printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t (id int);\\n'; exit 0")
+    sandbox.set_behaviour(
+        "pg_dump", "printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t (id int);\\n'; exit 0"
+    )
     execution = launch_and_run(users, sandbox_host, [{"task": "backup_database"}])
     assert execution.status == ExecutionStatus.FAILED
     assert "failed verification" in execution.error and "completion line" in execution.error
@@ -117,10 +119,25 @@ def test_unlock_is_idempotent_and_records_each_decision(users, sandbox_host, san
         "/mnt/encrypted_postgres is not mounted: mounting /dev/mapper/ersen_encrypted",
     ]
     calls = sandbox.shim_calls()
-    assert ["sudo", "cryptsetup", "luksOpen", "--key-file=/root/.ersen_luks_key", "/var/lib/ersen_encrypted.img",
-            "ersen_encrypted"] in calls
+    assert [
+        "sudo",
+        "cryptsetup",
+        "luksOpen",
+        "--key-file=/root/.ersen_luks_key",
+        "/var/lib/ersen_encrypted.img",
+        "ersen_encrypted",
+    ] in calls
     assert ["sudo", "mount", "/dev/mapper/ersen_encrypted", "/mnt/encrypted_postgres"] in calls
-    assert ["docker", "compose", "-f", "docker-compose.prod.yml", "-f", "docker-compose.encrypted.yml", "up", "-d"] in calls
+    assert [
+        "docker",
+        "compose",
+        "-f",
+        "docker-compose.prod.yml",
+        "-f",
+        "docker-compose.encrypted.yml",
+        "up",
+        "-d",
+    ] in calls
 
     second = services.execution_launch(actor=users["operator"], runbook=first.runbook, host=sandbox_host)
     runner.run_execution(second.pk)
@@ -143,14 +160,22 @@ def test_restart_then_tls_check_fails_with_the_reason_and_passes_with_the_ca(use
     site = TLSServer(certs["cert"], certs["key"]).start()
     try:
         url = f"https://localhost:{site.port}"
-        failed = launch_and_run(users, sandbox_host, [{"task": "restart_service", "params": {"site_url": url, "tls_wait_seconds": "0"}}])
+        failed = launch_and_run(
+            users, sandbox_host, [{"task": "restart_service", "params": {"site_url": url, "tls_wait_seconds": "0"}}]
+        )
         assert failed.status == ExecutionStatus.FAILED
         assert "not accepted" in failed.error and "local issuer" in failed.error
         check = failed.steps.get(kind=StepKind.CHECK)
         assert check.status == StepStatus.FAILED and check.detail["reason"] == "untrusted"
         ok = launch_and_run(
-            users, sandbox_host,
-            [{"task": "restart_service", "params": {"site_url": url, "tls_wait_seconds": "0", "cafile": str(certs["ca"])}}],
+            users,
+            sandbox_host,
+            [
+                {
+                    "task": "restart_service",
+                    "params": {"site_url": url, "tls_wait_seconds": "0", "cafile": str(certs["ca"])},
+                }
+            ],
             slug="rb2",
         )
         assert ok.status == ExecutionStatus.SUCCEEDED, ok.error
@@ -168,7 +193,9 @@ def test_smoke_test_records_each_check(users, sandbox_host, tmp_path):
     try:
         base = f"https://localhost:{site.port}"
         checks = f"{base}/login 200\n{base}/widgets 200\n{base}/missing 200"
-        execution = launch_and_run(users, sandbox_host, [{"task": "smoke_test", "params": {"checks": checks, "cafile": str(certs["ca"])}}])
+        execution = launch_and_run(
+            users, sandbox_host, [{"task": "smoke_test", "params": {"checks": checks, "cafile": str(certs["ca"])}}]
+        )
     finally:
         site.stop()
     assert execution.status == ExecutionStatus.FAILED
@@ -192,7 +219,7 @@ def _pid_gone(pid: int) -> bool:
 
 def test_a_command_past_its_timeout_is_stopped_on_the_host(users, sandbox_host, sandbox):
     pidfile = sandbox.root / "pids" / "docker"
-    sandbox.set_behaviour("docker", f'echo $$ > {pidfile}; exec sleep 600')
+    sandbox.set_behaviour("docker", f"echo $$ > {pidfile}; exec sleep 600")
     started = time.monotonic()
     execution = launch_and_run(
         users, sandbox_host, [{"task": "restart_service", "params": {"site_url": ""}, "timeout_seconds": 5}]
@@ -210,7 +237,10 @@ def test_a_command_past_its_timeout_is_stopped_on_the_host(users, sandbox_host, 
 
 
 def test_huge_output_is_capped_and_the_dropped_bytes_counted(users, sandbox_host, sandbox):
-    sandbox.set_behaviour("docker", 'if [ "$1" = compose ]; then head -c 3000000 /dev/zero | tr "\\000" "y"; echo; echo LAST-LINE; exit 0; fi')
+    sandbox.set_behaviour(
+        "docker",
+        'if [ "$1" = compose ]; then head -c 3000000 /dev/zero | tr "\\000" "y"; echo; echo LAST-LINE; exit 0; fi',
+    )
     execution = launch_and_run(users, sandbox_host, [{"task": "restart_service", "params": {"site_url": ""}}])
     assert execution.status == ExecutionStatus.SUCCEEDED, execution.error
     step = execution.steps.get(kind=StepKind.COMMAND)
@@ -223,8 +253,9 @@ def test_huge_output_is_capped_and_the_dropped_bytes_counted(users, sandbox_host
 def test_a_bad_launch_parameter_is_refused_before_anything_exists(users, sandbox_host):
     runbook = runbook_with_steps("backup", [{"task": "backup_database"}])
     with pytest.raises(DomainError) as exc:
-        services.execution_launch(actor=users["operator"], runbook=runbook, host=sandbox_host,
-                                  overrides={"database": "ersen; rm -rf /"})
+        services.execution_launch(
+            actor=users["operator"], runbook=runbook, host=sandbox_host, overrides={"database": "ersen; rm -rf /"}
+        )
     assert "“database”" in str(exc.value) and "'ersen; rm -rf /' is refused" in str(exc.value)
     assert not RunbookExecution.objects.exists()
 
@@ -334,7 +365,7 @@ def test_cancel_of_a_queued_execution_ends_it_at_once(users, sandbox_host):
 
 def test_cancel_of_a_running_execution_stops_the_remote_command(users, sandbox_host, sandbox):
     pidfile = sandbox.root / "pids" / "docker"
-    sandbox.set_behaviour("docker", f'echo $$ > {pidfile}; exec sleep 600')
+    sandbox.set_behaviour("docker", f"echo $$ > {pidfile}; exec sleep 600")
     runbook = runbook_with_steps("restart", [{"task": "restart_service", "params": {"site_url": ""}}])
     execution = services.execution_launch(actor=users["operator"], runbook=runbook, host=sandbox_host)
     thread = threading.Thread(target=runner.run_execution, args=(execution.pk,))
@@ -364,8 +395,16 @@ def test_the_reaper_marks_a_silent_execution_lost_with_an_explanation(users, san
     runbook = runbook_with_steps("smoke", [{"task": "smoke_test"}])
     execution = services.execution_launch(actor=users["operator"], runbook=runbook, host=sandbox_host)
     claim = services.execution_claim(execution_id=execution.pk, worker="box:4242")
-    step = services.execution_step_begin(execution_id=execution.pk, token=claim.token, plan_index=0, task="smoke_test",
-                                         kind=StepKind.COMMAND, label="Something long", command="sleep 600", timeout=600)
+    step = services.execution_step_begin(
+        execution_id=execution.pk,
+        token=claim.token,
+        plan_index=0,
+        task="smoke_test",
+        kind=StepKind.COMMAND,
+        label="Something long",
+        command="sleep 600",
+        timeout=600,
+    )
     now = timezone.now()
     assert services.executions_reap_lost(now=now + timedelta(seconds=29)) == []
     assert services.executions_reap_lost(now=now + timedelta(seconds=31)) == [execution.pk]
@@ -376,7 +415,10 @@ def test_the_reaper_marks_a_silent_execution_lost_with_an_explanation(users, san
     assert "step 1 (Something long)" in execution.error and "timeout 600" in execution.error
     assert "runbooks.execution.lost" in actions(execution)
     # The worker, if it was only slow, cannot overwrite the verdict.
-    assert services.execution_finish(execution_id=execution.pk, token=claim.token, status=ExecutionStatus.SUCCEEDED) is False
+    assert (
+        services.execution_finish(execution_id=execution.pk, token=claim.token, status=ExecutionStatus.SUCCEEDED)
+        is False
+    )
     execution.refresh_from_db()
     assert execution.status == ExecutionStatus.LOST
 
@@ -384,7 +426,9 @@ def test_the_reaper_marks_a_silent_execution_lost_with_an_explanation(users, san
 def test_a_retry_is_a_new_execution_linked_to_the_failed_one(users, sandbox_host):
     from runbooks.sandbox import free_port
 
-    runbook = runbook_with_steps("smoke", [{"task": "smoke_test", "params": {"checks": f"http://127.0.0.1:{free_port()}/ 200"}}])
+    runbook = runbook_with_steps(
+        "smoke", [{"task": "smoke_test", "params": {"checks": f"http://127.0.0.1:{free_port()}/ 200"}}]
+    )
     execution = services.execution_launch(actor=users["operator"], runbook=runbook, host=sandbox_host)
     runner.run_execution(execution.pk)
     execution.refresh_from_db()
@@ -398,7 +442,9 @@ def test_a_retry_is_a_new_execution_linked_to_the_failed_one(users, sandbox_host
 def test_backup_with_restore_check_counts_the_restored_tables(users, sandbox_host, sandbox, transactional_postgres):
     scratch = f"ersen_restore_check_{os.getpid()}"
     execution = launch_and_run(
-        users, sandbox_host, [{"task": "backup_database", "params": {"verify_restore": "yes", "scratch_database": scratch}}]
+        users,
+        sandbox_host,
+        [{"task": "backup_database", "params": {"verify_restore": "yes", "scratch_database": scratch}}],
     )
     assert execution.status == ExecutionStatus.SUCCEEDED, execution.error
     check = execution.result["restore_check"]

@@ -37,8 +37,11 @@ def test_only_users_with_run_runbook_may_launch(users, host):
 
 
 def test_inside_an_in_progress_window_of_the_hosts_components_no_justification(users, host):
-    MaintenanceWindowFactory(status=WindowStatus.IN_PROGRESS, components=list(host.components.all()),
-                             planned_start=timezone.now() - timedelta(minutes=10))
+    MaintenanceWindowFactory(
+        status=WindowStatus.IN_PROGRESS,
+        components=list(host.components.all()),
+        planned_start=timezone.now() - timedelta(minutes=10),
+    )
     runbook = runbook_with_steps("restart", [{"task": "restart_service"}])
     execution = services.execution_launch(actor=users["operator"], runbook=runbook, host=host)
     assert not execution.outside_window and execution.justification == ""
@@ -49,8 +52,9 @@ def test_a_window_of_other_components_does_not_count(users, host):
     runbook = runbook_with_steps("restart", [{"task": "restart_service"}])
     with pytest.raises(PolicyViolation, match=r"prod-1 \(Database\) has no maintenance window in progress"):
         services.execution_launch(actor=users["operator"], runbook=runbook, host=host)
-    execution = services.execution_launch(actor=users["operator"], runbook=runbook, host=host,
-                                          justification="Certificate expired, customers see warnings")
+    execution = services.execution_launch(
+        actor=users["operator"], runbook=runbook, host=host, justification="Certificate expired, customers see warnings"
+    )
     assert execution.outside_window
 
 
@@ -63,9 +67,12 @@ def test_linking_a_window_that_does_not_cover_the_host_is_refused(users, host):
 
 def test_the_plan_is_a_snapshot_edits_later_do_not_change_it(users, host):
     runbook = runbook_with_steps("restart", [{"task": "restart_service", "params": {"service": "traefik"}}])
-    execution = services.execution_launch(actor=users["operator"], runbook=runbook, host=host,
-                                          justification="Certificate expired, customers see warnings")
-    services.runbook_save(actor=users["admin"], runbook=runbook, steps=[{"task": "restart_service", "params": {"service": "web"}}])
+    execution = services.execution_launch(
+        actor=users["operator"], runbook=runbook, host=host, justification="Certificate expired, customers see warnings"
+    )
+    services.runbook_save(
+        actor=users["admin"], runbook=runbook, steps=[{"task": "restart_service", "params": {"service": "web"}}]
+    )
     execution.refresh_from_db()
     assert execution.plan[0]["params"]["service"] == "traefik"
     assert execution.host_snapshot["host_key_fingerprint"] == "SHA256:x"

@@ -67,9 +67,15 @@ def test_every_value_is_shell_quoted_in_the_commands(settings):
     assert shlex.quote("a b") == "'a b'"
     unlock = library.validate_params("unlock_encrypted_volume")
     preview = library.plan_commands("unlock_encrypted_volume", unlock)
-    assert "sudo cryptsetup luksOpen --key-file=/root/.ersen_luks_key /var/lib/ersen_encrypted.img ersen_encrypted" in preview
+    assert (
+        "sudo cryptsetup luksOpen --key-file=/root/.ersen_luks_key /var/lib/ersen_encrypted.img ersen_encrypted"
+        in preview
+    )
     assert "sudo mount /dev/mapper/ersen_encrypted /mnt/encrypted_postgres" in preview
-    assert preview[-1] == "cd /srv/containers/ersen && docker compose -f docker-compose.prod.yml -f docker-compose.encrypted.yml up -d"
+    assert (
+        preview[-1]
+        == "cd /srv/containers/ersen && docker compose -f docker-compose.prod.yml -f docker-compose.encrypted.yml up -d"
+    )
 
 
 def test_restart_preview_names_the_tls_check_from_the_portal():
@@ -81,7 +87,10 @@ def test_restart_preview_names_the_tls_check_from_the_portal():
 
 def test_smoke_checks_are_parsed_one_per_line():
     params = library.validate_params("smoke_test", {"checks": "https://ersen.xyz/login 200\n\nhttps://ersen.xyz/x 302"})
-    assert library.parse_http_checks(params["checks"]) == [("https://ersen.xyz/login", 200), ("https://ersen.xyz/x", 302)]
+    assert library.parse_http_checks(params["checks"]) == [
+        ("https://ersen.xyz/login", 200),
+        ("https://ersen.xyz/x", 302),
+    ]
 
 
 def test_unknown_task_names_the_library():

@@ -14,7 +14,9 @@ from runbooks.output import HEAD_BYTES, TAIL_BYTES, CappedBuffer
 
 def test_plan_layers_task_defaults_then_host_then_step_then_launch():
     steps = [{"task": "restart_service", "params": {"service": "web"}, "timeout_seconds": None}]
-    plan = policy.build_plan(steps, host_defaults={"compose_dir": "/opt/ersen", "service": "db"}, overrides=None, max_timeout=1000)
+    plan = policy.build_plan(
+        steps, host_defaults={"compose_dir": "/opt/ersen", "service": "db"}, overrides=None, max_timeout=1000
+    )
     assert plan[0].params["compose_dir"] == "/opt/ersen"
     assert plan[0].params["service"] == "web", "the runbook's explicit value wins over the host's default"
     plan = policy.build_plan(steps, host_defaults={}, overrides={"service": "traefik"}, max_timeout=1000)
@@ -61,7 +63,9 @@ def test_inside_an_in_progress_window_or_prelaunch_no_justification():
 
 
 def test_a_read_only_runbook_prepares_its_scheduled_window_without_justification():
-    assert not _rule(linked_window_status="scheduled", linked_window_covers_host=True, disruptive=False).needs_justification
+    assert not _rule(
+        linked_window_status="scheduled", linked_window_covers_host=True, disruptive=False
+    ).needs_justification
     assert _rule(linked_window_status="scheduled", linked_window_covers_host=True, disruptive=True).needs_justification
 
 

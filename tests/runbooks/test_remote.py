@@ -11,7 +11,9 @@ from runbooks.sandbox import Sandbox, free_port
 
 
 def _target(sandbox, key: remote.HostKey | None, port: int | None = None) -> remote.Target:
-    return remote.Target(name="sandbox", hostname="127.0.0.1", port=port or sandbox.port, user=sandbox.user, host_key=key)
+    return remote.Target(
+        name="sandbox", hostname="127.0.0.1", port=port or sandbox.port, user=sandbox.user, host_key=key
+    )
 
 
 def _pinned(sandbox) -> remote.HostKey:
@@ -21,13 +23,17 @@ def _pinned(sandbox) -> remote.HostKey:
 
 def test_fetched_host_key_matches_ssh_keygen(sandbox):
     fetched = remote.fetch_host_key("127.0.0.1", sandbox.port, timeout=5)
-    out = subprocess.run(["ssh-keygen", "-lf", str(sandbox.host_key_file) + ".pub"], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ssh-keygen", "-lf", str(sandbox.host_key_file) + ".pub"], capture_output=True, text=True
+    ).stdout
     assert fetched.fingerprint == out.split()[1] and fetched.fingerprint.startswith("SHA256:")
     assert fetched.key_type == "ssh-ed25519"
 
 
 def test_a_command_runs_and_streams_its_output(sandbox):
-    session = remote.open_session(_target(sandbox, _pinned(sandbox)), key_file=str(sandbox.client_key), connect_timeout=5)
+    session = remote.open_session(
+        _target(sandbox, _pinned(sandbox)), key_file=str(sandbox.client_key), connect_timeout=5
+    )
     try:
         proc = session.start("echo out; echo err >&2; exit 3")
         out, err = b"", b""
@@ -76,7 +82,9 @@ def test_a_missing_key_file_is_named(sandbox):
 def test_a_background_process_holding_stdout_does_not_hold_the_command(sandbox):
     import time
 
-    session = remote.open_session(_target(sandbox, _pinned(sandbox)), key_file=str(sandbox.client_key), connect_timeout=5)
+    session = remote.open_session(
+        _target(sandbox, _pinned(sandbox)), key_file=str(sandbox.client_key), connect_timeout=5
+    )
     try:
         started = time.monotonic()
         proc = session.start("sleep 6 & echo started")

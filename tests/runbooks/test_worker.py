@@ -67,17 +67,21 @@ def run_page(client, runbook, host, window=None):
     return url, page.context["form"].initial
 
 
-def test_launch_from_the_admin_runs_in_a_real_worker_and_the_backup_is_evidence(worker, client, users, sandbox_host, sandbox):
+def test_launch_from_the_admin_runs_in_a_real_worker_and_the_backup_is_evidence(
+    worker, client, users, sandbox_host, sandbox
+):
     from maintenance.choices import WindowStatus
     from maintenance.models import ChecklistItem
     from tests.maintenance.factories import MaintenanceWindowFactory
 
     site_settings_set_phase(actor="system:test", phase="postlaunch")
     database = sandbox_host.components.get()
-    window = MaintenanceWindowFactory(status=WindowStatus.SCHEDULED, components=[database],
-                                      planned_start=timezone.now() + timedelta(days=2))
-    item = ChecklistItem.objects.create(window=window, phase="before", order=1, key="backup_verified",
-                                        text="Backup completed and verified")
+    window = MaintenanceWindowFactory(
+        status=WindowStatus.SCHEDULED, components=[database], planned_start=timezone.now() + timedelta(days=2)
+    )
+    item = ChecklistItem.objects.create(
+        window=window, phase="before", order=1, key="backup_verified", text="Backup completed and verified"
+    )
     runbook = runbook_with_steps("database-backup", [{"task": "backup_database"}], name="Database backup")
     client.force_login(users["operator"])
     url, initial = run_page(client, runbook, sandbox_host, window)
@@ -93,8 +97,11 @@ def test_launch_from_the_admin_runs_in_a_real_worker_and_the_backup_is_evidence(
     assert execution.task_id and execution.worker and not execution.worker.endswith(f":{os.getpid()}")
     with open(execution.result["path"], "rb") as dump:
         assert b"-- PostgreSQL database dump" in dump.read(200)
-    events = list(AuditEvent.objects.filter(target_id=str(execution.pk), target_type__model="runbookexecution")
-                  .order_by("id").values_list("action", "actor_name"))
+    events = list(
+        AuditEvent.objects.filter(target_id=str(execution.pk), target_type__model="runbookexecution")
+        .order_by("id")
+        .values_list("action", "actor_name")
+    )
     assert events[0] == ("runbooks.execution.requested", "operator")
     assert events[1] == ("runbooks.execution.started", "system:runbook-worker")
     assert ("runbooks.execution.finished", "system:runbook-worker") in events
@@ -113,7 +120,9 @@ def test_kill_9_of_the_worker_mid_step_is_reaped_as_lost(worker, users, sandbox_
     site_settings_set_phase(actor="system:test", phase="prelaunch")
     pidfile = sandbox.root / "pids" / "docker"
     sandbox.set_behaviour("docker", f"echo $$ > {pidfile}; exec sleep 120")
-    runbook = runbook_with_steps("restart", [{"task": "restart_service", "params": {"site_url": ""}, "timeout_seconds": 60}])
+    runbook = runbook_with_steps(
+        "restart", [{"task": "restart_service", "params": {"site_url": ""}, "timeout_seconds": 60}]
+    )
     execution = services.execution_launch(actor=users["operator"], runbook=runbook, host=sandbox_host)
     wait_for(pidfile.exists, 30, what="the remote command to start")
     execution.refresh_from_db()
@@ -124,7 +133,9 @@ def test_kill_9_of_the_worker_mid_step_is_reaped_as_lost(worker, users, sandbox_
     beat = execution.heartbeat_at
     time.sleep(settings.OPS_RUNBOOK_LOST_AFTER / 6 + 1.5)
     execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.RUNNING and execution.heartbeat_at == beat, "no heartbeat from a dead worker"
+    assert execution.status == ExecutionStatus.RUNNING and execution.heartbeat_at == beat, (
+        "no heartbeat from a dead worker"
+    )
     # The reaper (a 1-minute schedule) runs; drive it with a clock past the heartbeat limit.
     assert services.executions_reap_lost(now=timezone.now()) == []
     reaped = services.executions_reap_lost(now=beat + timedelta(seconds=settings.OPS_RUNBOOK_LOST_AFTER + 1))
@@ -179,8 +190,14 @@ def test_cancel_from_the_admin_stops_the_command_the_worker_runs(worker, client,
 
 
 def _cli(*args, env):
-    return subprocess.run([sys.executable, "manage.py", "runbook", *args], cwd=BASE_DIR, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", "runbook", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_run_with_wait_exits_0_only_on_success(worker, users, sandbox_host, sandbox):
@@ -189,7 +206,10 @@ def test_cli_run_with_wait_exits_0_only_on_success(worker, users, sandbox_host, 
     env = worker_env(key_file=str(sandbox.client_key))
     ok = _cli("run", "unlock", "--host", "sandbox", "--wait", env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "succeeded." in ok.stdout and "Open /var/lib/ersen_encrypted.img as /dev/mapper/ersen_encrypted exit 0" in ok.stdout
+    assert (
+        "succeeded." in ok.stdout
+        and "Open /var/lib/ersen_encrypted.img as /dev/mapper/ersen_encrypted exit 0" in ok.stdout
+    )
     sandbox.set_behaviour("docker", 'echo "compose file is broken" >&2; exit 14')
     failed = _cli("run", "unlock", "--host", "sandbox", "--wait", env=env)
     assert failed.returncode == 1 and "failed" in failed.stdout and "compose file is broken" in failed.stdout

@@ -38,12 +38,21 @@ class Command(BaseCommand):
         run.add_argument("slug")
         run.add_argument("--host", required=True, help="Host name (see the admin's Hosts list).")
         run.add_argument("--window", type=int, help="Maintenance window id to link the run to.")
-        run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                         help="Override a task parameter (validated like any other); repeatable.")
+        run.add_argument(
+            "--param",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="Override a task parameter (validated like any other); repeatable.",
+        )
         run.add_argument("--justification", default="", help="Why it runs outside a maintenance window (post-launch).")
-        run.add_argument("--user", help="Launch as this user (their permissions apply); default: the system actor cli:<login>.")
+        run.add_argument(
+            "--user", help="Launch as this user (their permissions apply); default: the system actor cli:<login>."
+        )
         run.add_argument("--wait", action="store_true", help="Follow the run; exit 0 only if it succeeded.")
-        run.add_argument("--timeout", type=float, default=3600, help="With --wait: give up waiting after this many seconds.")
+        run.add_argument(
+            "--timeout", type=float, default=3600, help="With --wait: give up waiting after this many seconds."
+        )
         sub.add_parser("list", help="Runbooks and hosts.")
         show = sub.add_parser("show", help="One execution with its steps.")
         show.add_argument("id", type=int)
@@ -118,7 +127,11 @@ class Command(BaseCommand):
         shown, deadline, hinted = 0, time.monotonic() + timeout, False
         started = time.monotonic()
         while True:
-            for step in ExecutionStep.objects.filter(execution_id=execution_id, order__gt=shown).exclude(status="running").order_by("order"):
+            for step in (
+                ExecutionStep.objects.filter(execution_id=execution_id, order__gt=shown)
+                .exclude(status="running")
+                .order_by("order")
+            ):
                 if step.order != shown + 1:
                     break
                 took = f"{step.duration.total_seconds():.2f} s" if step.duration else ""
@@ -128,16 +141,23 @@ class Command(BaseCommand):
                     self.stdout.write(f"      {step.error}")
                 shown = step.order
             execution = RunbookExecution.objects.get(pk=execution_id)
-            if execution.status in FINAL_STATUSES and not ExecutionStep.objects.filter(
-                execution_id=execution_id, order__gt=shown
-            ).exclude(status="running").exists():
+            if (
+                execution.status in FINAL_STATUSES
+                and not ExecutionStep.objects.filter(execution_id=execution_id, order__gt=shown)
+                .exclude(status="running")
+                .exists()
+            ):
                 break
             if execution.status == ExecutionStatus.QUEUED and not hinted and time.monotonic() - started > 10:
-                self.stdout.write(f"  still queued: {selectors.execution_waiting_message(execution)} "
-                                  "(is a worker running? `make worker`)")
+                self.stdout.write(
+                    f"  still queued: {selectors.execution_waiting_message(execution)} "
+                    "(is a worker running? `make worker`)"
+                )
                 hinted = True
             if time.monotonic() > deadline:
-                self.stderr.write(f"Gave up waiting after {timeout:g} s; execution #{execution_id} is {execution.status}.")
+                self.stderr.write(
+                    f"Gave up waiting after {timeout:g} s; execution #{execution_id} is {execution.status}."
+                )
                 return None
             time.sleep(0.3)
         style = self.style.SUCCESS if execution.status == ExecutionStatus.SUCCEEDED else self.style.ERROR
@@ -163,7 +183,9 @@ class Command(BaseCommand):
         execution = RunbookExecution.objects.filter(pk=options["id"]).first()
         if execution is None:
             raise Refused(f"No execution #{options['id']}.")
-        self.stdout.write(f"#{execution.pk} {execution.runbook_name} on {execution.host_snapshot.get('name')}: {execution.status}")
+        self.stdout.write(
+            f"#{execution.pk} {execution.runbook_name} on {execution.host_snapshot.get('name')}: {execution.status}"
+        )
         waiting = selectors.execution_waiting_message(execution)
         if waiting:
             self.stdout.write(f"  {waiting}")
@@ -180,7 +202,11 @@ class Command(BaseCommand):
         if execution is None:
             raise Refused(f"No execution #{options['id']}.")
         try:
-            result = services.execution_cancel(actor=self._actor(options["user"]), execution=execution, reason=options["reason"])
+            result = services.execution_cancel(
+                actor=self._actor(options["user"]), execution=execution, reason=options["reason"]
+            )
         except DomainError as exc:
             raise Refused(str(exc)) from None
-        self.stdout.write(f"Execution #{result.pk}: {'cancelled' if result.status == 'cancelled' else 'cancellation requested'}.")
+        self.stdout.write(
+            f"Execution #{result.pk}: {'cancelled' if result.status == 'cancelled' else 'cancellation requested'}."
+        )

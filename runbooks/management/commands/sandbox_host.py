@@ -24,9 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--dir", default=str(DEFAULT_DIR))
         parser.add_argument("--port", type=int, default=DEFAULT_SSH_PORT)
         parser.add_argument("--tls-port", type=int, default=DEFAULT_TLS_PORT)
-        parser.add_argument("--pg-url", default=None,
-                            help="postgres:// URL whose database `docker exec … pg_dump` dumps "
-                                 "(default: DATABASE_URL if it is PostgreSQL; otherwise a well-formed sample dump).")
+        parser.add_argument(
+            "--pg-url",
+            default=None,
+            help="postgres:// URL whose database `docker exec … pg_dump` dumps "
+            "(default: DATABASE_URL if it is PostgreSQL; otherwise a well-formed sample dump).",
+        )
         parser.add_argument("--sshd", default="/usr/sbin/sshd")
 
     def handle(self, *args, **options):
@@ -47,14 +50,20 @@ class Command(BaseCommand):
         site = TLSServer(certs["cert"], certs["key"], port=options["tls_port"]).start()
         key = box.host_key()
         fingerprint = remote.fingerprint_of(key.key_type, key.key_base64)
-        self.stdout.write(self.style.SUCCESS(f"Sandbox host: {box.user}@127.0.0.1:{box.port} (sshd log: {box.log_file})"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Sandbox host: {box.user}@127.0.0.1:{box.port} (sshd log: {box.log_file})")
+        )
         self.stdout.write(f"  host key:    {key.key_type} {fingerprint}")
         self.stdout.write(f"  site:        https://localhost:{site.port} (CA: {certs['ca']})")
-        self.stdout.write(f"  database:    {'pg_dump of ' + pg_url.rsplit('/', 1)[-1] if pg_url else 'sample dump (no PostgreSQL)'}")
+        self.stdout.write(
+            f"  database:    {'pg_dump of ' + pg_url.rsplit('/', 1)[-1] if pg_url else 'sample dump (no PostgreSQL)'}"
+        )
         self.stdout.write(f"  shim calls:  {box.shim_log}")
         self.stdout.write("In another terminal, start the portal with the sandbox's client key:")
         self.stdout.write(f"  OPS_SSH_KEY_FILE={box.client_key} make run")
-        self.stdout.write("then in the admin: Runbooks › Hosts › sandbox › “Fetch and pin host key” (compare the fingerprint above),")
+        self.stdout.write(
+            "then in the admin: Runbooks › Hosts › sandbox › “Fetch and pin host key” (compare the fingerprint above),"
+        )
         self.stdout.write("and Runbooks › Runbooks › any runbook › “Run”. Ctrl-C stops the sandbox.")
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
