@@ -21,3 +21,12 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 WHITENOISE_AUTOREFRESH = True  # no collectstatic in tests
+
+# Tests that start a real worker process need a database that process can open:
+# on SQLite the test database is a file (per test run), never in-memory.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    import tempfile
+
+    DATABASES["default"].setdefault("TEST", {}).setdefault(  # noqa: F405
+        "NAME", os.path.join(tempfile.gettempdir(), f"ersen_ops_test_{os.getpid()}.sqlite3")
+    )

@@ -12,24 +12,15 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from tests.conftest import require_program
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-
-# A cross-process test needs a database another process can open: an SQLite test database must be a file.
-_default = connections.settings["default"]
-if _default["ENGINE"].endswith("sqlite3") and not _default.get("TEST", {}).get("NAME"):
-    _default.setdefault("TEST", {})["NAME"] = os.path.join(
-        tempfile.gettempdir(), f"ersen_ops_test_{os.getpid()}.sqlite3"
-    )
-
 
 def database_url() -> str:
     """A DATABASE_URL for another process, pointing at the test database this session uses."""
