@@ -137,8 +137,9 @@ def _describe_schedule(obj):
         "The before / during / after checklists are copied from the templates"
         + (f" ({items} items)" if items else "")
         + "; approvers can then approve the “before” items. Start needs all of them.",
-        refusals=services.schedule_violations(obj, now=now),
-        refusal_title="The protocol refuses it if scheduled now (nothing will happen):",
+        # Routine and urgent refusals are the page's error (no Confirm button); an emergency may override some.
+        refusals=_schedule_refusals(obj) if obj.type == MaintenanceType.EMERGENCY else (),
+        refusal_title="The protocol refuses it as it stands; a written justification may override a freeze:",
         extra=format_html(
             "{}<p><strong>Announcement</strong> (the seed's template):</p><pre class='announcement'>{}</pre>",
             slots,
@@ -206,6 +207,19 @@ def _channels(values):
     return [Channel(v) for v in values]
 
 
+def _schedule_refusals(obj):
+    """What the protocol says about scheduling `obj` now (computed once per page: buttons, panel, strip)."""
+    if not hasattr(obj, "_schedule_refusals"):
+        obj._schedule_refusals = services.schedule_violations(obj, now=timezone.now())
+    return obj._schedule_refusals
+
+
+def _schedule_blocked(obj):
+    if obj.status != WindowStatus.DRAFT or obj.type == MaintenanceType.EMERGENCY:
+        return ""  # an emergency may override a freeze with a justification: the confirmation page asks
+    return " ".join(v.message for v in _schedule_refusals(obj))
+
+
 def _start_blocked(obj):
     if obj.status != WindowStatus.SCHEDULED:
         return ""
@@ -230,7 +244,8 @@ WINDOW_ACTIONS = [
         label="Schedule",
         permission=TRANSITION,
         perform=_perform_schedule,
-        available=lambda o: o.status == WindowStatus.DRAFT,
+        available=lambda o: o.status == WindowStatus.DRAFT and not _schedule_blocked(o),
+        unavailable_reason=_schedule_blocked,
         form_class=mforms.JustificationForm,
         describe=_describe_schedule,
         css_class="default",
@@ -592,7 +607,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             slots = policy.next_routine_slots(policy.earliest_start(MaintenanceType.ROUTINE, now), 4)
         policy_check = []
         if obj.status == WindowStatus.DRAFT:
-            policy_check = services.schedule_violations(obj, now=now)
+            policy_check = _schedule_refusals(obj)
         runs, links = _runbooks(request, obj)
         return {
             "strip": _strip(obj, now),

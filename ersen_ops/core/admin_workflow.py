@@ -22,6 +22,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.safestring import SafeData
 
 from ersen_ops.core.errors import DomainError
 
@@ -143,6 +144,7 @@ class WorkflowAdminMixin:
             if not wf.available(obj):
                 error = wf.unavailable_reason(obj) or f"“{wf.label}” is not possible in the current state."
                 refused = True  # no Confirm button: the page says why, and leads back
+        description = wf.describe(obj)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -152,7 +154,8 @@ class WorkflowAdminMixin:
             "form": form,
             "error": error,
             "refused": refused,
-            "description": wf.describe(obj),
+            "description": description,
+            "description_is_html": isinstance(description, SafeData),  # plain text gets line breaks
             "change_url": change_url,
         }
         return TemplateResponse(
