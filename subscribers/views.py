@@ -50,6 +50,7 @@ def _context(**extra) -> dict:
         "page_name": settings.OPS_STATUS_PAGE_NAME,
         "maintenance_tz": settings.OPS_MAINTENANCE_TZ,
         "confirm_hours": settings.OPS_SUBSCRIBE_CONFIRM_HOURS,
+        "webhook_disable_after": settings.OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER,
         **extra,
     }
 
