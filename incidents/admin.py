@@ -303,7 +303,8 @@ class UnacknowledgedFilter(admin.SimpleListFilter):
 @admin.register(Incident)
 class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, DeliveriesMixin, admin.ModelAdmin):
     list_filter = ("level", "status", "breached", ComponentFilter, UnacknowledgedFilter)
-    search_fields = ("title", "public_id")
+    search_fields = ("title", "public_id", "commander__username", "component_impacts__component__name")
+    date_hierarchy = "opened_at"
     workflow_actions = WORKFLOW
     change_form_template = "admin/incidents/incident/change_form.html"
     change_list_template = "admin/incidents/incident/change_list.html"

@@ -755,10 +755,30 @@ def _utc(dt):
 # --- freezes and checklist templates ----------------------------------------------------------------------
 
 
+class FreezeWhenFilter(admin.SimpleListFilter):
+    title = "when"
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return [("now", "In force now"), ("upcoming", "Upcoming"), ("past", "Past")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "now":
+            return queryset.filter(start__lte=now, end__gt=now)
+        if self.value() == "upcoming":
+            return queryset.filter(start__gt=now)
+        if self.value() == "past":
+            return queryset.filter(end__lte=now)
+        return queryset
+
+
 @admin.register(FreezePeriod)
 class FreezePeriodAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ("name", "start_column", "end_column", "reason")
+    list_filter = (FreezeWhenFilter,)
     search_fields = ("name", "reason")
+    date_hierarchy = "start"
     fields = ("name", "start", "end", "reason", "audit_history")
     readonly_fields = ("audit_history",)
     ordering = ("-start",)
@@ -798,6 +818,8 @@ class ChecklistTemplateItemInline(admin.TabularInline):
 @admin.register(ChecklistTemplate)
 class ChecklistTemplateAdmin(AuditHistoryMixin, admin.ModelAdmin):
     list_display = ("title", "phase", "item_count")
+    list_filter = ("phase",)
+    search_fields = ("title", "items__text")
     fields = ("phase", "title", "audit_history")
     readonly_fields = ("audit_history",)
     inlines = [ChecklistTemplateItemInline]
