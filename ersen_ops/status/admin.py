@@ -5,7 +5,9 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 
 from ersen_ops.audit.admin import AuditHistoryMixin
-from ersen_ops.status import services
+from ersen_ops.core.display import status_badge
+from ersen_ops.status import selectors, services
+from ersen_ops.status.choices import COMPONENT_STATUS_COLOURS, ComponentStatus
 from ersen_ops.status.models import Component
 
 
@@ -30,7 +32,7 @@ class ComponentForm(forms.ModelForm):
 @admin.register(Component)
 class ComponentAdmin(AuditHistoryMixin, admin.ModelAdmin):
     form = ComponentForm
-    list_display = ("name", "status", "group", "position", "public", "public_id")
+    list_display = ("name", "manual_status", "public_status", "group", "position", "public", "public_id")
     list_filter = ("status", "public", "is_group")
     search_fields = ("name", "description", "public_id")
     list_select_related = ("group",)
@@ -43,6 +45,26 @@ class ComponentAdmin(AuditHistoryMixin, admin.ModelAdmin):
         ("Identity", {"fields": ("public_id", "created_at", "updated_at")}),
         ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
     )
+
+    def get_changelist_instance(self, request):
+        """Each row also shows what the public sees now (incidents and maintenance may make it worse than the
+        manual status): the rollup is computed once for the page (constant queries)."""
+        changelist = super().get_changelist_instance(request)
+        public = {c.pk: c.status for c in selectors.load_components()}
+        for obj in changelist.result_list:
+            obj._public_status = public.get(obj.pk)
+        return changelist
+
+    @admin.display(description="manual status", ordering="status")
+    def manual_status(self, obj):
+        return status_badge(obj.status, obj.get_status_display(), COMPONENT_STATUS_COLOURS)
+
+    @admin.display(description="public status now")
+    def public_status(self, obj):
+        status = getattr(obj, "_public_status", None)
+        if status is None:
+            return "hidden" if not obj.public else "—"
+        return status_badge(status, ComponentStatus(status).label, COMPONENT_STATUS_COLOURS)
 
     def save_model(self, request, obj, form, change):
         before = services.component_state(Component.objects.get(pk=obj.pk)) if change else None
