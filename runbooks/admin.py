@@ -25,7 +25,7 @@ from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
 from runbooks import library, policy, selectors, services
-from runbooks.choices import RETRYABLE_STATUSES, STATUS_COLOURS, ExecutionStatus, LaunchChannel
+from runbooks.choices import RETRYABLE_STATUSES, STATUS_COLOURS, STEP_COLOURS, ExecutionStatus, LaunchChannel
 from runbooks.models import ExecutionStep, Host, Runbook, RunbookExecution, RunbookStep
 
 BR = mark_safe("<br>")  # format_html_join escapes its separator
@@ -516,10 +516,19 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
         ),
         (
             "Run",
-            {"fields": ("started_column", "finished_column", "duration_column", "heartbeat_at", "worker", "task_id")},
+            {
+                "fields": (
+                    "started_column",
+                    "finished_column",
+                    "duration_column",
+                    "heartbeat_column",
+                    "worker",
+                    "task_id",
+                )
+            },
         ),
         ("Outcome", {"fields": ("error", "result_pretty")}),
-        ("Window rule", {"fields": ("outside_window", "justification")}),
+        ("Window rule", {"fields": ("outside_window_column", "justification")}),
         ("Cancellation", {"fields": ("cancel_requested_at", "cancel_requested_by_name", "cancel_reason")}),
         ("Plan (snapshot taken at launch)", {"fields": ("plan_pretty",), "classes": ("collapse",)}),
         ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
@@ -536,12 +545,12 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
         "started_column",
         "finished_column",
         "duration_column",
-        "heartbeat_at",
+        "heartbeat_column",
         "worker",
         "task_id",
         "error",
         "result_pretty",
-        "outside_window",
+        "outside_window_column",
         "justification",
         "cancel_requested_at",
         "cancel_requested_by_name",
@@ -621,7 +630,11 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
-            context["steps"] = list(ExecutionStep.objects.filter(execution=obj).order_by("order"))
+            steps = list(ExecutionStep.objects.filter(execution=obj).order_by("order"))
+            for step in steps:
+                step.badge = status_badge(step.status, step.get_status_display(), STEP_COLOURS)
+            context["steps"] = steps
+            context["status_badge"] = status_badge(obj.status, obj.get_status_display(), STATUS_COLOURS)
             context["output_url"] = reverse("admin:runbooks_runbookexecution_output", args=[obj.pk])
             context["waiting"] = selectors.execution_waiting_message(obj)
             context["is_final"] = obj.status not in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
@@ -670,6 +683,20 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
     @admin.display(description="outside window", boolean=True, ordering="outside_window")
     def flagged(self, obj):
         return obj.outside_window
+
+    @admin.display(description="last heartbeat")
+    def heartbeat_column(self, obj):
+        return both_zones(obj.heartbeat_at)
+
+    @admin.display(description="outside a window?")
+    def outside_window_column(self, obj):
+        # Words, not a red ✗ icon: "not outside" is the good case and must not look like an error.
+        if obj.outside_window:
+            return format_html(
+                '<strong class="overdue">{}</strong>',
+                "Yes — flagged: run post-launch outside an in-progress window of the host's components",
+            )
+        return "No"
 
     @admin.display(description="result")
     def result_pretty(self, obj):
