@@ -12,11 +12,12 @@ class RequestContext:
     remote_addr: str | None = None
 
 
-_current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("ersen_request", default=RequestContext())
+_EMPTY = RequestContext()
+_current: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar("ersen_request", default=None)
 
 
 def current() -> RequestContext:
-    return _current.get()
+    return _current.get() or _EMPTY
 
 
 def set_current(ctx: RequestContext) -> contextvars.Token:
