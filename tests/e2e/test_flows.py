@@ -170,7 +170,7 @@ def test_flow_2_approvals_gate_the_start_and_the_status_page_follows(session_for
     start = op.locator("#workflow-actions [data-action=start]")
     expect(start).to_have_attribute("aria-disabled", "true")
     expect(op.locator("#why-start")).to_contain_text("Cannot start: 3 “before” item(s) not done")
-    operator.shot("start refused while before items are missing")
+    operator.shot("start refused while before items are missing", full_page=False)
 
     approver = session_for("approver")
     ap = approver.login("approver")
@@ -236,6 +236,7 @@ def test_flow_3_run_the_database_backup_from_the_window_and_watch_it_live(
     expect(page.locator("#execution-steps tr")).not_to_have_count(1, timeout=10_000)  # steps rendered live
     expect(page.locator("#execution-steps")).to_contain_text("Dump database")
     assert page.locator("#execution-live").get_attribute("data-final") == "0", "still running: seen live"
+    expect(page.locator(".field-status_column .readonly")).to_contain_text("Running")  # the page follows too
     operator.shot("output arriving live", full_page=False)
     expect(page.locator("#execution-live")).to_have_attribute("data-final", "1", timeout=60_000)
     expect(page.locator(".field-status_column")).to_contain_text("Succeeded")
@@ -313,7 +314,7 @@ def test_flow_5_incident_commander_handles_a_p1_and_the_status_page_shows_the_up
     first = countdown.inner_text()
     page.wait_for_timeout(1500)
     assert countdown.inner_text() != first, "the SLA countdown ticks"
-    commander.shot("P1 opened with the SLA countdown")
+    commander.shot("P1 opened with the SLA countdown", full_page=False)
 
     page.click("#workflow-actions a[data-action=acknowledge]")
     commander.shot("acknowledge confirmation")
