@@ -414,6 +414,20 @@ class RunbookAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     def step_count(self, obj):
         return obj._steps
 
+    def get_list_display(self, request):
+        display = super().get_list_display(request)
+        if request.user.has_perm("runbooks.run_runbook"):
+            display = (*display, "run_link")  # the Run page first shows the target and the exact commands
+        return display
+
+    @admin.display(description="")
+    def run_link(self, obj):
+        if not obj.enabled:
+            return ""
+        return format_html(
+            '<a class="button" href="{}">Run…</a>', reverse("admin:runbooks_runbook_workflow", args=[obj.pk, "run"])
+        )
+
     @admin.display(description="last run")
     def last_run(self, obj):
         if not obj._last_status:
