@@ -394,7 +394,9 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
     def _sending(obj) -> bool:
         from ersen_ops.notifications.choices import FINAL_STATUSES
 
-        return selectors.window_deliveries(obj).exclude(status__in=FINAL_STATUSES).exists()
+        if not hasattr(obj, "_deliveries_pending"):  # get_fieldsets runs several times per page
+            obj._deliveries_pending = selectors.window_deliveries(obj).exclude(status__in=FINAL_STATUSES).exists()
+        return obj._deliveries_pending
 
     TIME_FIELDS = ("planned_start", "planned_end")
 
