@@ -50,7 +50,7 @@ sandbox-host: $(STAMP)
 	$(BIN)/python manage.py sandbox_host
 
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(BENCH)
 
 ## make lock: re-pin requirements*.txt from requirements*.in (needs pip-tools)
 lock:
