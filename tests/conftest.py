@@ -44,3 +44,7 @@ def users(db):
     from tests.factories import make_role_users
 
     return make_role_users()
+
+
+# Process fixtures (sshd sandbox host, qcluster worker), defined once for every test package.
+from tests.processes import sandbox, sandbox_host, ssh_key, worker  # noqa: E402,F401

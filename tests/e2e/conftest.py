@@ -3,8 +3,7 @@ server, with a real `manage.py qcluster` and the sshd sandbox host of the runboo
 
 - One browser for the whole session; a fresh context (cookies, time zone) per user per test.
 - The database is shared by three processes' worth of code (this test, the live-server thread, the qcluster
-  process): tests are transactional, and on SQLite the test database is a file (set by the runbooks conftest,
-  imported below before any database is created).
+  process): tests are transactional, and on SQLite the test database is a file (tests/settings.py).
 - Screenshots of every step go to test-artifacts/e2e/<flow>/ (git-ignored); CI keeps them as artifacts.
 """
 
@@ -22,13 +21,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 from tests.conftest import require_program  # noqa: E402
 from tests.maintenance.conftest import ensure_checklist_templates  # noqa: E402
-from tests.runbooks.conftest import (  # noqa: E402,F401 - fixtures reused as they are
-    BASE_DIR,
-    sandbox,
-    sandbox_host,
-    ssh_key,
-    worker,
-)
+from tests.processes import BASE_DIR  # noqa: E402  (sandbox, worker fixtures come from tests/conftest.py)
 
 ARTIFACTS = BASE_DIR / "test-artifacts" / "e2e"
 CHROMIUM_ARGS = [

@@ -22,7 +22,7 @@ from ersen_ops.core.services import site_settings_set_phase
 from runbooks import services
 from runbooks.choices import FINAL_STATUSES, ExecutionStatus, StepStatus
 from runbooks.models import RunbookExecution
-from tests.runbooks.conftest import BASE_DIR, worker_env
+from tests.processes import BASE_DIR, worker_env
 from tests.runbooks.factories import runbook_with_steps
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

@@ -1,8 +1,10 @@
-"""Fixtures of the runbook tests: a real sshd sandbox host, a pinned Host row, and a real qcluster worker.
+"""Real processes for tests: an sshd sandbox host, a pinned Host row, and a qcluster worker.
+
+Registered once for the whole suite by tests/conftest.py (so a session starts one sandbox host, whichever
+of the runbook and end-to-end tests use it).
 
 The worker is a separate process, so it must see the rows the test commits: tests using it are
-transactional (`transactional_db`), and on SQLite the test database is a file (set below, before the
-test database is created), never in-memory. The worker gets DATABASE_URL pointing at that same test
+transactional (`transactional_db`), and on SQLite the test database is a file (tests/settings.py), never in-memory. The worker gets DATABASE_URL pointing at that same test
 database (a file on SQLite, `test_<name>` on PostgreSQL).
 """
 
@@ -20,7 +22,7 @@ from django.db import connection
 
 from tests.conftest import require_program
 
-BASE_DIR = Path(__file__).resolve().parents[2]
+BASE_DIR = Path(__file__).resolve().parents[1]
 
 def database_url() -> str:
     """A DATABASE_URL for another process, pointing at the test database this session uses."""
