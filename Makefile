@@ -21,7 +21,7 @@ run: export DEBUG ?= 1
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py apply_schedules
-	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py seed_demo --url http://$(ADDR)
 	$(BIN)/python manage.py devserver $(ADDR)
 
 ## make test: install and run the whole suite (CI=true turns missing programs into failures)

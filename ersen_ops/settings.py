@@ -275,7 +275,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL.upper()},
     "loggers": {
-        "django_q": {"level": "WARNING" if LOG_LEVEL != "debug" else "DEBUG", "propagate": True},
+        # django-q2 logs every processed task at INFO under the name "django-q".
+        "django-q": {"level": "WARNING" if LOG_LEVEL != "debug" else "DEBUG"},
         "paramiko": {"level": "WARNING"},
     },
 }

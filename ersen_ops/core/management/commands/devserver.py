@@ -1,5 +1,6 @@
-"""Run the web server and a django-q cluster together; Ctrl-C stops both."""
+"""Run the web server and a django-q cluster together; Ctrl-C stops both (and their children)."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,9 +17,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         python = sys.executable
+        # Each in its own process group, so stopping reaches runserver's reloader child and the cluster's workers.
         procs = [
-            subprocess.Popen([python, "manage.py", "qcluster"]),
-            subprocess.Popen([python, "manage.py", "runserver", options["addrport"]]),
+            subprocess.Popen([python, "manage.py", "qcluster"], start_new_session=True),
+            subprocess.Popen([python, "manage.py", "runserver", options["addrport"]], start_new_session=True),
         ]
         stopping = False
 
@@ -28,17 +30,25 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
+        self.stdout.write(f"web: http://{options['addrport']}/admin/   worker: qcluster   (Ctrl-C stops both)")
         try:
             while not stopping and all(p.poll() is None for p in procs):
                 time.sleep(0.3)
         finally:
             for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGINT)
+                _signal_group(p, signal.SIGINT)
             deadline = time.monotonic() + 15
             for p in procs:
                 try:
                     p.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
-                    p.kill()
+                    pass
+                _signal_group(p, signal.SIGKILL)  # whatever of the group is still there
             self.stdout.write("web server and worker stopped.")
+
+
+def _signal_group(proc, sig) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass

@@ -32,6 +32,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet-credentials", action="store_true", help="Do not print the logins.")
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the portal will be served.")
 
     def handle(self, *args, **options):
         creds_file = Path(settings.BASE_DIR) / ".demo-credentials"
@@ -50,7 +51,8 @@ class Command(BaseCommand):
         creds_file.write_text("".join(f"{u}:{p}\n" for u, p in known.items()))
         creds_file.chmod(0o600)
         if not options["quiet_credentials"]:
-            self.stdout.write("\nErsen Ops is at http://127.0.0.1:8000/admin/  (status page: http://127.0.0.1:8000/)")
+            url = options["url"].rstrip("/")
+            self.stdout.write(f"\nErsen Ops is at {url}/admin/  (public status page: {url}/)")
             self.stdout.write("Logins (kept in .demo-credentials):")
             for user, role in DEMO_USERS:
                 if user in known:
