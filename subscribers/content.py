@@ -16,11 +16,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from icalendar import Calendar, Event
 
 from ersen_ops.status import ical, selectors, serializers
 from ersen_ops.status.models import CalendarSequence
-from ersen_ops.status.snapshot import calendar_fields, shortlink
+from ersen_ops.status.snapshot import calendar_fields
 from subscribers import tokens
 
 MANAGE_PLACEHOLDER = "__ERSEN_MANAGE_URL__"
@@ -89,38 +88,14 @@ def webhook_body(payload: str | dict, webhook) -> str:
 
 
 def window_ics(window) -> tuple[str, int] | None:
-    """The window as a one-event calendar: the same UID, SEQUENCE, DTSTAMP and fields as `/maintenance.ics`.
-
-    Reads the feed's CalendarSequence (kept current by the status app on every save of the window);
-    the VEVENT mirrors `ersen_ops.status.ical.calendar_bytes`, which builds its events inline.
-    """
+    """The window as a one-event calendar: the same UID, SEQUENCE, DTSTAMP and fields as `/maintenance.ics`."""
     fields = calendar_fields(window)
     if fields is None:
         return None
     sequence = CalendarSequence.objects.filter(window_public_id=window.public_id).first()
-    number = sequence.sequence if sequence is not None else 0
-    stamp = sequence.changed_at if sequence is not None else window.updated_at
-    link = shortlink(window.public_id)
-    cal = Calendar()
-    cal.add("prodid", ical.PRODID)
-    cal.add("version", "2.0")
-    cal.add("calscale", "GREGORIAN")
-    cal.add("method", "PUBLISH")
-    event = Event()
-    event.add("uid", f"{window.public_id}@{ical.uid_host()}")
-    event.add("dtstamp", stamp)
-    event.add("last-modified", stamp)
-    event.add("sequence", number)
-    event.add("dtstart", fields["start"])
-    event.add("dtend", fields["end"])
-    event.add("summary", fields["summary"])
-    event.add("description", (fields["description"] + "\n\n" if fields["description"] else "") + link)
-    event.add("url", link)
-    event.add("status", fields["status"])
-    event.add("transp", "OPAQUE")
-    event.add("categories", ["Maintenance"])
-    cal.add_component(event)
-    return cal.to_ical().decode(), number
+    cal = ical.new_calendar()
+    cal.add_component(ical.window_event(window, fields, sequence))
+    return cal.to_ical().decode(), sequence.sequence if sequence is not None else 0
 
 
 # --- email ------------------------------------------------------------------------------------------------
