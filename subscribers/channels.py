@@ -24,7 +24,7 @@ import email.utils
 import logging
 import time
 from email.mime.text import MIMEText
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -42,7 +42,7 @@ from ersen_ops.notifications.channels import (
     TemporaryFailure,
 )
 from ersen_ops.notifications.choices import SubscriberChannel
-from ersen_ops.notifications.masking import LOGGER_NAME, mask
+from ersen_ops.notifications.masking import LOGGER_NAME, fragments, mask
 from subscribers import tokens
 from subscribers.choices import MessageKind, SubscriberStatus, WebhookStatus
 
@@ -190,25 +190,9 @@ class SubscriberEmailChannel(EmailChannel):
 # --- webhooks ------------------------------------------------------------------------------------------------
 
 
-def url_fragments(url: str) -> list[str]:
-    """The webhook URL and the pieces of it an HTTP library may quote alone (path, query, long segments)."""
-    parts = urlsplit(url)
-    found = {url, url.split("://", 1)[-1]}
-    path_query = parts.path + (f"?{parts.query}" if parts.query else "")
-    for piece in (path_query, parts.path, parts.query):
-        if len(piece) >= MIN_FRAGMENT:
-            found.add(piece)
-    for segment in parts.path.split("/") + parts.query.replace("&", "=").split("="):
-        if len(segment) >= MIN_FRAGMENT:
-            found.add(segment)
-    for piece in list(found):
-        found.update({quote(piece, safe="/:?=&"), unquote(piece)})
-    return sorted((f for f in found if f), key=len, reverse=True)
-
-
 def mask_url(text: str, url: str) -> str:
     text = mask(text)
-    for fragment in url_fragments(url):
+    for fragment in sorted(fragments(url, min_fragment=MIN_FRAGMENT), key=len, reverse=True):
         text = text.replace(fragment, MASKED_URL)
     return text
 
@@ -322,4 +306,4 @@ class SubscriberWebhookChannel(BaseChannel):
             raise PermanentFailure(f"HTTP {response.status_code}: {text}", response=described)
 
 
-__all__ = ["SubscriberEmailChannel", "SubscriberWebhookChannel", "NotConfigured", "url_fragments", "mask_url"]
+__all__ = ["SubscriberEmailChannel", "SubscriberWebhookChannel", "NotConfigured", "mask_url"]

@@ -29,7 +29,7 @@ MIN_FRAGMENT = 16
 MIN_SECRET = 4
 
 
-def _fragments(value: str) -> set[str]:
+def fragments(value: str, *, min_fragment: int = MIN_FRAGMENT) -> set[str]:
     """The secret itself plus the pieces of it that can appear alone in an error message."""
     found = {value}
     if "://" in value:
@@ -37,10 +37,10 @@ def _fragments(value: str) -> set[str]:
         found.add(value.split("://", 1)[1])  # without scheme
         path_query = parts.path + (f"?{parts.query}" if parts.query else "")
         for piece in (path_query, parts.path, parts.query, parts.password or ""):
-            if len(piece) >= MIN_FRAGMENT or (piece == parts.path and len(piece) > 1 and piece.count("/") > 1):
+            if len(piece) >= min_fragment or (piece == parts.path and len(piece) > 1 and piece.count("/") > 1):
                 found.add(piece)
         for segment in parts.path.split("/") + parts.query.replace("&", "=").split("="):
-            if len(segment) >= MIN_FRAGMENT:
+            if len(segment) >= min_fragment:
                 found.add(segment)
     # Libraries sometimes quote or unquote what they print.
     for piece in list(found):
@@ -56,7 +56,7 @@ def secret_fragments() -> list[tuple[str, str]]:
         value = str(getattr(settings, name, "") or "")
         if len(value) < MIN_SECRET:
             continue
-        pairs.extend((fragment, name) for fragment in _fragments(value))
+        pairs.extend((fragment, name) for fragment in fragments(value))
     pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
     return pairs
 
