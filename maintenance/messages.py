@@ -58,6 +58,13 @@ def rescheduled_subject(window) -> str:
     return f"Maintenance rescheduled: {window.title} — {fmt_local(window.planned_start)}"
 
 
+def rescheduled_text(window, *, old_start: datetime, old_end: datetime) -> str:
+    """The announcement of a moved window, saying where it moved from (the announcement itself stays the seed's)."""
+    return f"Rescheduled. Previously: {when_text(old_start, old_end)}.\n\n" + (
+        window.announcement or announcement_text(window)
+    )
+
+
 def reminder_subject(window) -> str:
     return f"Reminder: maintenance starts {fmt_local(window.planned_start)} — {window.title}"
 

@@ -285,11 +285,18 @@ def window_update(*, actor, window: MaintenanceWindow, components=None, now: dat
     record(actor=actor, action="maintenance.window.updated", target=locked, data={"before": before, "after": after})
     if reannounce:
         rescheduled = bool(set(changed) & SCHEDULE_FIELDS)
+        body = locked.announcement
+        if rescheduled:
+            body = messages.rescheduled_text(
+                locked,
+                old_start=before.get("planned_start", locked.planned_start),
+                old_end=before.get("planned_end", locked.planned_end),
+            )
         _announce(
             locked,
             event="maintenance.rescheduled" if rescheduled else "maintenance.updated",
             subject=messages.rescheduled_subject(locked) if rescheduled else messages.scheduled_subject(locked),
-            body=locked.announcement,
+            body=body,
             actor=actor,
         )
     _refresh(window, locked)

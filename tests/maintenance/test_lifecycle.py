@@ -428,6 +428,9 @@ def test_rescheduling_a_scheduled_window_rechecks_and_reannounces(scheduled_wind
     assert window.announced_at == now and window.eta == thursday + timedelta(hours=1)
     assert "Thursday, January 14, 2027 02:00-03:00 PST" in window.announcement
     assert deliveries(window, "maintenance.rescheduled") == [Channel.STATUS_PAGE]
+    notice = NotificationDelivery.objects.get(related_id=str(window.pk), event="maintenance.rescheduled")
+    assert notice.body.startswith("Rescheduled. Previously: Tuesday, January 12, 2027 02:00-03:00 PST.\n\n")
+    assert notice.body.endswith(window.announcement)
     assert "maintenance.window.updated" in actions(window)
 
 
