@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import socket
 from contextlib import contextmanager
 
 import pytest
+
+from tests.receivers import smtp_receiver
 
 # Secret-looking parts of the webhook URLs: tests assert they never reach a row or a log line.
 DISCORD_TOKEN = "discord-SECRET-token-0123456789abcdefghij"
@@ -56,54 +55,12 @@ def send(sync_queue, django_capture_on_commit_callbacks):
     return _committing
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SMTPRecorder:
-    """An aiosmtpd handler that keeps every message and can refuse chosen recipients."""
-
-    def __init__(self):
-        self.envelopes = []
-        self.refuse: dict[str, str] = {}
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 2.0.0 Ok: queued as TEST42"
-
-    def messages(self):
-        return [email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes]
-
-
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on a free port; Django's SMTP backend pointed at it."""
-    from aiosmtpd.controller import Controller
-
-    recorder = SMTPRecorder()
-    port = free_port()
-    controller = Controller(recorder, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.OPS_EMAIL_TO = ["ops@ersen.xyz", "oncall@ersen.xyz"]
-    try:
-        yield recorder
-    finally:
-        controller.stop()
+    with smtp_receiver(settings) as mailbox:
+        settings.OPS_EMAIL_TO = ["ops@ersen.xyz", "oncall@ersen.xyz"]
+        yield mailbox
 
 
 def assert_no_secret(text: str) -> None:

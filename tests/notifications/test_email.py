@@ -13,7 +13,7 @@ from ersen_ops.audit.models import AuditEvent
 from ersen_ops.notifications.choices import Channel, DeliveryStatus
 from ersen_ops.notifications.sending import deliveries_sweep
 from ersen_ops.notifications.services import notify
-from tests.notifications.conftest import SMTPRecorder, free_port
+from tests.receivers import Mailbox, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,7 @@ def test_an_unreachable_smtp_server_is_retried_not_failed(settings, send):
 
 def test_a_rejected_smtp_password_fails_without_showing_the_password(settings, send, caplog):
     password = "smtp-Pa55word-very-secret"
-    recorder = SMTPRecorder()
+    recorder = Mailbox()
     port = free_port()
     controller = Controller(
         recorder,

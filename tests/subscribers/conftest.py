@@ -7,10 +7,7 @@ subscriber → SMTP / HTTP. It fails the test if any task failed (django-q would
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import socket
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -18,6 +15,7 @@ import pytest
 
 from ersen_ops.core.choices import Phase
 from ersen_ops.core.services import site_settings_set_phase
+from tests.receivers import Mailbox, smtp_receiver
 
 
 @pytest.fixture(autouse=True)
@@ -76,60 +74,11 @@ def postlaunch(db):
     site_settings_set_phase(actor="system:test", phase=Phase.POSTLAUNCH)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Mailbox:
-    """An aiosmtpd handler keeping every message; chosen recipients can be refused."""
-
-    def __init__(self):
-        self.envelopes = []
-        self.refuse: dict[str, str] = {}
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 2.0.0 Ok: queued as SUB42"
-
-    def messages(self, to: str | None = None):
-        found = []
-        for envelope in self.envelopes:
-            if to is None or to in envelope.rcpt_tos:
-                found.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-        return found
-
-    def clear(self):
-        self.envelopes.clear()
-
-
 @pytest.fixture
 def smtp(settings):
     """A real SMTP server on a free port; Django's SMTP backend pointed at it."""
-    from aiosmtpd.controller import Controller
-
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    try:
+    with smtp_receiver(settings, Mailbox(queue_id="SUB42")) as mailbox:
         yield mailbox
-    finally:
-        controller.stop()
 
 
 def plain(message) -> str:
