@@ -21,6 +21,17 @@ MATRIX = {
     "runbooks.run_runbook": {roles.OPERATORS},
     "notifications.resend_notificationdelivery": {roles.OPERATORS},
     "status.change_component": {roles.OPERATORS},
+    "maintenance.add_freezeperiod": {roles.OPERATORS},
+    "incidents.change_level_incident": {roles.INCIDENT_COMMANDERS},
+    "incidents.command_incident": {roles.INCIDENT_COMMANDERS},
+    "runbooks.cancel_runbookexecution": {roles.OPERATORS},
+    "runbooks.pin_host_key": set(),
+    "runbooks.change_host": set(),
+    "runbooks.change_runbook": set(),
+    "maintenance.change_checklisttemplate": set(),
+    "subscribers.export_subscriber": {roles.OPERATORS},
+    "subscribers.enable_webhooksubscriber": {roles.OPERATORS},
+    "subscribers.view_subscriber": {roles.OPERATORS},
     "audit.view_auditevent": {roles.OPERATORS, roles.APPROVERS, roles.INCIDENT_COMMANDERS, roles.VIEWERS},
     "audit.change_auditevent": set(),
     "audit.delete_auditevent": set(),
@@ -46,6 +57,14 @@ def test_each_role_has_exactly_the_permissions_of_the_matrix(users, perm):
         exists = Permission.objects.filter(content_type__app_label=app_label, codename=codename).exists()
         expected = role in MATRIX[perm] and exists
         assert user.has_perm(perm) is expected, f"{role} {'should' if expected else 'should not'} have {perm}"
+
+
+def test_every_permission_of_the_matrix_exists():
+    from django.contrib.auth.models import Permission
+
+    for perm in MATRIX:
+        app_label, codename = perm.split(".")
+        assert Permission.objects.filter(content_type__app_label=app_label, codename=codename).exists(), perm
 
 
 def test_viewers_have_only_view_permissions(users):
