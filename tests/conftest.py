@@ -25,6 +25,19 @@ def require_program(name: str, path: str | None = None) -> str:
     return found
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_stray_connections_at_teardown(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end connections that worker threads/processes left behind
+    (PostgreSQL refuses to drop a database in use, which would break the next run's --create-db)."""
+    yield
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+
+
 @pytest.fixture
 def postgres(db):
     """Marks a test as PostgreSQL-only."""
