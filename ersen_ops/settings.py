@@ -23,7 +23,7 @@ _INSECURE_KEY = "dev-only-insecure-key-change-me"
 try:
     DEBUG = config.boolean("DEBUG", False)
     SECRET_KEY = config.string("SECRET_KEY", "")
-    if not SECRET_KEY or SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 32:
+    if not SECRET_KEY or SECRET_KEY == _INSECURE_KEY or len(SECRET_KEY) < 50:
         if not DEBUG:
             raise ConfigError(
                 "SECRET_KEY: set a random value of at least 50 characters for production "

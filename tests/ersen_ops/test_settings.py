@@ -35,8 +35,9 @@ def test_production_settings_pass_check_deploy_with_zero_warnings():
     assert "System check identified no issues" in result.stdout
 
 
-def test_production_refuses_to_start_without_secret_key():
-    env = {**PROD_ENV, "SECRET_KEY": ""}
+@pytest.mark.parametrize("key", ["", "too-short-for-production"])
+def test_production_refuses_to_start_without_a_real_secret_key(key):
+    env = {**PROD_ENV, "SECRET_KEY": key}
     result = run_manage("check", env=env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
