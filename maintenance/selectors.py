@@ -8,7 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from maintenance.choices import ACTIVE_STATUSES, ChecklistPhase, WindowStatus
-from maintenance.models import Approval, ChecklistItem, ChecklistTemplate, FreezePeriod, MaintenanceWindow
+from maintenance.models import Approval, ChecklistItem, FreezePeriod, MaintenanceWindow
 from maintenance.policy import FreezeFacts, ItemFacts, WindowFacts
 
 
@@ -91,10 +91,6 @@ def checklist_by_phase(window: MaintenanceWindow) -> list[tuple[str, str, list[C
         (phase.value, phase.label, sorted((i for i in items if i.phase == phase), key=lambda i: (i.order, i.id)))
         for phase in ChecklistPhase
     ]
-
-
-def templates_with_items() -> list[ChecklistTemplate]:
-    return list(ChecklistTemplate.objects.prefetch_related("items"))
 
 
 def window_deliveries(window: MaintenanceWindow):

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from ersen_ops.core.services import current_phase
 from runbooks import library, policy
@@ -18,10 +18,6 @@ from runbooks.models import ExecutionStep, Host, Runbook, RunbookExecution
 def max_step_timeout() -> int:
     # A command must end (and be recorded) before django-q's own timeout kills the worker.
     return max(policy.MIN_STEP_TIMEOUT, settings.Q_CLUSTER["timeout"] - 60)
-
-
-def runbook_get(*, slug: str) -> Runbook:
-    return Runbook.objects.prefetch_related("steps").get(slug=slug)
 
 
 def runbook_steps(runbook: Runbook) -> list[dict]:
@@ -155,14 +151,6 @@ def execution_list() -> QuerySet[RunbookExecution]:
     )
 
 
-def execution_get(*, pk) -> RunbookExecution:
-    return (
-        execution_list()
-        .prefetch_related(Prefetch("steps", queryset=ExecutionStep.objects.order_by("order")))
-        .get(pk=pk)
-    )
-
-
 def execution_waiting_message(execution: RunbookExecution) -> str:
     if execution.status != ExecutionStatus.QUEUED:
         return ""
@@ -271,7 +259,3 @@ def execution_payload(execution: RunbookExecution) -> dict:
         "result": execution.result,
         "steps": steps,
     }
-
-
-def steps_ordered(execution: RunbookExecution) -> QuerySet[ExecutionStep]:
-    return execution.steps.order_by("order")

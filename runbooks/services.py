@@ -21,7 +21,6 @@ from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefu
 from ersen_ops.core.queue import enqueue_on_commit
 from runbooks import library, policy, selectors
 from runbooks.choices import (
-    FINAL_STATUSES,
     ExecutionStatus,
     LaunchChannel,
     StepKind,
@@ -51,10 +50,6 @@ def _require(actor, perm: str, what: str) -> None:
         raise PermissionRefused(f"{what} needs a logged-in user with the permission {perm}.")
     if not user.has_perm(perm):
         raise PermissionRefused(f"Your role does not allow {what} (it needs the permission {perm}).")
-
-
-def _name(actor) -> str:
-    return actor_fields(actor)[1]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -799,7 +794,3 @@ def executions_reap_lost(*, now: datetime | None = None) -> list[int]:
             _kick_host_on_commit(execution.host_id)
         reaped.append(pk)
     return reaped
-
-
-def execution_is_final(status: str) -> bool:
-    return status in FINAL_STATUSES
