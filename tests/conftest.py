@@ -59,5 +59,5 @@ def users(db):
     return make_role_users()
 
 
-# Process fixtures (sshd sandbox host, qcluster worker), defined once for every test package.
-from tests.processes import sandbox, sandbox_host, ssh_key, worker  # noqa: E402,F401
+# Process fixtures (sshd sandbox host, qcluster worker, OIDC provider), defined once for every test package.
+from tests.processes import idp, oidc_provider, sandbox, sandbox_host, ssh_key, worker  # noqa: E402,F401

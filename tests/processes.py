@@ -1,4 +1,5 @@
-"""Real processes for tests: an sshd sandbox host, a pinned Host row, and a qcluster worker.
+"""Real processes for tests: an sshd sandbox host, a pinned Host row, a qcluster worker, and an OpenID Connect
+provider (tests/oidc_provider).
 
 Registered once for the whole suite by tests/conftest.py (so a session starts one sandbox host, whichever
 of the runbook and end-to-end tests use it).
@@ -23,6 +24,7 @@ from django.db import connection
 from tests.conftest import require_program
 
 BASE_DIR = Path(__file__).resolve().parents[1]
+
 
 def database_url() -> str:
     """A DATABASE_URL for another process, pointing at the test database this session uses."""
@@ -147,3 +149,21 @@ def worker(transactional_db, sandbox, ssh_key, tmp_path):
         yield w
     finally:
         w.stop()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory):
+    """The test OpenID Connect provider (django-oauth-toolkit) on 127.0.0.1 at a free port, session-wide: its own
+    process, SQLite file and RS256 key. Tests add users (`add_user`) and flip the tamper switch (`tamper`)."""
+    from tests.oidc_provider.process import OIDCProvider
+
+    provider = OIDCProvider(tmp_path_factory.mktemp("oidc-provider")).start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def idp(oidc_provider):
+    """The session's provider, its tamper switch reset after the test."""
+    yield oidc_provider
+    oidc_provider.tamper(None)
