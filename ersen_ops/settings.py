@@ -56,7 +56,9 @@ try:
             "OPS_BENCH_TRIVIAL_VIEW: benchmark-only switch; allowed only when ALLOWED_HOSTS lists loopback names alone"
         )
     OPS_TASK_MAX_DELIVERIES = config.integer("OPS_TASK_MAX_DELIVERIES", 3, minimum=1, maximum=20)
-    OPS_MAINTENANCE_REMINDER_MINUTES = config.integer("OPS_MAINTENANCE_REMINDER_MINUTES", 60, minimum=1, maximum=7 * 24 * 60)
+    OPS_MAINTENANCE_REMINDER_MINUTES = config.integer(
+        "OPS_MAINTENANCE_REMINDER_MINUTES", 60, minimum=1, maximum=7 * 24 * 60
+    )
     OPS_OWNER_MAY_SELF_APPROVE = config.boolean("OPS_OWNER_MAY_SELF_APPROVE", False)
     LOG_LEVEL = config.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
     # Notification channels (secrets: read only from the environment, never stored or logged).
@@ -103,6 +105,12 @@ try:
     OPS_SUBSCRIBER_FANOUT_CHUNK = config.integer("OPS_SUBSCRIBER_FANOUT_CHUNK", 200, minimum=1, maximum=5000)
     # Sender of subscriber email (empty: OPS_EMAIL_FROM), e.g. "Ersen Status <status@ersen.xyz>".
     OPS_SUBSCRIBER_EMAIL_FROM = config.string("OPS_SUBSCRIBER_EMAIL_FROM", "")
+    # Audit log: the chain's head is appended to a witness file outside the database (ersen_ops.audit.witness).
+    OPS_AUDIT_CHECKPOINT_MINUTES = config.integer("OPS_AUDIT_CHECKPOINT_MINUTES", 5, minimum=1, maximum=24 * 60)
+    OPS_AUDIT_WITNESS_FILE_DEFAULT = str(BASE_DIR / "var" / "audit-witness.log")
+    OPS_AUDIT_WITNESS_FILE = str(
+        BASE_DIR / (config.string("OPS_AUDIT_WITNESS_FILE", "").strip() or OPS_AUDIT_WITNESS_FILE_DEFAULT)
+    )
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 

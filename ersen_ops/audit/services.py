@@ -1,4 +1,4 @@
-"""`record()`: the one function that writes audit events.
+"""`record()`: the one function that writes audit events; `audit_checkpoint()`: the witness of its head.
 
 Call it inside the transaction of the change it records, so that the event
 exists exactly when the change committed. Appends are serialised (a
@@ -9,6 +9,7 @@ transactions already serialise writers) so two processes never fork the chain.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,9 +18,14 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from ersen_ops.audit import policy, selectors, witness
 from ersen_ops.audit.chain import compute_hash, event_fields
+from ersen_ops.audit.choices import AuditAction
 from ersen_ops.audit.models import AuditEvent
+from ersen_ops.audit.witness import WitnessLine
 from ersen_ops.core import context
+
+logger = logging.getLogger(__name__)
 
 # Arbitrary constant naming the audit chain's advisory lock.
 _CHAIN_LOCK_KEY = 0x45525345  # "ERSE"
@@ -75,3 +81,33 @@ def record(
         event.hash = compute_hash(prev_hash, event_fields(event))
         event.save()
     return event
+
+
+CHECKPOINT_ACTOR = "system:audit-checkpoint"
+
+
+def audit_checkpoint(*, now=None) -> tuple[WitnessLine, str]:
+    """Append the chain's head to the witness file; returns (the latest witness line, problem or "").
+
+    First the table is compared with the previous line: if events the witness saw are gone, no new line is
+    written (a shorter head must never become the latest witness), the mismatch is audited and logged, and
+    the listeners (#team-ops) hear of it. Holds the file's lock throughout, so two runs never interleave.
+    """
+    now = (now or timezone.now()).replace(microsecond=0)  # the file's resolution
+    with witness.locked_for_append() as fd:
+        previous = witness.latest()
+        problem = policy.witness_problem(previous, selectors.witness_facts(previous.event_id)) if previous else ""
+        if problem:
+            line = previous
+            logger.error("audit log shorter than its witness: %s", problem)
+            record(
+                actor=CHECKPOINT_ACTOR,
+                action=AuditAction.WITNESS_MISMATCH,
+                data={"problem": problem, "witness": previous.format(), "file": str(witness.witness_path())},
+            )
+        else:
+            head = selectors.chain_head()
+            line = WitnessLine(at=now, event_id=head.event_id, count=head.count, hash=head.hash)
+            witness.append(fd, line)
+    witness.tell_listeners(line=line, problem=problem)
+    return line, problem

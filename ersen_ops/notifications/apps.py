@@ -7,7 +7,11 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
+        from ersen_ops.audit.witness import register_witness_listener
         from ersen_ops.notifications.masking import install_log_masking
+        from ersen_ops.notifications.witness import post_witness_to_team_ops
 
         # Secrets never reach a log line, whoever logs them (us, urllib3, django-q).
         install_log_masking()
+        # Each audit checkpoint's witness line is also posted to #team-ops (when configured).
+        register_witness_listener(post_witness_to_team_ops)
