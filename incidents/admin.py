@@ -18,10 +18,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ersen_ops.audit.admin import AuditHistoryMixin
-from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
+from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin, report_message, reported_action
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
+from ersen_ops.notifications import outcomes
 from ersen_ops.notifications.admin import DeliveriesMixin
+from ersen_ops.notifications.choices import Channel, PagerAction
 from incidents import forms, policy, selectors, services
 from incidents.admin_views import report_view
 from incidents.calendar import sprint_calendar
@@ -177,6 +179,10 @@ def _link_window(request, obj, data):
     return "Maintenance window link updated."
 
 
+def _pager_plan() -> str:
+    return outcomes.describe_channels([Channel.PAGER])
+
+
 def _is_open(obj):
     return obj.resolved_at is None
 
@@ -195,7 +201,7 @@ WORKFLOW = [
         unavailable_reason=_ack_unavailable,
         describe=lambda obj: (
             f"You respond to this {obj.level} incident: the response SLA stops, "
-            + ("the pager alert is acknowledged, " if obj.pager_open else "")
+            + (f"the pager is sent “acknowledge” ({_pager_plan()}), " if obj.pager_open else "")
             + ("and you take command." if obj.commander_id is None else f"{obj.commander.get_username()} keeps command.")
         ),
         css_class="default",
@@ -261,7 +267,7 @@ WORKFLOW = [
         unavailable_reason=_resolved_reason,
         form_class=forms.ResolveForm,
         describe=lambda obj: "The final update is published on the status page"
-        + (", the pager alert is resolved" if obj.pager_open else "")
+        + (f", the pager is sent “resolve” ({_pager_plan()})" if obj.pager_open else "")
         + ", and the components' public status stops following this incident.",
     ),
 ]
@@ -340,20 +346,21 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
         form = forms.IncidentOpenForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                incident = services.incident_open(
-                    actor=request.user,
-                    title=form.cleaned_data["title"],
-                    level=form.cleaned_data["level"],
-                    components=form.impacts(),
-                    commander=form.cleaned_data["commander"],
-                    message=form.cleaned_data["message"],
-                    internal_notes=form.cleaned_data["internal_notes"],
-                    maintenance_window=form.cleaned_data["maintenance_window"],
-                )
+                with reported_action() as results:
+                    incident = services.incident_open(
+                        actor=request.user,
+                        title=form.cleaned_data["title"],
+                        level=form.cleaned_data["level"],
+                        components=form.impacts(),
+                        commander=form.cleaned_data["commander"],
+                        message=form.cleaned_data["message"],
+                        internal_notes=form.cleaned_data["internal_notes"],
+                        maintenance_window=form.cleaned_data["maintenance_window"],
+                    )
             except DomainError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, _opened_message(incident))
+                report_message(request, _opened_message(incident), results)
                 return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -421,10 +428,16 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
     def response(self, obj):
         if obj is None or obj.pk is None:
             return "—"
+        pager = [d for d in selectors.deliveries_for(obj) if d.channel == Channel.PAGER]
+        pages = [d for d in pager if (d.pager_action or PagerAction.TRIGGER) == PagerAction.TRIGGER]
         return render_to_string(
             "admin/incidents/incident/response.html",
             {
                 "incident": obj,
+                # From the pager deliveries' real status, not from the fact that a page was asked for.
+                "pages": outcomes.channel_outcomes(pages)[0].words if pages else "",
+                "pages_problem": outcomes.deliveries_have_problem(pages),
+                "pager_alert_open": obj.pager_open and outcomes.pager_alert_open(pager),
                 "due": both_zones(obj.response_due_at),
                 "acknowledged": both_zones(obj.acknowledged_at),
                 "resolved": both_zones(obj.resolved_at),
@@ -435,11 +448,12 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
 
 
 def _opened_message(incident) -> str:
+    """Who the level interrupts; what really reached them is added from the deliveries (report_message)."""
     told = {
-        Level.P1: "The on-call pager was triggered and Slack alerted.",
-        Level.P2: "Slack was alerted.",
-        Level.P3: "Nobody was interrupted: it is in the current sprint's queue.",
-        Level.P4: "Nobody was interrupted: it is in the backlog.",
+        Level.P1: "The level pages the on-call engineer and alerts Slack.",
+        Level.P2: "The level alerts Slack.",
+        Level.P3: "Nobody is interrupted: it is in the current sprint's queue.",
+        Level.P4: "Nobody is interrupted: it is in the backlog.",
     }[incident.level]
     return f"Incident {incident.public_id} opened as {incident.level}; response due {policy.format_moment(incident.response_due_at)}. {told}"
 

@@ -14,9 +14,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
-from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
+from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin, report_message, reported_action
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
+from ersen_ops.notifications import outcomes
 from maintenance import forms as mforms
 from maintenance import messages as texts
 from maintenance import policy, selectors, services
@@ -47,7 +48,7 @@ except ImportError:  # pragma: no cover - until it lands
 
 def _perform_schedule(request, obj, data):
     services.window_schedule(actor=request.user, window=obj, justification=data.get("justification", ""))
-    return f"Scheduled and announced “{obj}”."
+    return f"Scheduled “{obj}”; the announcement is queued."
 
 
 def _perform_start(request, obj, data):
@@ -62,7 +63,7 @@ def _perform_eta(request, obj, data):
 
 def _perform_complete(request, obj, data):
     services.window_complete(actor=request.user, window=obj)
-    return f"“{obj}” completed; the summary goes to #team-ops."
+    return f"“{obj}” completed; the summary is queued for #team-ops."
 
 
 def _perform_cancel(request, obj, data):
@@ -106,7 +107,8 @@ def _steps(*items, refusals=(), refusal_title="", extra=None):
 
 
 def _channel_list(values) -> str:
-    return ", ".join(c.label for c in _channels(values)) or "no channel"
+    # Each channel with what happens if it is not configured (it is skipped): never promise a message nobody gets.
+    return outcomes.describe_channels(values)
 
 
 def _component_list(obj) -> str:
@@ -171,8 +173,11 @@ def _describe_complete(obj):
             _component_list(obj),
         ),
         format_html("“Operational” is announced to: {}.", _channel_list(services.window_channels(obj))),
-        "The post-maintenance summary (planned vs actual, checklist, runbook runs, incidents) is stored and sent to "
-        "Slack #team-ops.",
+        format_html(
+            "The post-maintenance summary (planned vs actual, checklist, runbook runs, incidents) is stored and sent "
+            "to: {}.",
+            _channel_list(policy.SUMMARY_CHANNELS),
+        ),
         "The “after” checklist opens; the window is closed once all of it is done.",
     )
 
@@ -199,12 +204,6 @@ def _local(dt) -> str:
     from ersen_ops.core.display import in_local
 
     return in_local(dt, "D H:i T")
-
-
-def _channels(values):
-    from ersen_ops.notifications.choices import Channel
-
-    return [Channel(v) for v in values]
 
 
 def _schedule_refusals(obj):
@@ -270,7 +269,7 @@ WINDOW_ACTIONS = [
         form_class=mforms.EtaForm,
         describe=lambda o: (
             f"Current ETA: {policy.fmt_local(o.eta)} ({_utc(o.eta)}). "
-            f"The change is published to {', '.join(c.label for c in _channels(services.window_channels(o)))} and kept in the history."
+            f"The change is published to {_channel_list(services.window_channels(o))} and kept in the history."
         ),
     ),
     WorkflowAction(
@@ -523,9 +522,18 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
     def closed_at_display(self, obj):
         return both_zones(obj.closed_at)
 
-    @admin.display(description="Summary (as sent to #team-ops)")
+    @admin.display(description="Post-maintenance summary (for #team-ops)")
     def summary_text(self, obj):
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.summary) if obj.summary else "—"
+        if not obj.summary:
+            return "—"
+        sent = [d for d in selectors.window_deliveries(obj) if d.event == "maintenance.summary"]
+        told = outcomes.describe_deliveries(sent, nothing="Not sent anywhere.")
+        return format_html(
+            "<p class='{}'>{}</p><pre style='white-space:pre-wrap'>{}</pre>",
+            "summary-outcome errornote" if outcomes.deliveries_have_problem(sent) else "summary-outcome",
+            told,
+            obj.summary,
+        )
 
     # --- workflow -------------------------------------------------------------------------------------------
 
@@ -617,7 +625,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             "runbook_links": links,
             "announcement": obj.announcement or texts.announcement_text(obj),
             "announcement_published": bool(obj.announcement),
-            "channels": _channels(services.window_channels(obj)),
+            "channels": _channel_list(services.window_channels(obj)),
             "channel_reasons": policy.channels_for(
                 obj.type, obj.scheduled_phase or services.current_phase(), obj.planned_duration
             ).reasons,
@@ -645,7 +653,10 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             obj.public_id = window.public_id
             obj._state.adding = False
             return
-        services.window_update(actor=request.user, window=obj, components=components, **data)
+        with reported_action() as results:
+            services.window_update(actor=request.user, window=obj, components=components, **data)
+        if any(text for text, _ in results):
+            report_message(request, "Saved.", results)  # a scheduled window is re-announced: say what that came to
 
     def save_related(self, request, form, formsets, change):
         pass  # components are set by the services (audited with the rest)

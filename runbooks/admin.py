@@ -541,7 +541,7 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
                 )
             },
         ),
-        ("Outcome", {"fields": ("error", "result_pretty")}),
+        ("Outcome", {"fields": ("error", "result_pretty", "alert_column")}),
         ("Window rule", {"fields": ("outside_window_column", "justification")}),
         ("Cancellation", {"fields": ("cancel_requested_at", "cancel_requested_by_name", "cancel_reason")}),
         ("Plan (snapshot taken at launch)", {"fields": ("plan_pretty",), "classes": ("collapse",)}),
@@ -564,6 +564,7 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
         "task_id",
         "error",
         "result_pretty",
+        "alert_column",
         "outside_window_column",
         "justification",
         "cancel_requested_at",
@@ -572,6 +573,20 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
         "plan_pretty",
         "audit_history",
     )
+
+    @admin.display(description="failure alert")
+    def alert_column(self, obj):
+        """What the failure alert to Slack came to, from its delivery's real status."""
+        from ersen_ops.notifications import outcomes
+        from ersen_ops.notifications.selectors import deliveries_for
+
+        if obj is None or obj.pk is None:
+            return "—"
+        alerts = list(deliveries_for(obj))
+        if not alerts:
+            return "—"
+        return outcomes.describe_deliveries(alerts)
+
     workflow_actions = [
         WorkflowAction(
             name="cancel",

@@ -12,6 +12,7 @@ the operator never sees a traceback.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,32 @@ from django.urls import path, reverse
 from django.utils.safestring import SafeData
 
 from ersen_ops.core.errors import DomainError
+
+# Context-manager factories wrapped around every action's perform(); each yields a callable that, after the
+# action, returns (a sentence to add to the success message, whether it is a warning). A registry, so core
+# needs no higher app: the notifications app registers "what the notifications came to" (outcomes.action_report).
+ACTION_REPORTERS: list[Callable] = []
+
+
+def register_action_reporter(factory: Callable) -> None:
+    if factory not in ACTION_REPORTERS:
+        ACTION_REPORTERS.append(factory)
+
+
+@contextlib.contextmanager
+def reported_action():
+    """Run an action inside every registered reporter; yields a list filled with (text, warning) afterwards."""
+    results: list[tuple[str, bool]] = []
+    with contextlib.ExitStack() as stack:
+        reporters = [stack.enter_context(factory()) for factory in ACTION_REPORTERS]
+        yield results
+    results.extend(r() for r in reporters)
+
+
+def report_message(request, message: str, results: list[tuple[str, bool]]) -> None:
+    """The action's message plus what its reporters say, as a warning if any of them reports a problem."""
+    text = " ".join([message, *(t for t, _ in results if t)])
+    (messages.warning if any(w for _, w in results) else messages.success)(request, text)
 
 
 @dataclass
@@ -122,9 +149,7 @@ class WorkflowAdminMixin:
         wf = actions[action]
         if not request.user.has_perm(wf.permission):
             raise PermissionDenied(f"Your role does not allow “{wf.label}”.")
-        change_url = reverse(
-            f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk]
-        )
+        change_url = reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk])
         form_class = wf.form_class or forms.Form
         error = ""
         refused = False
@@ -132,12 +157,13 @@ class WorkflowAdminMixin:
             form = form_class(request.POST, request.FILES)
             if form.is_valid():
                 try:
-                    message = wf.perform(request, obj, form.cleaned_data)
+                    with reported_action() as results:
+                        message = wf.perform(request, obj, form.cleaned_data)
                 except DomainError as exc:
                     error = str(exc)
                     form.add_error(None, error)
                 else:
-                    messages.success(request, message or f"{wf.label}: done.")
+                    report_message(request, message or f"{wf.label}: done.", results)
                     return HttpResponseRedirect(change_url)
         else:
             form = form_class(initial=wf.initial(request, obj))

@@ -25,6 +25,7 @@ from ersen_ops.core.display import both_zones, in_pacific, in_utc, status_badge
 from ersen_ops.core.errors import DomainError
 from ersen_ops.notifications.choices import DELIVERY_STATUS_COLOURS, RESENDABLE_STATUSES
 from ersen_ops.notifications.models import NotificationDelivery
+from ersen_ops.notifications.outcomes import Outcome, delivery_outcome
 from ersen_ops.notifications.selectors import deliveries_for
 from ersen_ops.notifications.services import delivery_resend, resend_refusal
 
@@ -316,6 +317,8 @@ class DeliveriesMixin:
                 "delivery": d,
                 "url": _delivery_url(d.pk),
                 "badge": status_badge(d.status, d.get_status_display(), DELIVERY_STATUS_COLOURS),
+                # "queued" to an unconfigured channel will be skipped: say so beside the status.
+                "outcome": outcome.words if (outcome := delivery_outcome(d)).outcome == Outcome.NOT_CONFIGURED else "",
                 "created": both_zones(d.created_at),
                 "sent": both_zones(d.sent_at) if d.sent_at else "",
                 "resend_of_url": _delivery_url(d.resend_of_id) if d.resend_of_id else "",

@@ -15,3 +15,9 @@ class NotificationsConfig(AppConfig):
         install_log_masking()
         # Each audit checkpoint's witness line is also posted to #team-ops (when configured).
         register_witness_listener(post_witness_to_team_ops)
+
+        from ersen_ops.core.admin_workflow import register_action_reporter
+        from ersen_ops.notifications.outcomes import action_report
+
+        # Every admin action's message says what its notifications really came to.
+        register_action_reporter(action_report)

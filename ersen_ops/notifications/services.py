@@ -10,7 +10,9 @@ leaves no delivery and sends nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -31,6 +33,33 @@ from ersen_ops.notifications.models import NotificationDelivery
 from ersen_ops.notifications.rendering import base_context, render_for_channel
 
 SEND_TASK = "ersen_ops.notifications.tasks.send_delivery"
+
+# Deliveries queued inside `collect_deliveries()`, so an interface can say what became of them.
+_collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("collected_deliveries", default=None)
+
+
+@contextlib.contextmanager
+def collect_deliveries() -> Iterator[list[NotificationDelivery]]:
+    """Collect every delivery `notify()` and `delivery_resend()` queue inside the block (nested blocks see theirs too).
+
+    An admin action wraps its service call in it, then reports on the deliveries' real outcome
+    (`outcomes.describe_deliveries`) instead of claiming "announced" or "paged".
+    """
+    collected: list[NotificationDelivery] = []
+    outer = _collected.get()
+    token = _collected.set(collected)
+    try:
+        yield collected
+    finally:
+        _collected.reset(token)
+        if outer is not None:
+            outer.extend(collected)
+
+
+def _collect(delivery: NotificationDelivery) -> None:
+    collected = _collected.get()
+    if collected is not None:
+        collected.append(delivery)
 
 
 def notify(
@@ -124,6 +153,7 @@ def notify(
             )
             enqueue_on_commit(SEND_TASK, delivery.pk)
             deliveries.append(delivery)
+            _collect(delivery)
     return deliveries
 
 
@@ -193,4 +223,5 @@ def delivery_resend(*, actor, delivery: NotificationDelivery, request=None) -> N
             request=request,
         )
         enqueue_on_commit(SEND_TASK, copy.pk)
+    _collect(copy)
     return copy

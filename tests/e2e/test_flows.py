@@ -139,7 +139,7 @@ def test_flow_1_plan_a_routine_window_pick_a_valid_slot_and_schedule_it(
     operator.shot("schedule confirmation with the announcement preview")
     page.click("input[type=submit][value='Confirm: Schedule']")
 
-    expect(page.locator(".messagelist")).to_contain_text("Scheduled and announced")
+    expect(page.locator(".messagelist")).to_contain_text("Notifications: Status page: queued.")
     expect(page.locator("#window-strip")).to_contain_text("Scheduled")
     window.refresh_from_db()
     assert window.status == WindowStatus.SCHEDULED and window.announcement == preview
