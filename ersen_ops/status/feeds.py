@@ -2,7 +2,8 @@
 
 Entries are the public updates of incidents and the status-page events of maintenance
 windows (announcement, start, ETA changes, completion, cancellation), newest first, the last
-50. Entry ids are the update ids under the event's shortlink, so they never change.
+50. Entry ids are the update ids under the event's shortlink, so they never change. Titles are
+plain text (HTML-escaped once in RSS, whose readers take titles as HTML); summaries are the update's Markdown as sanitised HTML (ersen_ops.core.markup).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.utils import feedgenerator
+from django.utils.html import escape
 
+from ersen_ops.core.markup import markdown_to_html
 from ersen_ops.status import selectors
 from ersen_ops.status.snapshot import page_url
 
@@ -77,7 +80,8 @@ class HistoryAtomFeed(Feed):
         return f"{kind}: {event.name} — {update.label or update.status}"
 
     def item_description(self, item):
-        return item[0].body
+        # Atom <summary type="html"> and RSS <description> are HTML to a reader: sanitised, never the raw body.
+        return markdown_to_html(item[0].body)
 
     def item_link(self, item):
         return item[1].shortlink
@@ -100,6 +104,14 @@ class HistoryAtomFeed(Feed):
 
 class HistoryRssFeed(HistoryAtomFeed):
     feed_type = StableRss
+
+    # RSS has no text type: readers take <title> as HTML, so the plain title is HTML-escaped once
+    # ("latency < 200 ms" reads as typed; a "<script>" in a title is text, never markup).
+    def title(self):
+        return escape(super().title())
+
+    def item_title(self, item):
+        return escape(super().item_title(item))
 
     def feed_url(self):
         return page_url() + "/history.rss"

@@ -277,5 +277,5 @@ def test_feeds_hold_the_last_50_updates_newest_first(client, people, database):
         feed = feedparser.parse(client.get(url).content)
         assert not feed.bozo
         assert len(feed.entries) == 50
-        assert feed.entries[0].summary == "Update 59" and feed.entries[-1].summary == "Update 10"
+        assert feed.entries[0].summary == "<p>Update 59</p>" and feed.entries[-1].summary == "<p>Update 10</p>"
         assert len({e.id for e in feed.entries}) == 50

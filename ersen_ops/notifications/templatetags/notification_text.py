@@ -1,13 +1,10 @@
-"""Filters for notification templates: Markdown → Slack mrkdwn, Markdown → HTML (email)."""
+"""Filters for notification templates: Markdown → Slack mrkdwn. (Markdown → HTML is `core.markup`.)"""
 
 from __future__ import annotations
 
 import re
 
-import markdown as markdown_lib
 from django import template
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -42,10 +39,3 @@ def mrkdwn(text) -> str:
     """Markdown (as operators write it) → Slack mrkdwn; code blocks are left alone."""
     pieces = str(text).split("```")
     return "```".join(_mrkdwn_segment(p) if i % 2 == 0 else slack_escape(p) for i, p in enumerate(pieces))
-
-
-@register.filter
-def markdown_html(text) -> str:
-    """Markdown → HTML for email. Raw HTML in the source is escaped first, so a message cannot inject markup."""
-    html = markdown_lib.markdown(escape(str(text)), extensions=["sane_lists"], output_format="html")
-    return mark_safe(html)  # noqa: S308 - input escaped above; markdown only adds its own tags

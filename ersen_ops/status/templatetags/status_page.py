@@ -1,12 +1,9 @@
-"""Helpers of the public status page: times for every viewer, status words, safe update text."""
+"""Helpers of the public status page: times for every viewer, status words. (Update text: core.markup.)"""
 
 from __future__ import annotations
 
-import re
-
 from django import template
-from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import mark_safe
+from django.utils.html import format_html
 
 from ersen_ops.core.templatetags.ops import in_pacific, in_utc
 from ersen_ops.status.serializers import iso
@@ -65,26 +62,3 @@ def moment(dt, fmt: str = "D j M Y, H:i"):
         in_utc(dt, f"{fmt} \\U\\T\\C"),
         in_pacific(dt, "D H:i T"),
     )
-
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_HEADING = re.compile(r"^#{1,6}\s+(.*)$")
-
-
-@register.filter(needs_autoescape=False)
-def update_text(text: str) -> str:
-    """The update's Markdown, escaped first, then only headings, **bold** and line breaks turned into HTML
-    (no links, no raw HTML: nothing a body can smuggle in)."""
-    paragraphs = []
-    for block in re.split(r"\n\s*\n", (text or "").strip()):
-        lines = []
-        for line in block.splitlines():
-            escaped = str(conditional_escape(line.rstrip()))
-            heading = _HEADING.match(escaped)
-            if heading:
-                lines.append(f'<strong class="heading">{heading.group(1)}</strong>')
-                continue
-            lines.append(_BOLD.sub(r"<strong>\1</strong>", escaped))
-        if lines:
-            paragraphs.append("<p>" + "<br>".join(lines) + "</p>")
-    return mark_safe("".join(paragraphs))
