@@ -134,6 +134,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # Login for the admin (see the "Access" section of the README and ersen_ops/core/access/).
+    "allauth",
+    "allauth.account",
     "corsheaders",
     "django_q",
     "ersen_ops.audit",
@@ -157,6 +160,7 @@ MIDDLEWARE = [
     "ersen_ops.core.timezones.OperatorTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "ersen_ops.urls"
@@ -244,7 +248,22 @@ if BEHIND_PROXY:
     # Traefik terminates TLS and sets X-Forwarded-Proto.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
-LOGIN_URL = "admin:login"
+
+# --- Access: django-allauth for the admin's login (README "Access") ------------
+# Accounts are made by superusers in the user admin: signup is closed (the adapter), no email verification.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/admin/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+ACCOUNT_ADAPTER = "ersen_ops.core.access.adapters.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = True  # no "remember me" box: the session limits decide how long a login lasts
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 
 # --- CORS: only the public status API, read-only, no credentials ------------
 CORS_URLS_REGEX = r"^/api/v2/.*$"

@@ -1,5 +1,6 @@
 """URL map. Public endpoints: health, and (status app) the status page and API; everything else needs a login."""
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,12 +11,16 @@ admin.site.site_header = "Ersen Ops"
 admin.site.site_title = "Ersen Ops"
 admin.site.index_title = "Control room"
 admin.site.enable_nav_sidebar = False  # wide lists and the control room need the width; breadcrumbs lead back
+# The admin's own login page would skip allauth (rate limits, second factor): it redirects there, `next` kept.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("admin/", control_room_view, name="control-room"),  # the admin index, with the dashboard
     path("admin/", admin.site.urls),
+    # Login, logout, the operator's account page, second factor and sessions (allauth, in the admin's look)
+    path("accounts/", include("ersen_ops.core.access.urls")),
     # Public subscriptions (no login; signed links): /subscribe, /subscriptions/confirm|manage|unsubscribe/<token>
     path("", include("subscribers.urls")),
     # Public status (no login): /, /status/, /api/v2/…, /incidents/<id>, /history.atom|rss, /maintenance.ics

@@ -83,10 +83,11 @@ class Session:
         return self.page
 
     def login(self, username: str, password: str = PASSWORD):
+        """Log in through the real login page (the admin's /admin/login/ redirects to allauth's)."""
         page = self.goto("/admin/login/?next=/admin/")
-        page.fill("#id_username", username)
+        page.fill("#id_login", username)
         page.fill("#id_password", password)
-        page.click("input[type=submit]")
+        page.click("#login-form input[type=submit]")
         page.wait_for_selector("#control-room")
         return page
 
