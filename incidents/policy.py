@@ -328,3 +328,20 @@ def format_moment(moment: datetime) -> str:
 def format_range(start: datetime, end: datetime | None, *, open_label: str = "open") -> str:
     end_text = format_moment(end) if end is not None else open_label
     return f"{format_moment(start)} → {end_text}"
+
+
+# --- What the incident protocol relies on (for the control room and ops_doctor) --------------------------
+
+
+def channel_reliances(phase: str):
+    """From the escalation and breach tables: which channel each level interrupts. A P1 page is blocking."""
+    from ersen_ops.notifications.reliance import Reliance
+
+    for level, channels in ESCALATION_CHANNELS.items():
+        for channel in channels:
+            paged = channel == Channel.PAGER
+            yield Reliance(channel, f"{level} incidents" + (" (the immediate page)" if paged else ""), blocking=paged)
+    for level, channels in BREACH_CHANNELS.items():
+        for channel in channels:
+            if channel not in ESCALATION_CHANNELS[level]:
+                yield Reliance(channel, f"{level} incidents past their response time")

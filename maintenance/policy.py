@@ -520,3 +520,21 @@ def check_approval(f: ApprovalFacts) -> list[Violation]:
                 )
             )
     return violations
+
+
+# --- What the maintenance protocol relies on (for the control room and ops_doctor) -----------------------
+
+
+def channel_reliances(phase: str):
+    """From the type table (and, pre-launch, the downtime rule) and the summary's channel."""
+    from ersen_ops.notifications.reliance import Reliance
+
+    for rule in POLICY.values():
+        for channel in rule.channels:
+            if channel != Channel.STATUS_PAGE:
+                yield Reliance(channel, f"{rule.name.lower()} maintenance announcements")
+    if phase == Phase.PRELAUNCH:
+        for channel in PRELAUNCH_CHANNELS:
+            yield Reliance(channel, f"pre-launch downtime over {fmt_duration(PRELAUNCH_NOTIFY_OVER)}")
+    for channel in SUMMARY_CHANNELS:
+        yield Reliance(channel, "post-maintenance summaries (and the checklist item that waits for one)")

@@ -6,4 +6,8 @@ class RunbooksConfig(AppConfig):
     verbose_name = "Runbooks"
 
     def ready(self):
+        from ersen_ops.notifications.reliance import register_reliance
         from runbooks import tasks  # noqa: F401 - connects the pre_execute receiver in every worker
+        from runbooks.policy import channel_reliances
+
+        register_reliance(channel_reliances)  # the control room and ops_doctor warn about unset channels

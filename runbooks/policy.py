@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ersen_ops.core.errors import PolicyViolation
+from ersen_ops.notifications.choices import Channel
 from runbooks import library
 
 MIN_JUSTIFICATION_CHARS = 15
+# Failed, timed-out and lost runs are reported here.
+FAILURE_ALERT_CHANNELS = (Channel.SLACK,)
 MIN_STEP_TIMEOUT = 5
 
 
@@ -159,3 +162,11 @@ def waiting_message(running_id: int | None, ahead_id: int | None = None) -> str:
     if ahead_id:
         return f"waiting behind execution #{ahead_id} (queued earlier) on this host"
     return "waiting for a worker"
+
+
+def channel_reliances(phase: str):
+    """For the control room and ops_doctor: where failed runs are reported."""
+    from ersen_ops.notifications.reliance import Reliance
+
+    for channel in FAILURE_ALERT_CHANNELS:
+        yield Reliance(channel, "failed, timed-out and lost runbook runs")

@@ -684,13 +684,12 @@ def _record_backup_evidence(execution: RunbookExecution) -> None:
 
 
 def _notify_failure(execution: RunbookExecution) -> None:
-    from ersen_ops.notifications.choices import Channel
     from ersen_ops.notifications.services import notify
 
     status = execution.get_status_display().lower()
     notify(
         event="runbook.execution.failed",
-        channels=[Channel.SLACK],
+        channels=policy.FAILURE_ALERT_CHANNELS,
         subject=f"Runbook “{execution.runbook_name}” {status} on {execution.host_snapshot.get('name', '')} (#{execution.pk})",
         body=f"{execution.error or status}\nRequested by {execution.requested_by_name}.",
         related=execution,

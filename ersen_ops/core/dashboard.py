@@ -377,12 +377,12 @@ class DeliveryRow:
 
 
 def deliveries_failed(*, now: datetime) -> tuple[list[DeliveryRow], int]:
-    """Failed deliveries of the last 7 days that nobody has resent yet (newest first), and their count."""
-    from ersen_ops.notifications.choices import DeliveryStatus
+    """Failed or skipped deliveries of the last 7 days that nobody has resent yet (newest first), and their count."""
+    from ersen_ops.notifications.choices import RESENDABLE_STATUSES
     from ersen_ops.notifications.models import NotificationDelivery
 
     qs = NotificationDelivery.objects.filter(
-        status=DeliveryStatus.FAILED,
+        status__in=RESENDABLE_STATUSES,
         created_at__gte=now - timedelta(days=FAILED_DELIVERIES_DAYS),
         resends__isnull=True,
     ).order_by("-created_at", "-id")
@@ -398,6 +398,37 @@ def deliveries_failed(*, now: datetime) -> tuple[list[DeliveryRow], int]:
             )
         )
     return rows, qs.count()
+
+
+@dataclass
+class NotificationHealth:
+    """At the top of the control room: channels the protocol relies on that are not configured, and what was
+    not delivered in the last 7 days (by status, linked to the filtered delivery list)."""
+
+    gaps: list  # notifications.reliance.ChannelGap
+    failed: int
+    skipped: int
+    list_url: str
+
+    @property
+    def any(self) -> bool:
+        return bool(self.gaps or self.failed or self.skipped)
+
+
+def notification_health(*, now: datetime, phase: str) -> NotificationHealth:
+    from ersen_ops.notifications.reliance import unconfigured_channels
+    from ersen_ops.notifications.selectors import undelivered_counts, undelivered_list_query
+
+    since = now - timedelta(days=FAILED_DELIVERIES_DAYS)
+    counts = undelivered_counts(since=since)
+    return NotificationHealth(
+        gaps=unconfigured_channels(phase),
+        failed=counts["failed"],
+        skipped=counts["skipped"],
+        list_url=reverse("admin:notifications_notificationdelivery_changelist")
+        + "?"
+        + undelivered_list_query(since=since),
+    )
 
 
 # --- audit -----------------------------------------------------------------------------------------------
@@ -448,6 +479,7 @@ class Dashboard:
     executions_failed: list[ExecutionRow] | None = None
     deliveries_failed: list[DeliveryRow] | None = None
     deliveries_failed_total: int = 0
+    notifications: NotificationHealth | None = None
     audit: list[AuditRow] | None = None
 
     @property
@@ -457,6 +489,12 @@ class Dashboard:
         P3/P4 incidents waiting for acknowledgement are sprint and backlog work, not alarms: they
         show only once their response time has passed."""
         items = []
+        gaps = self.notifications.gaps if self.notifications else []
+        for gap in (g for g in gaps if g.blocking):
+            items.append({"text": f"{gap.label} not configured", "level": "bad"})
+        others = [g.label for g in gaps if not g.blocking]
+        if others:
+            items.append({"text": f"Not configured: {', '.join(others)}", "level": "warn"})
         for g in self.incidents or []:
             breached = sum(1 for r in g.rows if r.state == "breached")
             waiting = sum(1 for r in g.rows if r.state == "waiting")
@@ -495,7 +533,11 @@ class Dashboard:
         if self.deliveries_failed_total:
             items.append(
                 {
-                    "text": _count(self.deliveries_failed_total, "notification failed", "notifications failed"),
+                    "text": _count(
+                        self.deliveries_failed_total,
+                        "notification failed or skipped",
+                        "notifications failed or skipped",
+                    ),
                     "level": "warn",
                 }
             )
@@ -525,6 +567,7 @@ def dashboard(*, user, now: datetime) -> Dashboard:
         board.executions_failed = executions_failed(now=now)
     if user.has_perm(PERMS["deliveries"]):
         board.deliveries_failed, board.deliveries_failed_total = deliveries_failed(now=now)
+        board.notifications = notification_health(now=now, phase=board.phase)
     if user.has_perm(PERMS["audit"]):
         board.audit = audit_recent()
     return board

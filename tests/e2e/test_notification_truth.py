@@ -39,6 +39,12 @@ def test_a_p1_with_no_pager_configured_says_nobody_was_paged(session_for, users,
     ComponentFactory(name="API")
     commander = session_for("commander")
     page = commander.login("commander")
+    # Point 2: the control room says so at the top, before anyone opens a P1.
+    gaps = page.locator("#cr-channels")
+    expect(gaps.locator("li[data-channel=pager]")).to_contain_text("Pager — not configured (set PAGER_WEBHOOK_URL")
+    expect(gaps.locator("li[data-channel=pager]")).to_contain_text("P1 incidents (the immediate page)")
+    expect(page.locator("#cr-headline")).to_contain_text("Pager not configured")
+    commander.shot("control room warns that P1s page nobody", full_page=False)
     page.click("text=Open an incident")
     page.fill("#id_title", "Checkout fails for every customer")
     page.check("input[name=level][value=P1]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -185,7 +186,15 @@ def test_times_are_shown_in_the_operators_zone_and_pacific(client, users):
     assert f"{eta_istanbul:%H:%M} +03 · {eta_pacific:%H:%M} P" in row
 
 
-def test_a_quiet_night_says_nothing_needs_attention(client, users):
+@pytest.fixture
+def every_channel_configured(settings):
+    settings.OPS_EMAIL_TO = ["ops@ersen.xyz"]
+    for name in ("DISCORD_WEBHOOK_URL", "SLACK_WEBHOOK_URL", "SLACK_TEAM_OPS_WEBHOOK_URL", "PAGER_WEBHOOK_URL"):
+        setattr(settings, name, "https://hooks.example/x")
+    settings.PAGER_ROUTING_KEY = "key"
+
+
+def test_a_quiet_night_says_nothing_needs_attention(client, users, every_channel_configured):
     client.force_login(users["viewer"])
     html = client.get(INDEX).content.decode()
     assert "Nothing needs attention right now." in html
@@ -261,3 +270,53 @@ def _section(html: str, element_id: str) -> str:
     start = html.index(f'id="{element_id}"')
     end = html.find('<div class="module', start + 1)
     return html[start : end if end != -1 else len(html)]
+
+
+# --- issue 14 point 2: channels the protocol relies on, and what was not delivered --------------------------
+
+
+def test_the_control_room_names_every_unconfigured_channel_the_protocol_relies_on_at_the_top(
+    client, users, every_channel_configured, settings
+):
+    settings.PAGER_WEBHOOK_URL = ""
+    settings.SLACK_TEAM_OPS_WEBHOOK_URL = ""
+    client.force_login(users["viewer"])
+    html = client.get(INDEX).content.decode()
+    box = _section(html, "cr-channels")
+    assert html.index('id="cr-channels"') < html.index('class="cr-quick"')  # above everything but the headline
+    assert "Pager — not configured (set PAGER_WEBHOOK_URL)" in box
+    assert "P1 incidents (the immediate page)" in box and "emergency maintenance announcements" in box
+    assert "Slack #team-ops — not configured (set SLACK_TEAM_OPS_WEBHOOK_URL)" in box
+    assert "post-maintenance summaries" in box and "P3 incidents past their response time" in box
+    assert 'data-channel="slack"' not in box and 'data-channel="email"' not in box  # configured: not listed
+    headline = _section(html, "cr-headline")
+    assert "Pager not configured" in headline and "Not configured: Slack #team-ops" in headline
+    assert "Nothing needs attention" not in headline
+
+
+def test_pre_launch_downtime_relies_on_slack_and_discord(client, users, every_channel_configured, settings):
+    from ersen_ops.notifications.reliance import unconfigured_channels
+
+    settings.DISCORD_WEBHOOK_URL = ""
+    [post] = unconfigured_channels(Phase.POSTLAUNCH)
+    [pre] = unconfigured_channels(Phase.PRELAUNCH)
+    assert "pre-launch downtime over 5 min" not in post.purposes
+    assert "pre-launch downtime over 5 min" in pre.purposes and "urgent maintenance announcements" in pre.purposes
+
+
+def test_failed_and_skipped_deliveries_of_the_last_7_days_are_counted_and_linked(
+    client, users, every_channel_configured
+):
+    DeliveryFactory(status=DeliveryStatus.FAILED, last_error="HTTP 400")
+    DeliveryFactory(status=DeliveryStatus.SKIPPED, last_error="not configured: set DISCORD_WEBHOOK_URL")
+    DeliveryFactory(status=DeliveryStatus.SKIPPED, last_error="not configured: set DISCORD_WEBHOOK_URL")
+    DeliveryFactory(status=DeliveryStatus.SENT)
+    client.force_login(users["operator"])
+    html = client.get(INDEX).content.decode()
+    box = _section(html, "cr-channels")
+    link = re.search(r'<a href="([^"]+)">1 failed, 2 skipped deliveries</a>', box).group(1).replace("&amp;", "&")
+    assert link.startswith("/admin/notifications/notificationdelivery/?status__in=failed%2Cskipped&created_at__gte=")
+    assert "Failed or skipped notifications (3)" in html
+    # The link opens the delivery list filtered to exactly those.
+    listed = client.get(link)
+    assert listed.status_code == 200 and listed.context["cl"].result_count == 3
