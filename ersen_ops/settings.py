@@ -91,6 +91,8 @@ try:
     OPS_BACKUP_DIR = config.string("OPS_BACKUP_DIR", "/var/backups/ersen")
     OPS_RUNBOOK_STEP_TIMEOUT = config.integer("OPS_RUNBOOK_STEP_TIMEOUT", 300, minimum=5, maximum=86400)
     OPS_RUNBOOK_LOST_AFTER = config.integer("OPS_RUNBOOK_LOST_AFTER", 30, minimum=10, maximum=3600)
+    # Seconds the worker keeps retrying a short database write after the connection drops (then it gives up).
+    OPS_DB_RETRY_SECONDS = config.integer("OPS_DB_RETRY_SECONDS", 30, minimum=1, maximum=600)
     # Subscribers: the public subscribe form (double opt-in, rate limits) and the email/webhook fan-out.
     OPS_SUBSCRIBE_CONFIRM_HOURS = config.integer("OPS_SUBSCRIBE_CONFIRM_HOURS", 48, minimum=1, maximum=14 * 24)
     OPS_SUBSCRIBE_LIMIT_PER_ADDRESS = config.integer("OPS_SUBSCRIBE_LIMIT_PER_ADDRESS", 3, minimum=1, maximum=100)

@@ -10,6 +10,12 @@ Every remote command is sent as
 
 so the host itself ends it after N seconds (with its whole process group), and the unique marker
 lets a second SSH command (`pkill -f`) stop it on cancel.
+
+A dropped database connection (restart, failover, `pg_terminate_backend`) does not end a run: every
+state write and control poll goes through `ersen_ops.core.db.db_retry`, which reconnects and
+retries for up to OPS_DB_RETRY_SECONDS. When the database stays away longer, the runner stops the
+remote command on the host (a command must not keep running unobserved), records the step and
+the execution as failed with the reason as soon as the database answers again, and gives up.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from ersen_ops.core.db import DatabaseUnavailable, call_with_retry
 from ersen_ops.core.errors import DomainError
 from runbooks import library, policy, selectors, services
 from runbooks.choices import ExecutionStatus, StepKind, StepStatus
@@ -50,6 +57,10 @@ class StepTimedOut(Exception):
 
 class Cancelled(Exception):
     pass
+
+
+class DatabaseLost(Exception):
+    """The database stayed unreachable while a command ran; the command was stopped. `str()` says it all."""
 
 
 @dataclass
@@ -229,12 +240,17 @@ class Runner:
         services.execution_step_finish(step=step, status=StepStatus.SUCCEEDED, detail={"host_key": pinned})
         return self._session
 
-    def kill_remote(self, ctx: TaskContext, marker: str, why: str) -> None:
-        """Stop every process of a command on the host (a second SSH command), recorded as its own step."""
+    def kill_remote(self, ctx: TaskContext, marker: str, why: str, *, record: bool = True) -> str:
+        """Stop every process of a command on the host (a second SSH command), recorded as its own step.
+
+        With `record=False` (the database is away) nothing is written: the kill must not wait for it.
+        Returns what happened, in words.
+        """
         pattern = shlex.quote(f"[{marker[0]}]{marker[1:]}")  # the brackets keep pkill's own shell from matching
         command = f"pkill -TERM -f {pattern}; sleep 1; pkill -KILL -f {pattern}; true"
-        step = (
-            services.execution_step_begin(
+        step = None
+        if record and self._claim_still_ours():
+            step = services.execution_step_begin(
                 execution_id=self.execution_id,
                 token=self.token,
                 plan_index=ctx.plan_index,
@@ -244,9 +260,6 @@ class Runner:
                 command=command,
                 timeout=15,
             )
-            if self._claim_still_ours()
-            else None
-        )
         try:
             code, out, err = self._session.run_quick(command, timeout=15)
             error = ""
@@ -263,6 +276,7 @@ class Runner:
                 stdout=o,
                 stderr=e,
             )
+        return error or "the command was stopped on the host"
 
     def _claim_still_ours(self) -> bool:
         control = selectors.execution_control(execution_id=self.execution_id)
@@ -285,9 +299,11 @@ class Runner:
             raise StepFailed(str(exc)) from None
         flushed = (0, 0)
         last_poll = started
-        stop_reason = None  # "cancelled" | "timed out" | "lost"
+        stop_reason = None  # "cancelled" | "timed out" | "lost" | "database"
         stop_deadline = None
         lost = None
+        database_error: DatabaseUnavailable | None = None
+        killed = ""
         try:
             while True:
                 o, e = proc.read(READ_WAIT)
@@ -296,28 +312,48 @@ class Runner:
                 if proc.finished:
                     break
                 now = time.monotonic()
-                if now - last_poll >= FLUSH_SECONDS:
+                if now - last_poll >= FLUSH_SECONDS and stop_reason != "database":
                     last_poll = now
-                    if (out.version, err.version) != flushed:
-                        services.execution_step_output(step=step, stdout=out, stderr=err)
-                        flushed = (out.version, err.version)
-                    if stop_reason is None:
-                        try:
-                            if self.poll_control(raise_on_cancel=False):
-                                stop_reason = "cancelled"
-                        except services.LostClaim as exc:
-                            stop_reason, lost = "lost", exc
-                        if stop_reason is None and now - started > timeout + KILL_AFTER + PORTAL_GRACE:
-                            stop_reason = "timed out"
-                        if stop_reason is not None:
-                            self.kill_remote(ctx, marker, stop_reason)
-                            stop_deadline = time.monotonic() + 10
+                    try:
+                        if (out.version, err.version) != flushed:
+                            services.execution_step_output(step=step, stdout=out, stderr=err)
+                            flushed = (out.version, err.version)
+                        if stop_reason is None:
+                            try:
+                                if self.poll_control(raise_on_cancel=False):
+                                    stop_reason = "cancelled"
+                            except services.LostClaim as exc:
+                                stop_reason, lost = "lost", exc
+                            if stop_reason is None and now - started > timeout + KILL_AFTER + PORTAL_GRACE:
+                                stop_reason = "timed out"
+                            if stop_reason is not None:
+                                self.kill_remote(ctx, marker, stop_reason)
+                                stop_deadline = time.monotonic() + 10
+                    except DatabaseUnavailable as exc:
+                        # Nobody can see or cancel this command any more: stop it rather than let it run blind.
+                        stop_reason, database_error = "database", exc
+                        killed = self.kill_remote(ctx, marker, "unobserved", record=False)
+                        stop_deadline = time.monotonic() + 10
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
                     break  # the channel did not close after the kill: give up waiting (the host's timeout remains)
         finally:
             proc.close()
         elapsed = time.monotonic() - started
         code = proc.exit_code
+        if stop_reason == "database":
+            shown = "no exit status" if code is None else f"exit {code}"
+            message = (
+                f"The worker lost the database while “{label}” ran: {database_error}. Nobody could see or cancel "
+                f"the command any more, so the worker stopped it ({killed}; {shown}) and gave up. "
+                "Check the host before retrying."
+            )
+            try:
+                services.execution_step_finish(
+                    step=step, status=StepStatus.FAILED, exit_code=code, stdout=out, stderr=err, error=message
+                )
+            except DatabaseUnavailable:
+                logger.error("runbook execution %s: could not record step %s: %s", self.execution_id, step.pk, message)
+            raise DatabaseLost(message)
         if stop_reason == "lost":
             services.execution_step_finish(
                 step=step,
@@ -379,7 +415,9 @@ class Runner:
         heartbeat.start()
         status, error = ExecutionStatus.SUCCEEDED, ""
         try:
-            execution = RunbookExecution.objects.get(pk=self.execution_id)
+            execution = call_with_retry(
+                RunbookExecution.objects.get, pk=self.execution_id, what="reading the execution"
+            )
             self._host = execution.host_snapshot
             plan = execution.plan
             status, error = self._run_plan(plan)
@@ -397,9 +435,20 @@ class Runner:
                 self._session.close()
             heartbeat.stop()
         if status is not None:
-            services.execution_finish(
-                execution_id=self.execution_id, token=self.token, status=status, result=self.result, error=error
-            )
+            try:
+                services.execution_finish(
+                    execution_id=self.execution_id, token=self.token, status=status, result=self.result, error=error
+                )
+            except DatabaseUnavailable as exc:
+                # Loudly: the record stays "running" until the reaper marks it lost (once the database is back).
+                logger.error(
+                    "runbook execution %s ended %s but could not be recorded (%s): %s",
+                    self.execution_id,
+                    status,
+                    exc,
+                    error or "no error",
+                )
+                return "database_unavailable"
         return status or "lost_claim"
 
     def _run_plan(self, plan: list[dict]) -> tuple[str, str]:
@@ -424,6 +473,10 @@ class Runner:
                 return ExecutionStatus.TIMED_OUT, f"{where}: {exc}"
             except Cancelled as exc:
                 return ExecutionStatus.CANCELLED, f"{where}: {exc}"
+            except DatabaseLost as exc:
+                return ExecutionStatus.FAILED, f"{where}: {exc}"
+            except DatabaseUnavailable as exc:
+                return ExecutionStatus.FAILED, f"{where}: the worker lost the database and gave up: {exc}."
         return ExecutionStatus.SUCCEEDED, ""
 
 

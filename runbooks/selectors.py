@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from ersen_ops.core.db import db_retry
 from ersen_ops.core.services import current_phase
 from runbooks import library, policy
 from runbooks.choices import ExecutionStatus
@@ -173,6 +174,7 @@ def execution_waiting_message(execution: RunbookExecution) -> str:
     return policy.waiting_message(running, ahead)
 
 
+@db_retry(what="polling a runbook execution's control fields")
 def execution_control(*, execution_id: int) -> dict | None:
     """What the runner polls while a command runs: status, claim token, cancellation request."""
     return (

@@ -17,6 +17,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from ersen_ops.audit.services import actor_fields, record
+from ersen_ops.core.db import db_retry
 from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefused
 from ersen_ops.core.queue import enqueue_on_commit
 from runbooks import library, policy, selectors
@@ -401,21 +402,29 @@ class Claim:
 
 def execution_claim(*, execution_id: int, task_id: str = "", worker: str = "", now: datetime | None = None) -> Claim:
     """queued → running with a conditional UPDATE. Zero rows means someone else has it: run nothing."""
+    token = uuid.uuid4().hex  # chosen once, so a retry after a lost commit recognises its own claim
+    return _claim_retrying(execution_id=execution_id, task_id=task_id, worker=worker, now=now, token=token)
+
+
+@db_retry(what="claiming a runbook execution")
+def _claim_retrying(*, execution_id: int, task_id: str, worker: str, now: datetime | None, token: str) -> Claim:
     try:
-        return _claim(execution_id=execution_id, task_id=task_id, worker=worker, now=now or timezone.now())
+        return _claim(execution_id=execution_id, task_id=task_id, worker=worker, now=now or timezone.now(), token=token)
     except IntegrityError:
         # The database's one-running-per-host constraint caught a race the host lock did not.
         return Claim(None, "host_busy", ExecutionStatus.QUEUED)
 
 
-def _claim(*, execution_id: int, task_id: str, worker: str, now: datetime) -> Claim:
+def _claim(*, execution_id: int, task_id: str, worker: str, now: datetime, token: str) -> Claim:
     host_id = RunbookExecution.objects.filter(pk=execution_id).values_list("host_id", flat=True).first()
     if host_id is None:
         return Claim(None, "missing")
     with transaction.atomic():
         # Serialise claims per host (SQLite's IMMEDIATE transactions already serialise writers).
         list(Host.objects.select_for_update().filter(pk=host_id).values_list("pk", flat=True))
-        row = RunbookExecution.objects.filter(pk=execution_id).values("status", "requested_at").first()
+        row = RunbookExecution.objects.filter(pk=execution_id).values("status", "requested_at", "claim_token").first()
+        if row["status"] == ExecutionStatus.RUNNING and row["claim_token"] == token:
+            return Claim(token, "claimed", ExecutionStatus.RUNNING)  # our first attempt committed; its answer was lost
         if row["status"] != ExecutionStatus.QUEUED:
             execution = RunbookExecution.objects.get(pk=execution_id)
             record(
@@ -446,7 +455,6 @@ def _claim(*, execution_id: int, task_id: str, worker: str, now: datetime) -> Cl
         if ahead is not None:
             _enqueue(ahead, now)  # first come, first served on a host
             return Claim(None, "behind", ExecutionStatus.QUEUED, ahead.pk)
-        token = uuid.uuid4().hex
         updated = RunbookExecution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).update(
             status=ExecutionStatus.RUNNING,
             started_at=now,
@@ -473,6 +481,7 @@ def _claim(*, execution_id: int, task_id: str, worker: str, now: datetime) -> Cl
     return Claim(token, "claimed", ExecutionStatus.RUNNING)
 
 
+@db_retry
 def execution_heartbeat(*, execution_id: int, token: str, now: datetime | None = None) -> bool:
     return (
         RunbookExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING, claim_token=token).update(
@@ -491,6 +500,7 @@ _STEP_ACTIONS = {
 }
 
 
+@db_retry
 def execution_step_begin(
     *,
     execution_id: int,
@@ -541,11 +551,13 @@ def _output_fields(stdout: CappedBuffer | None, stderr: CappedBuffer | None) -> 
     return fields
 
 
+@db_retry
 def execution_step_output(*, step: ExecutionStep, stdout: CappedBuffer, stderr: CappedBuffer) -> None:
     """Store the output captured so far (capped), while the command runs."""
     ExecutionStep.objects.filter(pk=step.pk).update(**_output_fields(stdout, stderr))
 
 
+@db_retry
 def execution_step_finish(
     *,
     step: ExecutionStep,
@@ -590,6 +602,7 @@ def execution_step_finish(
     return step
 
 
+@db_retry
 def execution_finish(
     *,
     execution_id: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.dispatch import receiver
 from django_q.signals import pre_execute
 
+from ersen_ops.core.db import db_retry  # a dropped connection: reconnect and run the (idempotent) task again
 from runbooks import services
 
 _current_task = {"id": ""}
@@ -26,9 +27,11 @@ def run_execution(execution_id: int) -> str:
     return run(execution_id, task_id=_current_task["id"])
 
 
+@db_retry
 def reap_lost_executions() -> int:
     return len(services.executions_reap_lost())
 
 
+@db_retry
 def start_waiting_executions() -> int:
     return len(services.executions_start_waiting())

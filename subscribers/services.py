@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.db import db_retry
 from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefused
 from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.notifications.choices import DeliveryStatus, SubscriberChannel
@@ -567,6 +568,7 @@ def webhook_enable(*, actor, webhook: WebhookSubscriber, request=None):
     return locked
 
 
+@db_retry(what="recording a webhook attempt")
 def webhook_record_attempt(
     *, webhook_id: int, ok: bool, response: str = "", error: str = "", delivery_id=None, now=None
 ) -> bool:

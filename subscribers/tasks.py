@@ -1,6 +1,9 @@
 """django-q entry points of the subscribers app (ids in, the services do the work)."""
 
+from ersen_ops.core.db import db_retry  # a dropped connection: reconnect and run the (idempotent) task again
 
+
+@db_retry
 def notice_from_status_post(post_id: int):
     from subscribers.fanout import notice_from_status_post as create
 
@@ -8,18 +11,21 @@ def notice_from_status_post(post_id: int):
     return notice.public_id if notice is not None else None
 
 
+@db_retry
 def detect_component_changes():
     from subscribers.fanout import component_changes_detect
 
     return [notice.public_id for notice in component_changes_detect()]
 
 
+@db_retry
 def deliver_chunk(chunk_id: int) -> int:
     from subscribers.fanout import chunk_deliver
 
     return chunk_deliver(chunk_id=chunk_id)
 
 
+@db_retry
 def sweep() -> dict:
     from subscribers.fanout import component_changes_detect, fanout_sweep
 

@@ -16,6 +16,11 @@ Lifecycle (see choices.DELIVERY_TRANSITIONS):
 The sweeper (every minute, schedules.py) queues due retries, re-queues a
 delivery whose first task was lost, and releases a claim whose worker died
 mid-send (older than STALE_CLAIM_SECONDS), so nothing stays "sending" forever.
+
+A dropped database connection is not a failed send: the claim, the progress
+writes and the finish go through `ersen_ops.core.db.db_retry` (reconnect and
+retry for up to OPS_DB_RETRY_SECONDS), so a message the receiver accepted is
+recorded as sent once, not retried as if the network had failed.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.db import RETRYABLE, DatabaseUnavailable, call_with_retry, db_retry
 from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.notifications import policy
 from ersen_ops.notifications.channels import (
@@ -93,14 +99,28 @@ class _RowProgress(Progress):
 
     def total(self, parts: int) -> None:
         if self.delivery.parts_total != parts:
-            NotificationDelivery.objects.filter(pk=self.delivery.pk, claim_token=self.token).update(parts_total=parts)
             self.delivery.parts_total = parts
+            self._write(parts_total=parts)
 
     def part_sent(self, number: int) -> None:
-        NotificationDelivery.objects.filter(pk=self.delivery.pk, claim_token=self.token).update(parts_sent=number)
         self.delivery.parts_sent = number
+        self._write(parts_sent=number)
+
+    def _write(self, **fields) -> None:
+        # Progress is also written by the finish; a part already sent must never turn into a send "failure".
+        try:
+            call_with_retry(
+                NotificationDelivery.objects.filter(pk=self.delivery.pk, claim_token=self.token).update,
+                what="recording a delivery's progress",
+                **fields,
+            )
+        except DatabaseUnavailable as exc:
+            logger.error(
+                "delivery %s: progress %s not recorded now (%s); the finish records it", self.delivery.pk, fields, exc
+            )
 
 
+@db_retry(what="claiming a notification delivery")
 def delivery_claim(*, delivery_id: int, now=None) -> str | None:
     """queued → sending, atomically; the claim token, or None if someone else has it / it is not due / it is final."""
     now = now or timezone.now()
@@ -125,11 +145,11 @@ def delivery_send(*, delivery_id: int) -> str | None:
         current = NotificationDelivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
         logger.info("delivery %s not claimed (status %s): already taken, final, or not yet due", delivery_id, current)
         return None
-    delivery = NotificationDelivery.objects.get(pk=delivery_id)
+    delivery = call_with_retry(NotificationDelivery.objects.get, pk=delivery_id, what="reading a delivery")
     channel = get_channel(delivery.channel)
     try:
-        delivery.target_name = channel.target_name(delivery)[:200]
-        reason = channel.not_configured_reason(delivery)
+        # These may read the database (a subscriber's row): a dropped connection there is not a send failure.
+        delivery.target_name, reason = call_with_retry(_describe_target, channel, delivery, what="reading a target")
         if reason:
             raise NotConfigured(reason)
         result = channel.send(delivery, _RowProgress(delivery, token))
@@ -139,10 +159,18 @@ def delivery_send(*, delivery_id: int) -> str | None:
         return _finish(delivery, token, DeliveryStatus.FAILED, response=exc.response, error=exc.error)
     except TemporaryFailure as exc:
         return _retry_or_fail(delivery, token, exc.response, exc.error, exc.retry_after)
+    except (DatabaseUnavailable, *RETRYABLE):
+        # Not the channel's failure: nothing can be recorded now. The sweeper releases the claim later.
+        logger.error("delivery %s: the database went away during the attempt; outcome not recorded", delivery_id)
+        raise
     except Exception as exc:  # a bug or an unexpected library error: retried like a network error, never raised
         logger.warning("delivery %s: unexpected %s while sending", delivery_id, type(exc).__name__)
         return _retry_or_fail(delivery, token, "error", f"{type(exc).__name__}: {exc}", None)
     return _finish(delivery, token, DeliveryStatus.SENT, response=result.response, error=result.detail)
+
+
+def _describe_target(channel, delivery) -> tuple[str, str]:
+    return channel.target_name(delivery)[:200], channel.not_configured_reason(delivery)
 
 
 def _retry_or_fail(delivery, token: str, response: str, error: str, retry_after: float | None) -> str | None:
@@ -170,6 +198,7 @@ _AUDIT_ACTION = {
 }
 
 
+@db_retry(what="recording a delivery's outcome")
 def _finish(
     delivery: NotificationDelivery,
     token: str,
