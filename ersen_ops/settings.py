@@ -12,6 +12,8 @@ from pathlib import Path
 
 from ersen_ops import config
 from ersen_ops.config import ConfigError
+from ersen_ops.core import roles as _roles
+from ersen_ops.core.sso import policy as _sso_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 _env_file = BASE_DIR / ".env"
@@ -113,6 +115,46 @@ try:
     OPS_AUDIT_WITNESS_FILE = str(
         BASE_DIR / (config.string("OPS_AUDIT_WITNESS_FILE", "").strip() or OPS_AUDIT_WITNESS_FILE_DEFAULT)
     )
+    # Single sign-on with an OpenID Connect provider (README "Access" → "SSO"); no issuer: no SSO button.
+    OPS_OIDC_ISSUER = config.string("OPS_OIDC_ISSUER", "").rstrip("/")
+    OPS_OIDC_CLIENT_ID = config.string("OPS_OIDC_CLIENT_ID", "")
+    OPS_OIDC_CLIENT_SECRET = config.string("OPS_OIDC_CLIENT_SECRET", "")  # secret: only from the environment
+    OPS_OIDC_NAME = config.string("OPS_OIDC_NAME", "SSO")
+    OPS_OIDC_SCOPES = config.str_list("OPS_OIDC_SCOPES", "openid,profile,email,groups")
+    OPS_OIDC_GROUPS_CLAIM = config.string("OPS_OIDC_GROUPS_CLAIM", "groups")
+    OPS_OIDC_TRUST_IDP_MFA = config.choice("OPS_OIDC_TRUST_IDP_MFA", "amr", _sso_policy.TRUST_IDP_MFA_CHOICES)
+    OPS_OIDC_MFA_AMR = config.str_list("OPS_OIDC_MFA_AMR", ",".join(_sso_policy.DEFAULT_MFA_AMR))
+    OPS_SSO_ONLY = config.boolean("OPS_SSO_ONLY", False)
+    OPS_SSO_BREAK_GLASS_USERS = config.str_list("OPS_SSO_BREAK_GLASS_USERS", "")
+    OPS_SSO_ACCESS_CONTACT = config.string("OPS_SSO_ACCESS_CONTACT", "an Ersen Ops superuser")
+    try:
+        OPS_OIDC_ROLE_MAP = _sso_policy.parse_role_map(
+            config.string("OPS_OIDC_ROLE_MAP", ""), _roles.ROLE_PERMISSIONS.keys()
+        )
+    except _sso_policy.RoleMapError as exc:
+        raise ConfigError(f"OPS_OIDC_ROLE_MAP: {exc}") from None
+    if OPS_OIDC_ISSUER:
+        if not OPS_OIDC_ISSUER.startswith(("https://", "http://")):
+            raise ConfigError(f"OPS_OIDC_ISSUER: expected the provider's https:// URL, got {OPS_OIDC_ISSUER!r}")
+        if OPS_OIDC_ISSUER.startswith("http://") and not DEBUG:
+            raise ConfigError("OPS_OIDC_ISSUER: must be https:// in production (tokens and secrets travel to it)")
+        for _name, _value in (
+            ("OPS_OIDC_CLIENT_ID", OPS_OIDC_CLIENT_ID),
+            ("OPS_OIDC_CLIENT_SECRET", OPS_OIDC_CLIENT_SECRET),
+        ):
+            if not _value:
+                raise ConfigError(
+                    f"{_name}: required when OPS_OIDC_ISSUER is set (from the provider's client registration)"
+                )
+        if not OPS_OIDC_ROLE_MAP:
+            raise ConfigError(
+                "OPS_OIDC_ROLE_MAP: required when OPS_OIDC_ISSUER is set (e.g. ops-admins=Operators); "
+                "without it no SSO user gets a role"
+            )
+        if "openid" not in OPS_OIDC_SCOPES:
+            raise ConfigError(f"OPS_OIDC_SCOPES: must include openid, got {','.join(OPS_OIDC_SCOPES)!r}")
+    if OPS_SSO_ONLY and not OPS_OIDC_ISSUER:
+        raise ConfigError("OPS_SSO_ONLY: needs OPS_OIDC_ISSUER (otherwise nobody but break-glass users could log in)")
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
@@ -272,6 +314,25 @@ CORS_URLS_REGEX = r"^/api/v2/.*$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+
+# --- Single sign-on: allauth's OpenID Connect provider, hardened (ersen_ops/core/sso, README "Access" → "SSO") ---
+INSTALLED_APPS += ["allauth.socialaccount", "allauth.socialaccount.providers.openid_connect"]
+SOCIALACCOUNT_ADAPTER = "ersen_ops.core.sso.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = _sso_policy.allauth_providers(
+    issuer=OPS_OIDC_ISSUER,
+    client_id=OPS_OIDC_CLIENT_ID,
+    secret=OPS_OIDC_CLIENT_SECRET,
+    name=OPS_OIDC_NAME,
+    scopes=OPS_OIDC_SCOPES,
+)
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # matched by the provider's subject, never by an email address
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_STORE_TOKENS = False  # the portal never calls the provider on a user's behalf
+SOCIALACCOUNT_LOGIN_ON_GET = False  # a login starts with a POST from our login page, never from a link elsewhere
+# OPS_SSO_ONLY: password logins are refused (except break-glass superusers) before any password is checked.
+AUTHENTICATION_BACKENDS = ["ersen_ops.core.sso.backends.SSOOnlyGuard", *AUTHENTICATION_BACKENDS]
 
 # --- django-q2 --------------------------------------------------------------
 # Correctness over defaults (see shared/reference/stack-notes.md):

@@ -83,3 +83,4 @@ def users(db):
 
 # Process fixtures (sshd sandbox host, qcluster worker, OIDC provider), defined once for every test package.
 from tests.processes import idp, oidc_provider, sandbox, sandbox_host, ssh_key, worker  # noqa: E402,F401
+from tests.sso import sso  # noqa: E402,F401

@@ -25,7 +25,7 @@ from tests.receivers import free_port
 BASE_DIR = Path(__file__).resolve().parents[2]
 CLIENT_ID = "ersen-ops-tests"
 # The portal's callback as Django's test client sees it; a live server's is added with allow_redirect_uri().
-TEST_CLIENT_CALLBACK = "http://testserver/accounts/oidc/ersen-sso/login/callback/"
+TEST_CLIENT_CALLBACK = "http://testserver/accounts/oidc/sso/login/callback/"
 
 
 def _rsa_private_key_pem() -> str:

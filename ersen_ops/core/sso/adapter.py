@@ -1,0 +1,170 @@
+"""What happens at each single sign-on login (allauth's social account adapter).
+
+- Users are matched by the provider's subject (`sub`) only: never linked to, or blocked by, an account that has
+  the same email address or username. A new subject gets a new account, named after `preferred_username`.
+- At every login the managed roles are set from the groups claim (services.user_sync_sso_roles, audited).
+- Nobody without a role gets in: a new subject whose groups map to no role is not created; an existing one whose
+  roles are all gone is not logged in. Both see the "no role" page (which groups were seen, who to ask).
+- Every refusal (bad ID token, state, nonce, cancelled, no role, disabled) is audited as a failed login with
+  method "sso" and the reason, and shows a page that says what went wrong.
+"""
+
+from __future__ import annotations
+
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base import AuthProcess
+from allauth.socialaccount.providers.base.constants import AuthError
+from django.contrib.auth import logout
+from django.template.response import TemplateResponse
+
+from ersen_ops.audit.services import record
+from ersen_ops.core.sso import config, policy, services
+from ersen_ops.core.sso.choices import Refusal, SSOAction
+from ersen_ops.core.sso.provider import IDTokenRefused
+
+SESSION_KEY = "ops_sso_login"
+
+
+def _user_agent(request) -> str:
+    return request.META.get("HTTP_USER_AGENT", "")[:300]
+
+
+def refuse(request, reason: Refusal, *, detail: str = "", user=None, claims=None, groups=None) -> TemplateResponse:
+    """Audit a refused SSO login and answer with the page that explains it."""
+    claims = claims or {}
+    cfg = config.current()
+    tried = (user.get_username() if user else "") or claims.get("preferred_username") or claims.get("sub") or ""
+    record(
+        actor=user,
+        action=SSOAction.LOGIN_FAILED,
+        target=user,
+        data={
+            "method": "sso",
+            "provider": cfg.name,
+            "reason": reason.value,
+            "detail": detail[:300],
+            "username": str(tried)[:150],
+            "subject": str(claims.get("sub", ""))[:255],
+            "groups_seen": groups if groups is not None else [],
+            "user_agent": _user_agent(request),
+        },
+        request=request,
+    )
+    context = {
+        "title": "No role in Ersen Ops" if reason == Refusal.NO_ROLE else "Single sign-on refused",
+        "reason": reason,
+        "message": reason.label,
+        "detail": detail,
+        "provider_name": cfg.name,
+        "groups_seen": groups or [],
+        "groups_granting": sorted(cfg.role_map),
+        "contact": cfg.access_contact,
+        "username": tried,
+    }
+    template = "sso/no_role.html" if reason == Refusal.NO_ROLE else "sso/refused.html"
+    return TemplateResponse(request, template, context, status=403)
+
+
+def sso_login_info(request) -> dict | None:
+    """What the SSO login that made this session said ({"provider", "subject", "groups", "second_factor"}), or
+    None when the session was not made by SSO (the last authentication allauth recorded must be this subject's)."""
+    info = request.session.get(SESSION_KEY)
+    methods = request.session.get("account_authentication_methods") or []
+    if not info or not methods:
+        return None
+    last = methods[-1]
+    if last.get("method") != "socialaccount" or last.get("uid") != info.get("subject"):
+        return None
+    return info
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        return True  # SSO accounts are made by the role map: pre_social_login turns away anyone without a role
+
+    def is_auto_signup_allowed(self, request, sociallogin) -> bool:
+        return True  # never the signup form: the provider's claims are the account
+
+    def populate_user(self, request, sociallogin, data):
+        user = super().populate_user(request, sociallogin, data)
+        user.is_staff = False  # set with the roles (services.user_sync_sso_roles)
+        return user
+
+    def pre_social_login(self, request, sociallogin) -> None:
+        cfg = config.current()
+        claims = sociallogin.account.extra_data.get("id_token") or {}
+        subject = sociallogin.account.uid
+        groups = policy.groups_from_claims(claims, cfg.groups_claim)
+        if sociallogin.state.get("process", AuthProcess.LOGIN) != AuthProcess.LOGIN:
+            raise ImmediateHttpResponse(
+                refuse(
+                    request,
+                    Refusal.PROVIDER,
+                    detail="Only logging in is offered; a superuser links existing accounts.",
+                    claims=claims,
+                    groups=groups,
+                )
+            )
+        if request.user.is_authenticated:
+            logout(request)  # a new login replaces the session's; done here so what we stash below survives
+        if sociallogin.is_existing:
+            user = sociallogin.user
+            if not user.is_active:
+                raise ImmediateHttpResponse(refuse(request, Refusal.INACTIVE, user=user, claims=claims, groups=groups))
+            roles = services.user_sync_sso_roles(
+                user=user, groups=groups, role_map=cfg.role_map, provider=cfg.name, subject=subject, request=request
+            )
+            if not roles and not user.is_superuser:
+                raise ImmediateHttpResponse(refuse(request, Refusal.NO_ROLE, user=user, claims=claims, groups=groups))
+        else:
+            if not policy.mapped_roles(groups, cfg.role_map):
+                raise ImmediateHttpResponse(refuse(request, Refusal.NO_ROLE, claims=claims, groups=groups))
+            # Matched by subject alone: an address the provider sends neither links to nor blocks a local account.
+            sociallogin.email_addresses = []
+        request.session[SESSION_KEY] = {
+            "provider": cfg.name,
+            "subject": subject,
+            "groups": groups,
+            "second_factor": policy.idp_second_factor(
+                amr=claims.get("amr"), trust=cfg.trust_idp_mfa, mfa_amr=cfg.mfa_amr
+            ),
+        }
+
+    def save_user(self, request, sociallogin, form=None):
+        user = super().save_user(request, sociallogin, form)
+        cfg = config.current()
+        claims = sociallogin.account.extra_data.get("id_token") or {}
+        record(
+            actor=user,
+            action=SSOAction.USER_CREATED,
+            target=user,
+            data={"source": "sso", "provider": cfg.name, "subject": sociallogin.account.uid, "username": user.username},
+            request=request,
+        )
+        services.user_sync_sso_roles(
+            user=user,
+            groups=policy.groups_from_claims(claims, cfg.groups_claim),
+            role_map=cfg.role_map,
+            provider=cfg.name,
+            subject=sociallogin.account.uid,
+            request=request,
+        )
+        return user
+
+    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None) -> None:
+        extra_context = extra_context or {}
+        if isinstance(exception, IDTokenRefused):
+            reason, detail = exception.reason, exception.detail
+        elif error == AuthError.CANCELLED:
+            reason, detail = Refusal.CANCELLED, ""
+        elif exception is None and "state" not in extra_context and "state_id" in extra_context:
+            reason, detail = Refusal.STATE, ""
+        else:
+            reason = Refusal.PROVIDER
+            detail = (
+                request.GET.get("error_description", "")
+                or request.GET.get("error", "")
+                or (type(exception).__name__ if exception else "")
+            )
+        raise ImmediateHttpResponse(refuse(request, reason, detail=detail))

@@ -1,0 +1,26 @@
+"""Names for single sign-on: audit actions and why an SSO login was refused."""
+
+from django.db import models
+
+
+class SSOAction(models.TextChoices):
+    ROLES_CHANGED = "user.roles_changed", "A user's roles changed"
+    USER_CREATED = "user.created", "A user was created"
+    LOGIN_FAILED = "auth.login_failed", "A login failed"
+
+
+class Refusal(models.TextChoices):
+    """Why an SSO login was refused (the audit event's `reason`); the label is what the person is told."""
+
+    SIGNATURE = "signature", "The provider's ID token is not signed by a key the provider publishes."
+    AUDIENCE = "audience", "The provider's ID token was issued for another application (audience)."
+    ISSUER = "issuer", "The provider's ID token names another issuer."
+    EXPIRED = "expired", "The provider's ID token has expired (or is not valid yet): check the clocks."
+    NONCE = "nonce", "The provider's ID token does not answer this login (nonce mismatch): a replayed or forged answer."
+    ALGORITHM = "algorithm", "The provider's ID token uses a signing algorithm the portal does not accept."
+    TOKEN = "token", "The provider's ID token could not be verified."
+    STATE = "state", "The provider's answer does not belong to a login started in this browser (state)."
+    CANCELLED = "cancelled", "The login was cancelled at the provider."
+    PROVIDER = "provider", "The provider refused or could not complete the login."
+    NO_ROLE = "no_role", "None of your groups at the provider gives a role in Ersen Ops."
+    INACTIVE = "inactive", "This account is disabled in Ersen Ops."

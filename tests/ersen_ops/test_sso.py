@@ -1,0 +1,184 @@
+"""Single sign-on against the real test provider (tests/oidc_provider): the flow, role mapping at every login,
+"no role", refusals of tampered ID tokens (audited), subject matching, SSO-only mode."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from allauth.socialaccount.models import SocialAccount
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from ersen_ops.audit.models import AuditEvent
+from ersen_ops.core.roles import INCIDENT_COMMANDERS, OPERATORS, sync_roles
+from ersen_ops.core.sso.choices import SSOAction
+from tests.factories import UserFactory
+from tests.sso import sso_login, start_login
+
+pytestmark = pytest.mark.slow
+User = get_user_model()
+
+
+@pytest.fixture(autouse=True)
+def _roles(db):
+    sync_roles()
+
+
+def _events(action):
+    return list(AuditEvent.objects.filter(action=action).order_by("id"))
+
+
+def _logged_in_user(client):
+    return User.objects.filter(pk=client.session.get("_auth_user_id")).first()
+
+
+def test_authorization_request_uses_pkce_state_and_a_nonce(client, sso):
+    query = parse_qs(urlparse(start_login(client)).query)
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) >= 43
+    assert query["state"][0] and len(query["nonce"][0]) >= 32
+    assert set(query["scope"][0].split()) == {"openid", "profile", "email", "groups"} and query["client_id"] == [
+        sso.client_id
+    ]
+
+
+def test_first_sso_login_creates_the_user_by_subject_with_the_mapped_role(client, sso):
+    subject = sso.add_user("ada", groups=["ops-admins", "everyone"], email="ada@ersen.xyz", first_name="Ada")
+
+    response = sso_login(client, sso, "ada", next_url="/admin/incidents/incident/")
+
+    assert response.status_code == 302 and response["Location"] == "/admin/incidents/incident/"
+    user = _logged_in_user(client)
+    assert user.username == "ada" and user.email == "ada@ersen.xyz" and user.first_name == "Ada"
+    assert user.is_staff and not user.is_superuser and not user.has_usable_password()
+    assert list(user.groups.values_list("name", flat=True)) == [OPERATORS]
+    assert SocialAccount.objects.get(user=user).uid == subject
+    created, changed = _events(SSOAction.USER_CREATED), _events(SSOAction.ROLES_CHANGED)
+    assert [e.data["subject"] for e in created] == [subject]
+    assert changed[0].data["before"] == [] and changed[0].data["after"] == [OPERATORS]
+    assert changed[0].data["groups_seen"] == ["everyone", "ops-admins"] and changed[0].data["source"] == "sso"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_roles_follow_the_groups_at_every_login_and_unmanaged_roles_stay(client, sso):
+    sso.add_user("grace", groups=["ops-admins"])
+    sso_login(client, sso, "grace")
+    user = User.objects.get(username="grace")
+    user.groups.add(Group.objects.get(name=INCIDENT_COMMANDERS))  # given in the portal: not managed by the map
+    client.logout()
+
+    sso.add_user("grace", groups=["ops-approvers"])  # moved at the provider
+    response = sso_login(client, sso, "grace")
+
+    assert response.status_code == 302
+    assert sorted(user.groups.values_list("name", flat=True)) == ["Approvers", INCIDENT_COMMANDERS]
+    last = _events(SSOAction.ROLES_CHANGED)[-1]
+    assert last.data["before"] == [INCIDENT_COMMANDERS, OPERATORS]
+    assert last.data["after"] == ["Approvers", INCIDENT_COMMANDERS]
+    assert last.data["removed"] == [OPERATORS] and last.data["added"] == ["Approvers"]
+    assert last.actor == user and last.target_id == str(user.pk)
+
+
+def test_an_unknown_group_gets_the_no_role_page_and_no_account(client, sso):
+    sso.add_user("mallory", groups=["contractors"])
+
+    response = sso_login(client, sso, "mallory")
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "No role in Ersen Ops" in html and "contractors" in html and "ops-admins" in html
+    assert "an Ersen Ops superuser" in html  # who to ask
+    assert not User.objects.filter(username="mallory").exists() and "_auth_user_id" not in client.session
+    failed = _events(SSOAction.LOGIN_FAILED)[-1]
+    assert failed.data["reason"] == "no_role" and failed.data["method"] == "sso"
+    assert failed.data["groups_seen"] == ["contractors"] and failed.data["username"] == "mallory"
+
+
+def test_a_removed_last_group_removes_the_role_and_the_login(client, sso):
+    sso.add_user("linus", groups=["ops-admins"])
+    sso_login(client, sso, "linus")
+    client.logout()
+    sso.add_user("linus", groups=[])
+
+    response = sso_login(client, sso, "linus")
+
+    assert response.status_code == 403 and "No role in Ersen Ops" in response.content.decode()
+    user = User.objects.get(username="linus")
+    assert not user.groups.exists() and not user.is_staff and "_auth_user_id" not in client.session
+    last = _events(SSOAction.ROLES_CHANGED)[-1]
+    assert last.data["removed"] == [OPERATORS] and last.data["is_staff"] == {"before": True, "after": False}
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("other-key", "signature"),
+        ("altered-claims", "signature"),
+        ("wrong-audience", "audience"),
+        ("wrong-issuer", "issuer"),
+        ("wrong-nonce", "nonce"),
+        ("expired", "expired"),
+    ],
+)
+def test_a_tampered_id_token_is_refused_with_a_clear_message_and_audited(client, sso, mode, reason):
+    sso.add_user("eve", groups=["ops-admins"])
+    sso.tamper(mode)
+
+    response = sso_login(client, sso, "eve")
+
+    assert response.status_code == 403
+    html = response.content.decode()
+    assert "Single sign-on refused" in html and f'data-reason="{reason}"' in html
+    assert "_auth_user_id" not in client.session and not User.objects.filter(username="eve").exists()
+    failed = _events(SSOAction.LOGIN_FAILED)[-1]
+    assert failed.data["method"] == "sso" and failed.data["reason"] == reason
+    assert failed.data["user_agent"] is not None
+
+
+def test_a_callback_not_started_in_this_browser_is_refused(client, sso):
+    sso.add_user("ada", groups=["ops-admins"])
+    back = sso.authorize(start_login(client), username="ada")
+
+    response = Client().get(back.removeprefix("http://testserver"))  # another browser: no state in its session
+
+    assert response.status_code == 403 and 'data-reason="state"' in response.content.decode()
+    assert _events(SSOAction.LOGIN_FAILED)[-1].data["reason"] == "state"
+
+
+def test_sso_matches_by_subject_never_by_email_or_username(client, sso):
+    local = UserFactory(username="ada", email="ada@ersen.xyz")
+    sso.add_user("ada", groups=["ops-admins"], email="ada@ersen.xyz")
+
+    sso_login(client, sso, "ada")
+
+    user = _logged_in_user(client)
+    assert user != local and user.username != "ada" and user.email == "ada@ersen.xyz"
+    assert not SocialAccount.objects.filter(user=local).exists()
+    local.refresh_from_db()
+    assert local.has_usable_password() and not local.groups.exists()
+
+
+def test_sso_only_refuses_password_logins_except_break_glass_superusers(client, sso, settings):
+    from django.contrib.auth import authenticate
+
+    settings.OPS_SSO_ONLY = True
+    settings.OPS_SSO_BREAK_GLASS_USERS = ["root", "not-a-superuser"]
+    UserFactory(username="root", is_superuser=True)
+    UserFactory(username="not-a-superuser")
+    UserFactory(username="operator")
+
+    assert authenticate(username="root", password="pw").username == "root"
+    assert authenticate(username="not-a-superuser", password="pw") is None  # named, but not a superuser
+    assert authenticate(username="operator", password="pw") is None
+    assert authenticate(username="nobody", password="pw") is None
+
+    sso.add_user("ada", groups=["ops-admins"])
+    assert sso_login(client, sso, "ada").status_code == 302  # SSO itself still works
+
+
+def test_without_sso_only_passwords_work_beside_sso(client, sso):
+    from django.contrib.auth import authenticate
+
+    UserFactory(username="operator")
+    assert authenticate(username="operator", password="pw").username == "operator"
