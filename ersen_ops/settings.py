@@ -332,7 +332,10 @@ SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
 SOCIALACCOUNT_STORE_TOKENS = False  # the portal never calls the provider on a user's behalf
 SOCIALACCOUNT_LOGIN_ON_GET = False  # a login starts with a POST from our login page, never from a link elsewhere
 # OPS_SSO_ONLY: password logins are refused (except break-glass superusers) before any password is checked.
-AUTHENTICATION_BACKENDS = ["ersen_ops.core.sso.backends.SSOOnlyGuard", *AUTHENTICATION_BACKENDS]
+AUTHENTICATION_BACKENDS = [
+    "ersen_ops.core.sso.backends.SSOOnlyModelBackend" if b == "django.contrib.auth.backends.ModelBackend" else b
+    for b in AUTHENTICATION_BACKENDS
+]
 
 # --- django-q2 --------------------------------------------------------------
 # Correctness over defaults (see shared/reference/stack-notes.md):

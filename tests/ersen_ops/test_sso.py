@@ -15,7 +15,7 @@ from ersen_ops.audit.models import AuditEvent
 from ersen_ops.core.roles import INCIDENT_COMMANDERS, OPERATORS, sync_roles
 from ersen_ops.core.sso.choices import SSOAction
 from tests.factories import UserFactory
-from tests.sso import sso_login, start_login
+from tests.sso import PROVIDER_NAME, sso_login, start_login
 
 pytestmark = pytest.mark.slow
 User = get_user_model()
@@ -182,3 +182,27 @@ def test_without_sso_only_passwords_work_beside_sso(client, sso):
 
     UserFactory(username="operator")
     assert authenticate(username="operator", password="pw").username == "operator"
+
+
+def test_the_login_page_offers_sso_only_when_configured(client, db, settings, sso):
+    assert f"Sign in with {PROVIDER_NAME}" in client.get("/accounts/login/?next=/admin/").content.decode()
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {**settings.SOCIALACCOUNT_PROVIDERS["openid_connect"], "APPS": []}
+    }
+    html = client.get("/accounts/login/").content.decode()
+    assert 'id="login-form"' in html and "sso-login" not in html
+    assert client.post("/accounts/oidc/sso/login/").status_code == 404
+
+
+def test_sso_only_login_page_says_why_a_password_is_refused_and_break_glass_still_works(client, sso, settings):
+    settings.OPS_SSO_ONLY = True
+    settings.OPS_SSO_BREAK_GLASS_USERS = ["root"]
+    UserFactory(username="operator")
+    UserFactory(username="root", is_superuser=True)
+
+    response = client.post("/accounts/login/", {"login": "operator", "password": "pw"})
+
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    assert f"Password login is switched off: sign in with {PROVIDER_NAME}." in response.content.decode()
+    response = client.post("/accounts/login/", {"login": "root", "password": "pw", "next": "/admin/"})
+    assert response.status_code == 302 and client.session["_auth_user_id"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
+
+from ersen_ops.core.sso.backends import password_login_refused
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -10,3 +13,10 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def authentication_failed(self, request, **credentials) -> None:
+        super().authentication_failed(request, **credentials)
+        # OPS_SSO_ONLY: say why (the guard backend refused before any password was checked), not "wrong password".
+        refused = password_login_refused(credentials.get("username") or "")
+        if refused:
+            raise forms.ValidationError(refused, code="sso_only")

@@ -15,6 +15,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
 from allauth.socialaccount.providers.base.constants import AuthError
+from django import forms
 from django.contrib.auth import logout
 from django.template.response import TemplateResponse
 
@@ -151,6 +152,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             request=request,
         )
         return user
+
+    def validate_disconnect(self, account, accounts) -> None:
+        raise forms.ValidationError("The link to the provider is kept: a superuser removes or disables the account.")
 
     def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None) -> None:
         extra_context = extra_context or {}

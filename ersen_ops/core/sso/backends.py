@@ -1,6 +1,7 @@
-"""OPS_SSO_ONLY: the guard before every password check (first in AUTHENTICATION_BACKENDS).
+"""OPS_SSO_ONLY: Django's ModelBackend with a guard before the password check (first in AUTHENTICATION_BACKENDS,
+in ModelBackend's place, so sessions and force_login keep working as before).
 
-Django stops at a backend that raises PermissionDenied, so no later backend checks the password, and
+Django stops at a backend that raises PermissionDenied, so no later backend (allauth's) checks the password, and
 `user_login_failed` is sent as for any failed login. Break-glass users are superusers named in
 OPS_SSO_BREAK_GLASS_USERS; any other name (existing or not) is refused the same way.
 """
@@ -8,6 +9,7 @@ OPS_SSO_BREAK_GLASS_USERS; any other name (existing or not) is refused the same 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied
 
 from ersen_ops.core.sso import config
@@ -30,13 +32,8 @@ def password_login_refused(username: str) -> str | None:
     return PASSWORD_OFF.format(name=cfg.name)
 
 
-class SSOOnlyGuard:
+class SSOOnlyModelBackend(ModelBackend):
     def authenticate(self, request, username=None, password=None, **credentials):
-        if password is None:
-            return None
-        if password_login_refused(username or credentials.get("login") or credentials.get("email") or ""):
+        if password is not None and password_login_refused(username or credentials.get("email") or ""):
             raise PermissionDenied(PASSWORD_OFF)
-        return None
-
-    def get_user(self, user_id):
-        return None
+        return super().authenticate(request, username=username, password=password, **credentials)
