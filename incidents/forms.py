@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import get_user_model
 
+from ersen_ops.core.validators import validate_single_line
 from ersen_ops.status.models import Component
 from incidents.choices import OPEN_STATUSES, Impact, IncidentStatus, Level
 from incidents.policy import LEVELS
@@ -44,9 +45,15 @@ class ComponentImpactsMixin:
 
 
 class IncidentOpenForm(ComponentImpactsMixin, forms.Form):
-    title = forms.CharField(max_length=200, help_text="Short and factual; shown publicly if you post a public update.")
+    title = forms.CharField(
+        max_length=200,
+        validators=[validate_single_line],
+        help_text="Short and factual; shown publicly if you post a public update.",
+    )
     level = forms.ChoiceField(choices=_level_choices, initial=Level.P2, widget=forms.RadioSelect)
-    commander = forms.ModelChoiceField(queryset=_staff_users(), required=False, help_text="Empty: whoever acknowledges takes command.")
+    commander = forms.ModelChoiceField(
+        queryset=_staff_users(), required=False, help_text="Empty: whoever acknowledges takes command."
+    )
     message = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
@@ -65,7 +72,9 @@ class IncidentOpenForm(ComponentImpactsMixin, forms.Form):
         from maintenance.models import MaintenanceWindow
 
         self.fields["commander"].queryset = _staff_users()
-        self.fields["maintenance_window"].queryset = MaintenanceWindow.objects.exclude(status__in=["draft", "cancelled"]).order_by("-planned_start")
+        self.fields["maintenance_window"].queryset = MaintenanceWindow.objects.exclude(
+            status__in=["draft", "cancelled"]
+        ).order_by("-planned_start")
         self.add_impact_fields()
 
 
@@ -111,12 +120,12 @@ class ComponentsForm(ComponentImpactsMixin, forms.Form):
 
 
 class WindowLinkForm(forms.Form):
-    maintenance_window = forms.ModelChoiceField(
-        queryset=None, required=False, help_text="Empty removes the link."
-    )
+    maintenance_window = forms.ModelChoiceField(queryset=None, required=False, help_text="Empty removes the link.")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         from maintenance.models import MaintenanceWindow
 
-        self.fields["maintenance_window"].queryset = MaintenanceWindow.objects.exclude(status__in=["draft", "cancelled"]).order_by("-planned_start")
+        self.fields["maintenance_window"].queryset = MaintenanceWindow.objects.exclude(
+            status__in=["draft", "cancelled"]
+        ).order_by("-planned_start")

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from ersen_ops.core.ids import public_id
+from ersen_ops.core.validators import validate_single_line
 from incidents.choices import Impact, IncidentStatus, Level
 
 
@@ -24,7 +25,9 @@ def incident_update_public_id() -> str:
 
 class Incident(models.Model):
     public_id = models.CharField(max_length=20, unique=True, default=incident_public_id, editable=False)
-    title = models.CharField(max_length=200, help_text="Shown publicly if a public update is posted.")
+    title = models.CharField(
+        max_length=200, validators=[validate_single_line], help_text="Shown publicly if a public update is posted."
+    )
     level = models.CharField(max_length=2, choices=Level.choices, db_index=True, editable=False)
     status = models.CharField(
         max_length=20,
@@ -150,7 +153,9 @@ class IncidentUpdate(models.Model):
     status = models.CharField(max_length=20, choices=IncidentStatus.choices)
     body = models.TextField()
     public = models.BooleanField(default=True)
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     author_name = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
@@ -166,7 +171,9 @@ class LevelChange(models.Model):
     """One change of an incident's level: who, when, old → new, why, and what it did to the due time."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="level_changes")
-    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     changed_by_name = models.CharField(max_length=150)
     changed_at = models.DateTimeField()
     old_level = models.CharField(max_length=2, choices=Level.choices)

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 
 from ersen_ops.core.choices import Phase
 from ersen_ops.core.ids import public_id
+from ersen_ops.core.validators import validate_single_line
 from maintenance.choices import ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
 
 
@@ -23,7 +24,7 @@ def window_public_id() -> str:
 
 class MaintenanceWindow(models.Model):
     public_id = models.CharField(max_length=20, unique=True, default=window_public_id, editable=False)
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[validate_single_line])
     type = models.CharField(max_length=20, choices=MaintenanceType.choices, default=MaintenanceType.ROUTINE)
     status = models.CharField(
         max_length=20, choices=WindowStatus.choices, default=WindowStatus.DRAFT, editable=False, db_index=True
@@ -124,7 +125,7 @@ class EtaChange(models.Model):
 class FreezePeriod(models.Model):
     """No routine or urgent window may touch a freeze; emergency only with a justification."""
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[validate_single_line])
     start = models.DateTimeField()
     end = models.DateTimeField()
     reason = models.TextField(blank=True)
@@ -142,7 +143,7 @@ class ChecklistTemplate(models.Model):
     """The checklist of one phase, copied into each window when it is scheduled."""
 
     phase = models.CharField(max_length=10, choices=ChecklistPhase.choices, unique=True)
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[validate_single_line])
 
     class Meta:
         ordering = ["id"]
@@ -154,7 +155,7 @@ class ChecklistTemplate(models.Model):
 class ChecklistTemplateItem(models.Model):
     template = models.ForeignKey(ChecklistTemplate, on_delete=models.CASCADE, related_name="items")
     order = models.PositiveIntegerField(default=0)
-    text = models.CharField(max_length=300)
+    text = models.CharField(max_length=300, validators=[validate_single_line])
     key = models.CharField(
         max_length=40,
         choices=ItemKey.choices,
@@ -174,7 +175,7 @@ class ChecklistItem(models.Model):
     window = models.ForeignKey(MaintenanceWindow, on_delete=models.CASCADE, related_name="checklist_items")
     phase = models.CharField(max_length=10, choices=ChecklistPhase.choices)
     order = models.PositiveIntegerField(default=0)
-    text = models.CharField(max_length=300)
+    text = models.CharField(max_length=300, validators=[validate_single_line])
     key = models.CharField(max_length=40, choices=ItemKey.choices, blank=True)
     required_approvals = models.PositiveSmallIntegerField(default=1)
     # Maintained by the approval services: set when live approvals reach required_approvals.

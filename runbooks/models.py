@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from ersen_ops.core.validators import validate_single_line
 from runbooks.choices import ExecutionStatus, LaunchChannel, StepKind, StepStatus
 
 hostname_validator = RegexValidator(
@@ -27,13 +28,15 @@ class Host(models.Model):
     """A machine runbooks run on. Its SSH host key is pinned explicitly; the private key never lives here."""
 
     name = models.SlugField(max_length=60, unique=True, help_text="Short name used on the command line, e.g. “prod-1”.")
-    hostname = models.CharField(max_length=253, validators=[hostname_validator])
+    hostname = models.CharField(max_length=253, validators=[hostname_validator, validate_single_line])
     port = models.PositiveIntegerField(default=22, validators=[MinValueValidator(1), MaxValueValidator(65535)])
-    ssh_user = models.CharField("SSH user", max_length=32, default="deploy", validators=[ssh_user_validator])
+    ssh_user = models.CharField(
+        "SSH user", max_length=32, default="deploy", validators=[ssh_user_validator, validate_single_line]
+    )
     roles = models.CharField(
         max_length=200,
         blank=True,
-        validators=[roles_validator],
+        validators=[roles_validator, validate_single_line],
         help_text="Comma-separated role tags (e.g. “db, web”); a runbook's default host role picks hosts by these.",
     )
     enabled = models.BooleanField(default=True, help_text="Disabled hosts cannot be targeted.")
@@ -89,13 +92,16 @@ class Host(models.Model):
 class Runbook(models.Model):
     """A reviewed procedure: ordered steps from the task library with their parameters."""
 
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=120, unique=True, validators=[validate_single_line])
     slug = models.SlugField(
         max_length=60, unique=True, help_text="Used on the command line: manage.py runbook run SLUG"
     )
     description = models.TextField(blank=True)
     default_host_role = models.CharField(
-        max_length=40, blank=True, help_text="Role tag of the hosts this runbook is usually run on (e.g. “db”)."
+        max_length=40,
+        blank=True,
+        validators=[validate_single_line],
+        help_text="Role tag of the hosts this runbook is usually run on (e.g. “db”).",
     )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -112,7 +118,11 @@ class Runbook(models.Model):
 class RunbookStep(models.Model):
     runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveIntegerField(default=1)
-    task = models.CharField(max_length=60, help_text="A task of the reviewed task library (runbooks/library.py).")
+    task = models.CharField(
+        max_length=60,
+        validators=[validate_single_line],
+        help_text="A task of the reviewed task library (runbooks/library.py).",
+    )
     params = models.JSONField(
         "parameters",
         default=dict,

@@ -17,6 +17,7 @@ from datetime import datetime
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from ersen_ops.core.validators import one_line
 from ersen_ops.status import ical, selectors, serializers
 from ersen_ops.status.models import CalendarSequence
 from ersen_ops.status.snapshot import calendar_fields
@@ -131,4 +132,4 @@ def personalise(text: str, subscriber) -> str:
 
 
 def email_subject(subject: str) -> str:
-    return f"[{settings.OPS_STATUS_PAGE_NAME} status] {subject}"[:300]
+    return one_line(f"[{settings.OPS_STATUS_PAGE_NAME} status] {subject}")[:300]

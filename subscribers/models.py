@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 
 from ersen_ops.core.ids import public_id
+from ersen_ops.core.validators import validate_single_line
 from subscribers.choices import (
     Audience,
     MessageKind,
@@ -78,13 +79,20 @@ class WebhookSubscriber(models.Model):
     """An endpoint an operator registered for a partner or a chat bridge (Statuspage webhook format)."""
 
     public_id = models.CharField(max_length=20, unique=True, default=webhook_public_id, editable=False)
-    name = models.CharField(max_length=100, help_text="Who receives it, e.g. “Acme partner bridge”.")
+    name = models.CharField(
+        max_length=100, validators=[validate_single_line], help_text="Who receives it, e.g. “Acme partner bridge”."
+    )
     url = models.URLField(
         max_length=500,
         help_text="Where payloads are POSTed (https). Stored because it is this subscriber's address; "
         "its path is masked in errors and logs.",
     )
-    contact = models.CharField(max_length=200, blank=True, help_text="Whom to tell when it fails (name or email).")
+    contact = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_single_line],
+        help_text="Whom to tell when it fails (name or email).",
+    )
     components = models.ManyToManyField(
         "status.Component",
         related_name="webhook_subscribers",

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
 
+from ersen_ops.core.validators import one_line
 from ersen_ops.notifications import policy
 from ersen_ops.notifications.choices import Channel, PagerAction
 from ersen_ops.notifications.masking import LOGGER_NAME, mask
@@ -434,7 +435,7 @@ class EmailChannel(BaseChannel):
     def send(self, delivery, progress: Progress) -> Sent:
         recipients = self.recipients(delivery)
         message = EmailMultiAlternatives(
-            subject=delivery.subject,
+            subject=one_line(delivery.subject),  # rows older than the single-line rule: CR/LF become spaces
             body=delivery.message or delivery.body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=recipients,
@@ -463,6 +464,10 @@ class EmailChannel(BaseChannel):
             raise kind(f"{type(exc).__name__}: {reply}", response=reply[:300]) from None
         except (smtplib.SMTPException, OSError) as exc:  # OSError covers refused connections and timeouts
             raise TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response") from None
+        except ValueError as exc:  # BadHeaderError, an unencodable address…: the same message fails every time
+            raise PermanentFailure(
+                f"malformed message, not retried: {type(exc).__name__}: {exc}", response="not sent"
+            ) from None
         progress.part_sent(1)
         reply = (
             getattr(backend, "last_reply", "") or f"accepted by {type(backend).__module__.rsplit('.', 1)[-1]} backend"

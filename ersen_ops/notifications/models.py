@@ -4,6 +4,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
+from ersen_ops.core.validators import validate_single_line
 from ersen_ops.notifications.choices import DELIVERY_CHANNEL_CHOICES, DeliveryStatus, PagerAction
 
 
@@ -13,7 +14,7 @@ class NotificationDelivery(models.Model):
     target_name = models.CharField(
         max_length=200, blank=True, help_text="Where it goes, by name (never the secret URL)"
     )
-    subject = models.CharField(max_length=300)
+    subject = models.CharField(max_length=300, validators=[validate_single_line])
     body = models.TextField(help_text="The text the caller wrote (before the channel's template)")
     message = models.TextField(
         blank=True, help_text="The text as sent, rendered for the channel (Markdown, Slack mrkdwn or plain text)"

@@ -38,6 +38,7 @@ from django.utils import timezone
 from ersen_ops.audit.services import record
 from ersen_ops.core.db import RETRYABLE, DatabaseUnavailable, call_with_retry, db_retry
 from ersen_ops.core.queue import enqueue_on_commit
+from ersen_ops.core.validators import one_line
 from ersen_ops.notifications import policy
 from ersen_ops.notifications.channels import (
     NotConfigured,
@@ -236,6 +237,7 @@ def _finish(
         row.next_attempt_at = now + timedelta(seconds=next_attempt_in) if next_attempt_in is not None else None
         if status == DeliveryStatus.SENT:
             row.sent_at = now
+        row.subject = one_line(row.subject)  # a row from before the single-line rule: recorded as it was sent
         row.full_clean(validate_unique=False)
         row.save()
         data = {

@@ -22,6 +22,7 @@ from django.db import models, transaction
 from ersen_ops.audit.services import record
 from ersen_ops.core.errors import DomainError, InvalidTransition
 from ersen_ops.core.queue import enqueue_on_commit
+from ersen_ops.core.validators import one_line
 from ersen_ops.notifications.channels import get_channel, pager_dedup_key
 from ersen_ops.notifications.choices import (
     RESENDABLE_STATUSES,
@@ -92,7 +93,7 @@ def notify(
         raise ValueError(f"unknown pager action {pager_action!r} (use {', '.join(PagerAction.values)})")
     deliveries = []
     related_type = ContentType.objects.get_for_model(related) if related is not None else None
-    subject = subject.strip()[:300]
+    subject = one_line(subject)[:300]  # a title written before the single-line rule must not break a Subject
     with transaction.atomic():
         for channel in dict.fromkeys(channels):  # keep order, drop repeats
             if channel not in Channel.values:

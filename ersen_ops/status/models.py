@@ -5,12 +5,13 @@ from django.db import models
 from django.utils import timezone
 
 from ersen_ops.core.ids import component_public_id
+from ersen_ops.core.validators import validate_single_line
 from ersen_ops.status.choices import ComponentStatus
 
 
 class Component(models.Model):
     public_id = models.CharField(max_length=20, unique=True, default=component_public_id, editable=False)
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[validate_single_line])
     description = models.TextField(blank=True)
     group = models.ForeignKey(
         "self",
