@@ -206,3 +206,28 @@ def test_sso_only_login_page_says_why_a_password_is_refused_and_break_glass_stil
     assert f"Password login is switched off: sign in with {PROVIDER_NAME}." in response.content.decode()
     response = client.post("/accounts/login/", {"login": "root", "password": "pw", "next": "/admin/"})
     assert response.status_code == 302 and client.session["_auth_user_id"]
+
+
+@pytest.mark.parametrize(
+    ("amr", "trust", "factor"),
+    [
+        (["pwd", "otp"], "amr", "idp:otp"),
+        (["pwd"], "amr", None),
+        (["pwd", "hwk"], "never", None),
+        (["pwd"], "always", "idp:trusted"),
+    ],
+)
+def test_the_providers_second_factor_is_recorded_for_the_session_only_when_trusted(
+    client, sso, settings, amr, trust, factor
+):
+    settings.OPS_OIDC_TRUST_IDP_MFA = trust
+    sso.add_user("ada", groups=["ops-admins"], amr=amr)
+
+    assert sso_login(client, sso, "ada").status_code == 302
+
+    records = client.session["account_authentication_methods"]
+    assert records[0]["method"] == "socialaccount"
+    factors = [r for r in records if r["method"] == "mfa"]
+    assert [r["type"] for r in factors] == ([factor] if factor else [])
+    if factor:
+        assert factors[0]["amr"] == amr

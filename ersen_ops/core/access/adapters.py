@@ -5,6 +5,7 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
 
+from ersen_ops.core.sso import stages as sso_stages
 from ersen_ops.core.sso.backends import password_login_refused
 
 
@@ -13,6 +14,10 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def get_login_stages(self) -> list[str]:
+        # Single sign-on: a trusted provider second factor stands in for the portal's (ersen_ops.core.sso.stages).
+        return sso_stages.login_stages(super().get_login_stages())
 
     def authentication_failed(self, request, **credentials) -> None:
         super().authentication_failed(request, **credentials)

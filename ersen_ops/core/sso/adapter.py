@@ -68,13 +68,14 @@ def refuse(request, reason: Refusal, *, detail: str = "", user=None, claims=None
 
 
 def sso_login_info(request) -> dict | None:
-    """What the SSO login that made this session said ({"provider", "subject", "groups", "second_factor"}), or
-    None when the session was not made by SSO (the last authentication allauth recorded must be this subject's)."""
+    """What the SSO login that made this session said ({"provider", "subject", "groups", "amr", "second_factor"}), or
+    None when the session was not made by SSO (allauth's last login step, second factors aside, must be this
+    subject's)."""
     info = request.session.get(SESSION_KEY)
-    methods = request.session.get("account_authentication_methods") or []
-    if not info or not methods:
+    logins = [r for r in request.session.get("account_authentication_methods") or [] if r.get("method") != "mfa"]
+    if not info or not logins:
         return None
-    last = methods[-1]
+    last = logins[-1]
     if last.get("method") != "socialaccount" or last.get("uid") != info.get("subject"):
         return None
     return info
@@ -123,10 +124,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 raise ImmediateHttpResponse(refuse(request, Refusal.NO_ROLE, claims=claims, groups=groups))
             # Matched by subject alone: an address the provider sends neither links to nor blocks a local account.
             sociallogin.email_addresses = []
+        amr = claims.get("amr") if isinstance(claims.get("amr"), list) else []
         request.session[SESSION_KEY] = {
             "provider": cfg.name,
             "subject": subject,
             "groups": groups,
+            "amr": [str(m) for m in amr][:20],
             "second_factor": policy.idp_second_factor(
                 amr=claims.get("amr"), trust=cfg.trust_idp_mfa, mfa_amr=cfg.mfa_amr
             ),
