@@ -231,3 +231,22 @@ def test_the_providers_second_factor_is_recorded_for_the_session_only_when_trust
     assert [r["type"] for r in factors] == ([factor] if factor else [])
     if factor:
         assert factors[0]["amr"] == amr
+
+
+def test_a_linked_existing_account_is_the_one_an_sso_login_reaches_and_links_are_audited(client, sso):
+    from django.core.management import CommandError, call_command
+
+    local = UserFactory(username="alice")
+    subject = sso.add_user("alice-at-idp", groups=["ops-admins"])
+    call_command("sso_link", "alice", subject)
+    with pytest.raises(CommandError, match="already linked to 'alice'"):
+        call_command("sso_link", UserFactory(username="bob").username, subject)
+
+    sso_login(client, sso, "alice-at-idp")
+
+    assert _logged_in_user(client) == local
+    assert list(local.groups.values_list("name", flat=True)) == [OPERATORS]
+    linked = _events(SSOAction.LINKED)[-1]
+    assert linked.actor_name == "system:cli" and linked.data["subject"] == subject
+    call_command("sso_link", "alice", "--unlink")
+    assert not SocialAccount.objects.filter(user=local).exists() and _events(SSOAction.UNLINKED)

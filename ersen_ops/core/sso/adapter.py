@@ -34,17 +34,18 @@ def _user_agent(request) -> str:
 def refuse(request, reason: Refusal, *, detail: str = "", user=None, claims=None, groups=None) -> TemplateResponse:
     """Audit a refused SSO login and answer with the page that explains it."""
     claims = claims or {}
+    detail = detail[:300]  # it may quote the provider's error_description
     cfg = config.current()
     tried = (user.get_username() if user else "") or claims.get("preferred_username") or claims.get("sub") or ""
     record(
-        actor=user,
+        actor=user if user is not None else "system:login",
         action=SSOAction.LOGIN_FAILED,
         target=user,
         data={
             "method": "sso",
             "provider": cfg.name,
             "reason": reason.value,
-            "detail": detail[:300],
+            "detail": detail,
             "username": str(tried)[:150],
             "subject": str(claims.get("sub", ""))[:255],
             "groups_seen": groups if groups is not None else [],

@@ -7,6 +7,8 @@ class SSOAction(models.TextChoices):
     ROLES_CHANGED = "user.roles_changed", "A user's roles changed"
     USER_CREATED = "user.created", "A user was created"
     LOGIN_FAILED = "auth.login_failed", "A login failed"
+    LINKED = "user.sso_linked", "A user was linked to a provider subject"
+    UNLINKED = "user.sso_unlinked", "A user's link to a provider subject was removed"
 
 
 class Refusal(models.TextChoices):

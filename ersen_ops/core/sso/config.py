@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
+PROVIDER_ID = "sso"  # policy.allauth_providers; SocialAccount.provider of every SSO link
 LOGIN_PATH = "/accounts/oidc/sso/login/"
 CALLBACK_PATH = "/accounts/oidc/sso/login/callback/"
 

@@ -1,4 +1,5 @@
-"""State changes of single sign-on: a user's roles made to match the provider's groups (audited)."""
+"""State changes of single sign-on: a user's roles made to match the provider's groups, and a superuser's explicit
+link of an existing account to a provider subject (both audited)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.errors import DomainError
 from ersen_ops.core.sso import policy
 from ersen_ops.core.sso.choices import SSOAction
+from ersen_ops.core.sso.config import PROVIDER_ID
 
 
 def user_sync_sso_roles(*, user, groups: list[str], role_map, provider: str, subject: str, request=None) -> set[str]:
@@ -48,3 +51,39 @@ def user_sync_sso_roles(*, user, groups: list[str], role_map, provider: str, sub
             request=request,
         )
     return after
+
+
+def user_link_sso(*, actor, user, subject: str):
+    """Link an existing account to the provider's subject, so that the next SSO login with that subject is this
+    account (instead of a new one). One subject, one account; one account, one subject."""
+    from allauth.socialaccount.models import SocialAccount
+
+    subject = subject.strip()
+    if not subject:
+        raise DomainError("The subject is empty: give the provider's `sub` for this person.")
+    with transaction.atomic():
+        taken = SocialAccount.objects.select_for_update().filter(provider=PROVIDER_ID, uid=subject).first()
+        if taken is not None:
+            raise DomainError(f"Subject {subject!r} is already linked to {taken.user.get_username()!r}.")
+        existing = SocialAccount.objects.filter(provider=PROVIDER_ID, user=user).first()
+        if existing is not None:
+            raise DomainError(
+                f"{user.get_username()!r} is already linked to subject {existing.uid!r}; unlink it first."
+            )
+        link = SocialAccount.objects.create(provider=PROVIDER_ID, uid=subject, user=user, extra_data={})
+        record(actor=actor, action=SSOAction.LINKED, target=user, data={"subject": subject, "provider": PROVIDER_ID})
+    return link
+
+
+def user_unlink_sso(*, actor, user) -> str:
+    """Remove an account's link to its provider subject; returns the subject that was linked."""
+    from allauth.socialaccount.models import SocialAccount
+
+    with transaction.atomic():
+        link = SocialAccount.objects.select_for_update().filter(provider=PROVIDER_ID, user=user).first()
+        if link is None:
+            raise DomainError(f"{user.get_username()!r} is not linked to a provider subject.")
+        subject = link.uid
+        link.delete()
+        record(actor=actor, action=SSOAction.UNLINKED, target=user, data={"subject": subject, "provider": PROVIDER_ID})
+    return subject
