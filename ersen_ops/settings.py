@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date as _date
+from datetime import timedelta as _timedelta
 from pathlib import Path
 
 from ersen_ops import config
@@ -109,6 +110,9 @@ try:
     OPS_SUBSCRIBER_FANOUT_CHUNK = config.integer("OPS_SUBSCRIBER_FANOUT_CHUNK", 200, minimum=1, maximum=5000)
     # Sender of subscriber email (empty: OPS_EMAIL_FROM), e.g. "Ersen Status <status@ersen.xyz>".
     OPS_SUBSCRIBER_EMAIL_FROM = config.string("OPS_SUBSCRIBER_EMAIL_FROM", "")
+    # Login lockout (django-axes): failures per username and, separately, per client address.
+    OPS_LOGIN_MAX_FAILURES = config.integer("OPS_LOGIN_MAX_FAILURES", 5, minimum=1, maximum=100)
+    OPS_LOGIN_COOLOFF_MINUTES = config.integer("OPS_LOGIN_COOLOFF_MINUTES", 15, minimum=1, maximum=7 * 24 * 60)
     # Audit log: the chain's head is appended to a witness file outside the database (ersen_ops.audit.witness).
     OPS_AUDIT_CHECKPOINT_MINUTES = config.integer("OPS_AUDIT_CHECKPOINT_MINUTES", 5, minimum=1, maximum=24 * 60)
     OPS_AUDIT_WITNESS_FILE_DEFAULT = str(BASE_DIR / "var" / "audit-witness.log")
@@ -181,6 +185,7 @@ INSTALLED_APPS = [
     # Login for the admin (see the "Access" section of the README and ersen_ops/core/access/).
     "allauth",
     "allauth.account",
+    "axes",  # login lockout (see "Login throttling" below)
     "corsheaders",
     "django_q",
     "ersen_ops.audit",
@@ -205,6 +210,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last: turns a lockout found during authentication into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ersen_ops.urls"
@@ -309,6 +316,27 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_SESSION_REMEMBER = True  # no "remember me" box: the session limits decide how long a login lasts
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 
+# --- Login throttling: django-axes, counted in the database (all workers and machines share it) ----------
+# A lockout per username and, separately, per client address (the same client_ip() as subscriber rate limits)
+# after OPS_LOGIN_MAX_FAILURES failures, for OPS_LOGIN_COOLOFF_MINUTES after the failure that locked it.
+# First: refuses a locked-out login before any password is checked (allauth passes the request through).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = OPS_LOGIN_MAX_FAILURES
+AXES_COOLOFF_TIME = _timedelta(minutes=OPS_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "ersen_ops.core.clients.request_client_ip"
+AXES_USERNAME_CALLABLE = "ersen_ops.core.accounts.lockout.attempted_username"
+AXES_LOCKOUT_CALLABLE = "ersen_ops.core.accounts.views.lockout_response"
+# Attempts while locked neither extend the lockout (the page's "try again" time stays true) nor count again.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the failures: one known account must not reset an address's count for the others.
+AXES_RESET_ON_SUCCESS = False
+# The audit log is the record of logins; the lockouts have their own superuser-only admin (core.accounts).
+AXES_DISABLE_ACCESS_LOG = True
+AXES_ENABLE_ADMIN = False
+AXES_SENSITIVE_PARAMETERS = ["username", "login", "ip_address", "code", "token"]
+
 # --- CORS: only the public status API, read-only, no credentials ------------
 CORS_URLS_REGEX = r"^/api/v2/.*$"
 CORS_ALLOW_ALL_ORIGINS = True
@@ -371,5 +399,7 @@ LOGGING = {
         # django-q2 logs every processed task at INFO under the name "django-q".
         "django-q": {"level": "WARNING" if LOG_LEVEL != "debug" else "DEBUG"},
         "paramiko": {"level": "WARNING"},
+        # django-axes logs every attempt at INFO; failures and lockouts (WARNING) are enough, and are audited.
+        "axes": {"level": "WARNING" if LOG_LEVEL != "debug" else "DEBUG"},
     },
 }

@@ -112,16 +112,6 @@ def client_network(address: str) -> str:
     return str(ip)
 
 
-def client_ip(*, remote_addr: str, forwarded_for: str, behind_proxy: bool) -> str:
-    """The visitor's address. Behind our proxy (Traefik), the last X-Forwarded-For entry is the one the proxy
-    added; anything before it was written by the client and cannot be trusted."""
-    if behind_proxy and forwarded_for:
-        last = forwarded_for.split(",")[-1].strip()
-        if last:
-            return last
-    return (remote_addr or "").strip()
-
-
 # --- what is sent, and to whom ---------------------------------------------------------------------------
 
 MAINTENANCE_EVENT_KINDS: dict[str, str] = {

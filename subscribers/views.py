@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from ersen_ops.core.clients import request_client_ip
 from ersen_ops.core.errors import DomainError
 from subscribers import policy, selectors, services, tokens
 from subscribers.choices import SubscriberStatus, WebhookStatus
@@ -68,12 +69,7 @@ def _limited(request, form, message: str, decision):
 
 
 def _client(request) -> str:
-    ip = policy.client_ip(
-        remote_addr=request.META.get("REMOTE_ADDR", ""),
-        forwarded_for=request.META.get("HTTP_X_FORWARDED_FOR", ""),
-        behind_proxy=settings.BEHIND_PROXY,
-    )
-    return policy.client_network(ip)
+    return policy.client_network(request_client_ip(request))
 
 
 @never_cache

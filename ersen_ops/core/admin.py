@@ -24,3 +24,7 @@ class SiteSettingsAdmin(admin.ModelAdmin):
             site_settings_set_phase(actor=request.user, phase=form.cleaned_data["phase"])
         except DomainError as exc:
             messages.error(request, str(exc))
+
+
+# Lockouts (and, below them, the audited user admin) live in ersen_ops.core.accounts.
+from ersen_ops.core.accounts import admin as _accounts_admin  # noqa: E402,F401

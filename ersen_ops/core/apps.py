@@ -23,6 +23,10 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from ersen_ops.core import queue  # noqa: F401  (connects the django-q delivery counter)
+        from ersen_ops.core.accounts import records
+
+        # Login records: every login, logout, failed login and lockout is audited.
+        records.connect()
 
         # Runs once per migrate, after every app created its permissions.
         post_migrate.connect(_after_migrate, dispatch_uid="ersen_ops.core.after_migrate")

@@ -39,19 +39,6 @@ def test_addresses_are_normalised():
     assert policy.normalise_email("  Reader@Example.COM ") == "reader@example.com"
 
 
-@pytest.mark.parametrize(
-    "remote, forwarded, behind, expected",
-    [
-        ("203.0.113.7", "", False, "203.0.113.7"),
-        ("10.0.0.2", "198.51.100.1, 203.0.113.9", True, "203.0.113.9"),
-        ("10.0.0.2", "198.51.100.1, 203.0.113.9", False, "10.0.0.2"),  # not behind a proxy: the header is a lie
-        ("10.0.0.2", "", True, "10.0.0.2"),
-    ],
-)
-def test_the_client_address(remote, forwarded, behind, expected):
-    assert policy.client_ip(remote_addr=remote, forwarded_for=forwarded, behind_proxy=behind) == expected
-
-
 def test_client_networks():
     assert policy.client_network("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64"
     assert policy.client_network("::ffff:203.0.113.7") == "203.0.113.7"

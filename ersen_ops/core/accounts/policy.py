@@ -1,0 +1,34 @@
+"""Pure rules of the lockout (no database, no clock: callers pass `now` and the attempts in)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+
+def normalise_username(value) -> str | None:
+    """The username a login tried, as it is counted: trimmed and lower-cased (so "Admin" and "admin " are one
+    count, as the case-insensitive login treats them), at most 255 characters (the attempts table's column)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    return text[:255] or None
+
+
+def lockout_ends_at(attempts: Iterable[tuple[datetime, int]], *, limit: int, cooloff: timedelta) -> datetime | None:
+    """When the lockout of one username (or one address) ends, or None when it is not locked.
+
+    `attempts` are its attempt records as django-axes keeps them: (time of the record's latest failure,
+    failures in it). A record counts while its latest failure is younger than the cool-off; newest first, the
+    record whose failures bring the sum to `limit` is the one whose expiry ends the lockout.
+    """
+    total = 0
+    for last_failure, failures in sorted(attempts, key=lambda a: a[0], reverse=True):
+        total += failures
+        if total >= limit:
+            return last_failure + cooloff
+    return None
+
+
+def still_locked(ends_at: datetime | None, now: datetime) -> bool:
+    return ends_at is not None and ends_at > now
