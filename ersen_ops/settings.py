@@ -336,6 +336,9 @@ AXES_RESET_ON_SUCCESS = False
 AXES_DISABLE_ACCESS_LOG = True
 AXES_ENABLE_ADMIN = False
 AXES_SENSITIVE_PARAMETERS = ["username", "login", "ip_address", "code", "token"]
+# django-axes is the one count of failed logins (database, shared). allauth's own count lives in each process's
+# cache and would answer the 6th attempt first, with a form error instead of the lockout page: switched off.
+ACCOUNT_RATE_LIMITS = {**globals().get("ACCOUNT_RATE_LIMITS", {}), "login_failed": None}
 
 # --- CORS: only the public status API, read-only, no credentials ------------
 CORS_URLS_REGEX = r"^/api/v2/.*$"

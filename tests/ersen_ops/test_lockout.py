@@ -17,13 +17,13 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
 NOW = datetime(2026, 12, 1, 21, 30, tzinfo=UTC)
 
 
 def login(client, username, password, address="127.0.0.1", **extra):
     return client.post(
-        LOGIN_URL, {"username": username, "password": password, "next": "/admin/"}, REMOTE_ADDR=address, **extra
+        LOGIN_URL, {"login": username, "password": password, "next": "/admin/"}, REMOTE_ADDR=address, **extra
     )
 
 
@@ -160,3 +160,25 @@ def test_only_superusers_see_or_lift_lockouts(client, alice, users):
     with pytest.raises(PermissionRefused):
         lockout_lift(actor=users["operator"], scope="username", value="alice")
     assert AccessAttempt.objects.filter(username="alice").exists()
+
+
+def test_known_and_unknown_usernames_cost_the_same_queries_and_hashes(client, alice, monkeypatch):
+    """The timing shape, without timing: as many password hashes and queries either way, failing or locked."""
+    from django.contrib.auth.hashers import MD5PasswordHasher
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    hashes = []
+    original = MD5PasswordHasher.encode
+    monkeypatch.setattr(MD5PasswordHasher, "encode", lambda self, *a, **k: hashes.append(1) or original(self, *a, **k))
+
+    def cost(username, address):
+        hashes.clear()
+        with CaptureQueriesContext(connection) as queries:
+            response = login(client, username, "wrong", address=address)
+        return response.status_code, len(hashes), len(queries)
+
+    for attempt in range(6):  # 4 failures, the locking 5th, one while locked
+        known, unknown = cost("alice", "203.0.113.1"), cost("nobody-by-this-name", "203.0.113.2")
+        assert known[:2] == unknown[:2], f"attempt {attempt + 1}: {known} vs {unknown}"
+        assert known[2] == unknown[2], f"attempt {attempt + 1}: {known} vs {unknown} queries"

@@ -19,8 +19,8 @@ from ersen_ops.core.accounts.choices import AccessAction
 from tests.factories import UserFactory
 from tests.processes import BASE_DIR, database_url
 
-LOGIN_PATH = "/admin/login/"
-USERNAME_FIELD = "username"
+LOGIN_PATH = "/accounts/login/"
+USERNAME_FIELD = "login"
 _CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -48,28 +48,28 @@ class Server:
             start_new_session=True,
         )
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-3000:]}")
             try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                if requests.get(self.url + "/healthz", timeout=10).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading the app (a busy machine)
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer within {timeout} s: {self.log.read_text()[-3000:]}")
 
     def login(self, username: str, password: str) -> requests.Response:
         session = requests.Session()
-        page = session.get(self.url + LOGIN_PATH, timeout=10)
+        page = session.get(self.url + LOGIN_PATH, timeout=30)
         token = _CSRF.search(page.text).group(1)
         return session.post(
             self.url + LOGIN_PATH,
             data={"csrfmiddlewaretoken": token, USERNAME_FIELD: username, "password": password, "next": "/admin/"},
             allow_redirects=False,
-            timeout=10,
+            timeout=30,
         )
 
     def stop(self) -> None:
