@@ -320,7 +320,7 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 # A lockout per username and, separately, per client address (the same client_ip() as subscriber rate limits)
 # after OPS_LOGIN_MAX_FAILURES failures, for OPS_LOGIN_COOLOFF_MINUTES after the failure that locked it.
 # First: refuses a locked-out login before any password is checked (allauth passes the request through).
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", *AUTHENTICATION_BACKENDS]
+AUTHENTICATION_BACKENDS = ["ersen_ops.core.accounts.lockout.LockoutBackend", *AUTHENTICATION_BACKENDS]
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = OPS_LOGIN_MAX_FAILURES
 AXES_COOLOFF_TIME = _timedelta(minutes=OPS_LOGIN_COOLOFF_MINUTES)
