@@ -121,8 +121,11 @@ def _describe_schedule(obj):
     items = ChecklistTemplateItem.objects.count()
     slots = ""
     if obj.type == MaintenanceType.ROUTINE:
-        found = policy.next_routine_slots(policy.earliest_start(obj.type, now), 4)
-        slots = format_html("<p>Next valid routine slots: {}.</p>", ", ".join(policy.fmt_local(s) for s, _ in found))
+        found = services.valid_slots(obj, now=now)
+        slots = format_html(
+            "<p id='schedule-next-slots'>Next valid routine slots for this window: {}.</p>",
+            ", ".join(policy.fmt_local_range(s, e) for s, e in found) or "none in the next weeks",
+        )
     return _steps(
         format_html(
             "The window becomes <strong>Scheduled</strong> for {} ({} your time) on {}.",
@@ -614,7 +617,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             phases.append({"phase": phase, "label": label, "rows": rows, "done": done, "total": len(items)})
         slots = []
         if obj.type == MaintenanceType.ROUTINE and obj.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED):
-            slots = policy.next_routine_slots(policy.earliest_start(MaintenanceType.ROUTINE, now), 4)
+            slots = services.valid_slots(obj, now=now)  # the same check as scheduling: never a taken slot
         policy_check = []
         if obj.status == WindowStatus.DRAFT:
             policy_check = _schedule_refusals(obj)
@@ -630,6 +633,8 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
                 obj.type, obj.scheduled_phase or services.current_phase(), obj.planned_duration
             ).reasons,
             "next_slots": [_slot(s, e, obj) for s, e in slots],
+            "slots_offered": obj.type == MaintenanceType.ROUTINE
+            and obj.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED),
             "slots_pickable": obj.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED)
             and self.has_change_permission(request, obj),
             "policy_check": policy_check,
@@ -721,7 +726,7 @@ def _slot(start, slot_end, obj) -> dict:
     end = min(start + duration, slot_end)
     local_start, local_end = timezone.localtime(start), timezone.localtime(end)
     return {
-        "pacific": policy.fmt_local(start),
+        "pacific": policy.fmt_local_range(start, end),
         "utc": _utc(start),
         "start_date": f"{local_start:%Y-%m-%d}",
         "start_time": f"{local_start:%H:%M:%S}",

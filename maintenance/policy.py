@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zoneinfo
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
@@ -227,6 +227,12 @@ def earliest_start(window_type: str, now: datetime) -> datetime:
 # --- Scheduling ---------------------------------------------------------------------------------------
 
 
+# How far ahead valid slots are looked for.
+SLOT_SEARCH = timedelta(weeks=8)
+# Rules about *when* a window runs: a slot offered to the operator must break none of them.
+TIME_RULES = frozenset({"notice", "slot", "overlap", "freeze", "past"})
+
+
 def check_schedule(
     window: WindowFacts,
     now: datetime,
@@ -234,7 +240,87 @@ def check_schedule(
     freezes: Iterable[FreezeFacts] = (),
     overlapping: Iterable[WindowFacts] = (),
 ) -> list[Violation]:
-    """Everything that forbids scheduling (announcing) `window` at `now`. Empty list: it may be scheduled."""
+    """Everything that forbids scheduling (announcing) `window` at `now`. Empty list: it may be scheduled.
+
+    `freezes` and `overlapping` may cover more time than the window (the rules pick what touches it): given
+    the next weeks', a notice or slot refusal names the next slots where *this* window passes every rule.
+    """
+    freezes, overlapping = list(freezes), list(overlapping)
+    violations = _violations(window, now, phase, freezes, overlapping)
+    rule = POLICY[window.type]
+    if rule.slot is not None and any(v.rule in ("notice", "slot") for v in violations):
+        slots = valid_slots(window, now, phase, freezes, overlapping)
+        violations = [_with_slots(v, rule, slots, now) for v in violations]
+    return violations
+
+
+def valid_slots(
+    window: WindowFacts,
+    now: datetime,
+    phase: str,
+    freezes: Iterable[FreezeFacts] = (),
+    overlapping: Iterable[WindowFacts] = (),
+    count: int = 4,
+) -> list[tuple[datetime, datetime]]:
+    """The next `count` (start, end) where `window`, with its planned duration, passes every rule about time
+    (notice, slot, freezes, other windows on its components) — the same check scheduling makes.
+
+    One placement per routine slot: the slot's start, else the earliest moment in it when what blocks it (a
+    window on the same components, a freeze) is over, if the window still fits before the slot ends.
+    """
+    rule = POLICY[window.type]
+    slot = rule.slot or ROUTINE_SLOT
+    freezes, overlapping = list(freezes), list(overlapping)
+    slot_length = datetime.combine(datetime.min, slot.end) - datetime.combine(datetime.min, slot.start)
+    duration = window.planned_end - window.planned_start
+    if duration <= timedelta(0):
+        duration = slot_length
+    if duration > slot_length:
+        return []
+    notice = rule.notice if phase == Phase.POSTLAUNCH else timedelta(0)
+    earliest = now + notice
+    blockers = [f.end for f in freezes] + [o.planned_end for o in overlapping if window.components & o.components]
+    found: list[tuple[datetime, datetime]] = []
+    for slot_start, slot_end in next_routine_slots(earliest - slot_length, 4 * 7 * 2, slot):
+        if slot_start - earliest > SLOT_SEARCH or len(found) >= count:
+            break
+        # The notice does not cut slots into pieces (a slot starts at its start); other windows and freezes do.
+        candidates = sorted({slot_start, *blockers})
+        for start in (c for c in candidates if slot_start <= c < slot_end and c >= earliest):
+            end = start + duration
+            if end > slot_end:
+                break
+            facts = replace(window, planned_start=start, planned_end=end)
+            if not any(v.rule in TIME_RULES for v in _violations(facts, now, phase, freezes, overlapping)):
+                found.append((start, end))
+                break
+    return found
+
+
+def _with_slots(
+    violation: Violation, rule: TypePolicy, slots: list[tuple[datetime, datetime]], now: datetime
+) -> Violation:
+    """Name the next slots this window can really use in a notice or slot refusal (never a taken one)."""
+    if violation.rule == "notice" and slots:
+        earliest = f"on or after {fmt_local(earliest_start(rule.type, now))}"
+        return replace(violation, message=violation.message.replace(earliest, f"on or after {fmt_local(slots[0][0])}"))
+    if violation.rule == "slot":
+        listed = (
+            "Next valid slots for this window: " + ", ".join(fmt_local(s) for s, _ in slots) + "."
+            if slots
+            else f"No slot in the next {SLOT_SEARCH.days // 7} weeks fits this window."
+        )
+        return replace(violation, message=f"{violation.message} {listed}")
+    return violation
+
+
+def _violations(
+    window: WindowFacts,
+    now: datetime,
+    phase: str,
+    freezes: Iterable[FreezeFacts] = (),
+    overlapping: Iterable[WindowFacts] = (),
+) -> list[Violation]:
     policy = POLICY[window.type]
     start, end = window.planned_start, window.planned_end
     violations: list[Violation] = []
@@ -302,6 +388,7 @@ def _notice_message(policy: TypePolicy, notice: timedelta, now: datetime) -> str
     message = f"{policy.name} maintenance needs {fmt_duration(policy.notice)} notice; scheduling now gives {gives}."
     earliest = earliest_start(policy.type, now)
     if policy.slot is not None:
+        # check_schedule moves this to the first slot this window can really use.
         message += f" Pick a slot on or after {fmt_local(earliest)}"
     else:
         message += f" Start on or after {fmt_local(earliest)}"
@@ -322,9 +409,7 @@ def _slot_message(policy: TypePolicy, start: datetime, end: datetime, now: datet
     )
     if length > slot_length:
         message += f" and lasts {fmt_duration(length)}, longer than the {fmt_duration(slot_length)} slot"
-    slots = next_routine_slots(max(now + policy.notice, now), 4, slot)
-    message += ". Next slots: " + ", ".join(fmt_local(s) for s, _ in slots) + "."
-    return message
+    return message + "."  # check_schedule adds the next valid slots for this window
 
 
 @dataclass(frozen=True)

@@ -161,22 +161,30 @@ def _status_page_delivery(deliveries):
     return next((d for d in deliveries if d.channel == Channel.STATUS_PAGE), None)
 
 
+def _schedule_context(window: MaintenanceWindow, *, now: datetime, component_ids=None, justification=None):
+    """The window's facts, and the freezes and other windows from its start (or now) to the slot search's end."""
+    facts = selectors.window_facts(window, component_ids=component_ids, justification=justification)
+    start = min(facts.planned_start, now)
+    end = max(facts.planned_end, now + policy.POLICY[facts.type].notice) + policy.SLOT_SEARCH + timedelta(days=1)
+    freezes = selectors.freezes_overlapping(start=start, end=end)
+    others = selectors.windows_overlapping(start=start, end=end, component_ids=facts.components, exclude_pk=window.pk)
+    return facts, freezes, others
+
+
 def schedule_violations(
     window: MaintenanceWindow, *, now: datetime, component_ids=None, justification: str | None = None, phase=None
 ) -> list[policy.Violation]:
     """What forbids (re)scheduling `window` at `now`, given the freezes and the other windows. Read-only."""
-    facts = selectors.window_facts(window, component_ids=component_ids, justification=justification)
-    return policy.check_schedule(
-        facts,
-        now,
-        phase or current_phase(),
-        freezes=selectors.freezes_overlapping(start=facts.planned_start, end=facts.planned_end),
-        overlapping=selectors.windows_overlapping(
-            start=facts.planned_start, end=facts.planned_end, component_ids=facts.components, exclude_pk=window.pk
-        )
-        if facts.planned_end > facts.planned_start
-        else [],
-    )
+    facts, freezes, others = _schedule_context(window, now=now, component_ids=component_ids, justification=justification)
+    if facts.planned_end <= facts.planned_start:
+        others = []
+    return policy.check_schedule(facts, now, phase or current_phase(), freezes=freezes, overlapping=others)
+
+
+def valid_slots(window: MaintenanceWindow, *, now: datetime, count: int = 4, phase=None) -> list[tuple[datetime, datetime]]:
+    """The next routine slots where `window` passes the same check as scheduling (policy.valid_slots). Read-only."""
+    facts, freezes, others = _schedule_context(window, now=now)
+    return policy.valid_slots(facts, now, phase or current_phase(), freezes=freezes, overlapping=others, count=count)
 
 
 def start_refusals(window: MaintenanceWindow, *, now: datetime, justification: str = "", items=None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -324,3 +325,64 @@ def test_fmt_duration():
     assert policy.fmt_duration(timedelta(hours=19, minutes=12, seconds=59)) == "19 h 12 min"
     assert policy.fmt_duration(timedelta(hours=24)) == "24 h"
     assert policy.fmt_duration(timedelta(minutes=5)) == "5 min"
+
+
+# --- next valid slots: the same check as scheduling (issue 14 point 3) ------------------------------------------
+
+WEBSITE = 7
+NOW = JAN_TUE_0200 - timedelta(hours=20)  # Mon 11 Jan 06:00 PST: Tue 12 is too close, the first slot is Thu 14
+THURSDAY = utc(2027, 1, 14, 10, 0)  # Thu 14 Jan 02:00 PST
+NEXT_TUESDAY = utc(2027, 1, 19, 10, 0)
+
+
+def _release_24(start, minutes=60, components=(WEBSITE,)):
+    return WindowFacts(
+        type=MaintenanceType.ROUTINE,
+        planned_start=start,
+        planned_end=start + timedelta(minutes=minutes),
+        components=frozenset(components),
+        title="Deploy release 2.4",
+        public_id="mnt_24",
+        status="scheduled",
+        component_names={WEBSITE: "Website"},
+    )
+
+
+def _draft(minutes=60):
+    return facts(utc(2027, 1, 13, 18, 0), minutes=minutes, components=(WEBSITE,))  # Wed 10:00 PST: no slot
+
+
+def test_a_slot_taken_on_the_windows_component_is_not_offered_but_its_rest_is():
+    taken = _release_24(THURSDAY)
+    slots = policy.valid_slots(_draft(), NOW, Phase.POSTLAUNCH, overlapping=[taken])
+    # Thu 02:00–03:00 is "Deploy release 2.4" on Website: the rest of that slot (03:00–04:00) fits the hour.
+    assert slots[:2] == [
+        (THURSDAY + timedelta(hours=1), THURSDAY + timedelta(hours=2)),
+        (NEXT_TUESDAY, NEXT_TUESDAY + timedelta(hours=1)),
+    ]
+    assert len(slots) == 4
+    for start, end in slots:  # every offer passes the very check scheduling makes
+        moved = replace(_draft(), planned_start=start, planned_end=end)
+        assert check_schedule(moved, NOW, Phase.POSTLAUNCH, overlapping=[taken]) == []
+
+
+def test_a_slot_whose_rest_is_too_short_is_skipped_and_other_components_do_not_block():
+    long_release = _release_24(THURSDAY, minutes=90)  # leaves 30 min of the slot: a 90-min window does not fit
+    assert policy.valid_slots(_draft(90), NOW, Phase.POSTLAUNCH, overlapping=[long_release])[0][0] == NEXT_TUESDAY
+    elsewhere = _release_24(THURSDAY, minutes=90, components=(DB,))
+    assert policy.valid_slots(_draft(90), NOW, Phase.POSTLAUNCH, overlapping=[elsewhere])[0][0] == THURSDAY
+
+
+def test_freezes_and_notice_are_part_of_the_slot_check():
+    freeze = FreezeFacts("Release freeze", utc(2027, 1, 14, 0, 0), utc(2027, 1, 20, 0, 0))
+    slots = policy.valid_slots(_draft(), NOW, Phase.POSTLAUNCH, freezes=[freeze])
+    assert slots[0][0] == utc(2027, 1, 21, 10, 0)  # Thu 14 and Tue 19 are frozen; Tue 12 lacks 24 h notice
+    assert policy.valid_slots(_draft(), NOW - timedelta(hours=5), Phase.POSTLAUNCH)[0][0] == JAN_TUE_0200
+
+
+def test_a_refusal_names_only_slots_this_window_can_use():
+    [refusal] = check_schedule(_draft(), NOW, Phase.POSTLAUNCH, overlapping=[_release_24(THURSDAY)])
+    assert refusal.rule == "slot"
+    assert "Next valid slots for this window: Thu 2027-01-14 03:00 PST, Tue 2027-01-19 02:00 PST," in refusal.message
+    [too_long] = check_schedule(_draft(150), NOW, Phase.POSTLAUNCH)
+    assert too_long.message.endswith("No slot in the next 8 weeks fits this window.")
