@@ -250,3 +250,35 @@ def test_a_linked_existing_account_is_the_one_an_sso_login_reaches_and_links_are
     assert linked.actor_name == "system:cli" and linked.data["subject"] == subject
     call_command("sso_link", "alice", "--unlink")
     assert not SocialAccount.objects.filter(user=local).exists() and _events(SSOAction.UNLINKED)
+
+
+def test_an_unreachable_provider_gets_a_clear_page_not_an_error(client, sso, settings):
+    from tests.receivers import free_port
+    from tests.sso import configure
+
+    class Down:
+        issuer = f"http://127.0.0.1:{free_port()}/o"
+        client_id, client_secret = sso.client_id, sso.client_secret
+
+    configure(settings, Down)
+
+    response = client.post("/accounts/oidc/sso/login/", {"next": "/admin/"})
+
+    assert response.status_code == 403
+    assert 'data-reason="unreachable"' in response.content.decode()
+    assert "break-glass superuser can still log in" in response.content.decode()
+    assert _events(SSOAction.LOGIN_FAILED)[-1].data["reason"] == "unreachable"
+
+
+def test_a_disabled_account_is_refused_and_keeps_its_roles(client, sso):
+    sso.add_user("ada", groups=["ops-admins"])
+    sso_login(client, sso, "ada")
+    client.logout()
+    user = User.objects.get(username="ada")
+    user.is_active = False
+    user.save()
+
+    response = sso_login(client, sso, "ada")
+
+    assert response.status_code == 403 and 'data-reason="inactive"' in response.content.decode()
+    assert "_auth_user_id" not in client.session and user.groups.filter(name=OPERATORS).exists()

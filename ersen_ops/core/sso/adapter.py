@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import requests
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
@@ -22,7 +23,7 @@ from django.template.response import TemplateResponse
 from ersen_ops.audit.services import record
 from ersen_ops.core.sso import config, policy, services
 from ersen_ops.core.sso.choices import Refusal, SSOAction
-from ersen_ops.core.sso.provider import IDTokenRefused
+from ersen_ops.core.sso.provider import IDTokenRefused, unreachable_detail
 
 SESSION_KEY = "ops_sso_login"
 
@@ -168,6 +169,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             reason, detail = Refusal.CANCELLED, ""
         elif exception is None and "state" not in extra_context and "state_id" in extra_context:
             reason, detail = Refusal.STATE, ""
+        elif isinstance(exception, requests.RequestException):
+            reason, detail = Refusal.UNREACHABLE, unreachable_detail(exception)
         else:
             reason = Refusal.PROVIDER
             detail = (

@@ -24,5 +24,6 @@ class Refusal(models.TextChoices):
     STATE = "state", "The provider's answer does not belong to a login started in this browser (state)."
     CANCELLED = "cancelled", "The login was cancelled at the provider."
     PROVIDER = "provider", "The provider refused or could not complete the login."
+    UNREACHABLE = "unreachable", "The provider could not be reached (or did not answer as an OpenID Connect provider)."
     NO_ROLE = "no_role", "None of your groups at the provider gives a role in Ersen Ops."
     INACTIVE = "inactive", "This account is disabled in Ersen Ops."

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
+import requests
 from allauth.core.internal.deferred import jwt
 from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
@@ -43,6 +44,12 @@ def _reason_for(exc: BaseException | None) -> Refusal:
         "InvalidAlgorithmError": Refusal.ALGORITHM,
     }
     return causes.get(type(exc).__name__, Refusal.TOKEN)
+
+
+def unreachable_detail(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"Its discovery document has no {exc.args[0]!r}."
+    return f"({type(exc).__name__}) A break-glass superuser can still log in with a password."
 
 
 class OpsOpenIDConnectAdapter(OpenIDConnectOAuth2Adapter):
@@ -91,7 +98,12 @@ class OpsOpenIDConnectProvider(OpenIDConnectProvider):
             auth_params = self.get_auth_params()
         # ours last: a nonce smuggled in through ?auth_params= cannot replace it
         auth_params = {**auth_params, "nonce": nonce}
-        return super().redirect(request, process, next_url, data, auth_params=auth_params, nonce=nonce, **kwargs)
+        try:
+            return super().redirect(request, process, next_url, data, auth_params=auth_params, nonce=nonce, **kwargs)
+        except (requests.RequestException, KeyError) as exc:  # discovery document unreachable or wrong
+            from ersen_ops.core.sso.adapter import refuse
+
+            return refuse(request, Refusal.UNREACHABLE, detail=unreachable_detail(exc))
 
 
 provider_classes = [OpsOpenIDConnectProvider]

@@ -7,7 +7,9 @@ from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAu
 from django.http import Http404
 from django.urls import include, path, re_path
 
-from ersen_ops.core.sso.provider import OpsOpenIDConnectAdapter
+from ersen_ops.core.sso.adapter import refuse
+from ersen_ops.core.sso.choices import Refusal
+from ersen_ops.core.sso.provider import OpsOpenIDConnectAdapter, unreachable_detail
 
 
 @login_not_required
@@ -19,6 +21,12 @@ def login(request, provider_id):
 
 
 class CallbackView(OAuth2CallbackView):
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except KeyError as exc:  # a discovery document without one of the endpoints
+            return refuse(request, Refusal.UNREACHABLE, detail=unreachable_detail(exc))
+
     def _get_state(self, request, provider):
         state, response = super()._get_state(request, provider)
         self.adapter.login_state = state  # the nonce it holds is checked against the ID token's
