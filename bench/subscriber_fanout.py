@@ -126,6 +126,7 @@ def environment(database_url: str, smtp_port: int) -> dict:
             "SECURE_HSTS_SECONDS": "0",
             "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
             "OPS_EMAIL_TO": "",
+            "OPS_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # the benchmark's webhook receiver listens on loopback
             "OPS_STATUS_PAGE_URL": "https://status.example",
             "LOG_LEVEL": "warning",
             "DJANGO_SETTINGS_MODULE": "ersen_ops.settings",

@@ -6,6 +6,7 @@ line naming the variable (see `ersen_ops/config.py`).
 
 from __future__ import annotations
 
+import ipaddress as _ipaddress
 import sys
 from datetime import date as _date
 from datetime import timedelta as _timedelta
@@ -80,6 +81,15 @@ try:
     OPS_NOTIFY_CONNECT_TIMEOUT = config.integer("OPS_NOTIFY_CONNECT_TIMEOUT", 5, minimum=1, maximum=60)
     OPS_NOTIFY_READ_TIMEOUT = config.integer("OPS_NOTIFY_READ_TIMEOUT", 15, minimum=1, maximum=300)
     OPS_NOTIFY_INLINE_WAIT = config.integer("OPS_NOTIFY_INLINE_WAIT", 5, minimum=0, maximum=60)
+    # Internal networks outgoing webhooks may reach anyway (CIDRs); everything internal is refused by default.
+    OPS_WEBHOOK_ALLOW_NETWORKS = config.str_list("OPS_WEBHOOK_ALLOW_NETWORKS", "")
+    for _network in OPS_WEBHOOK_ALLOW_NETWORKS:
+        try:
+            _ipaddress.ip_network(_network.strip(), strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"OPS_WEBHOOK_ALLOW_NETWORKS: {_network!r} is not a network such as 10.20.0.0/16 or fd12::/64"
+            ) from None
     # Incidents: the sprint calendar behind "normal sprint" (P3) and "next sprint" (P4), and the P1 re-page interval.
     _sprint_start = config.string("OPS_SPRINT_START", "2026-01-05")
     try:

@@ -43,6 +43,7 @@ from ersen_ops.notifications.channels import (
 )
 from ersen_ops.notifications.choices import SubscriberChannel
 from ersen_ops.notifications.masking import LOGGER_NAME, fragments, mask
+from ersen_ops.notifications.outbound import WebhookRefused, webhook_post
 from subscribers import tokens
 from subscribers.choices import MessageKind, SubscriberStatus, WebhookStatus
 
@@ -265,13 +266,14 @@ class SubscriberWebhookChannel(BaseChannel):
         waits = 0
         while True:
             try:
-                response = requests.post(
+                response = webhook_post(
                     webhook.url,
                     data=body,
                     headers=headers,
                     timeout=(settings.OPS_NOTIFY_CONNECT_TIMEOUT, settings.OPS_NOTIFY_READ_TIMEOUT),
-                    allow_redirects=False,
                 )
+            except WebhookRefused as exc:  # an internal address or a redirect: retrying cannot help
+                raise PermanentFailure(str(exc), response="not sent") from None
             except (
                 requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema,

@@ -29,6 +29,7 @@ from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefu
 from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.notifications.choices import DeliveryStatus, SubscriberChannel
 from ersen_ops.notifications.models import NotificationDelivery
+from ersen_ops.notifications.outbound import literal_address_refusal
 from ersen_ops.status.models import Component
 from subscribers import content, policy, selectors, tokens
 from subscribers.choices import (
@@ -417,6 +418,9 @@ def check_webhook_url(url: str) -> str:
         raise DomainError(f"A webhook needs an http(s) URL with a host name; got {url[:60]!r}.")
     if parts.username or parts.password:
         raise DomainError("Put no user name or password in the webhook URL: payloads are signed instead.")
+    refused = literal_address_refusal(url)
+    if refused:
+        raise DomainError(refused[0].upper() + refused[1:] + ".")
     return url
 
 

@@ -12,6 +12,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("BEHIND_PROXY", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+# The tests' receivers listen on loopback: allow it (a test that shows the refusal clears the setting).
+os.environ.setdefault("OPS_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8,::1/128")
 # The audit witness of a test run is a throwaway file (tests that look at it point it at their own tmp_path).
 os.environ.setdefault(
     "OPS_AUDIT_WITNESS_FILE", os.path.join(tempfile.gettempdir(), f"ersen_ops_test_witness_{os.getpid()}.log")

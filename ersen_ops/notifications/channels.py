@@ -29,6 +29,7 @@ from ersen_ops.core.validators import one_line
 from ersen_ops.notifications import policy
 from ersen_ops.notifications.choices import Channel, PagerAction
 from ersen_ops.notifications.masking import LOGGER_NAME, mask
+from ersen_ops.notifications.outbound import WebhookRefused, webhook_post
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -238,13 +239,14 @@ class WebhookChannel(BaseChannel):
         waits = 0
         while True:
             try:
-                response = requests.post(
+                response = webhook_post(
                     url,
                     json=payload,
                     timeout=(settings.OPS_NOTIFY_CONNECT_TIMEOUT, settings.OPS_NOTIFY_READ_TIMEOUT),
                     headers={"User-Agent": USER_AGENT},
-                    allow_redirects=False,
                 )
+            except WebhookRefused as exc:  # an internal address or a redirect: retrying cannot help
+                raise PermanentFailure(f"{where}{exc}", response="not sent") from None
             except (
                 requests.exceptions.MissingSchema,
                 requests.exceptions.InvalidSchema,
