@@ -16,8 +16,8 @@ import pytest
 from playwright.sync_api import expect
 
 from ersen_ops.audit.models import AuditEvent
+from ersen_ops.core.accounts.choices import AccessAction
 from ersen_ops.core.roles import OPERATORS, sync_roles
-from ersen_ops.core.sso.choices import SSOAction
 from ersen_ops.core.sso.config import CALLBACK_PATH
 from tests.sso import PROVIDER_NAME, configure
 
@@ -58,7 +58,7 @@ def test_sso_login_role_mapping_refusals_and_logout(session_for, sso_live):
     ada.shot("control room after SSO")
     page = ada.goto("/admin/maintenance/maintenancewindow/add/")  # Operators may plan windows
     expect(page.locator("#maintenancewindow_form")).to_be_visible()
-    changed = AuditEvent.objects.filter(action=SSOAction.ROLES_CHANGED, actor__username="ada").get()
+    changed = AuditEvent.objects.filter(action=AccessAction.USER_ACCESS_CHANGED, actor__username="ada").get()
     assert changed.data["after"] == [OPERATORS]
 
     # Logout ends the portal session (the provider's own session is the provider's business).
@@ -75,7 +75,7 @@ def test_sso_login_role_mapping_refusals_and_logout(session_for, sso_live):
     expect(page.locator("#sso-refusal")).to_contain_text("not signed by a key the provider publishes")
     eve.shot("tampered token refused")
     assert eve.goto("/admin/").url.startswith(f"{eve.base}/accounts/login/")
-    failed = AuditEvent.objects.filter(action=SSOAction.LOGIN_FAILED).latest("id")
+    failed = AuditEvent.objects.filter(action=AccessAction.LOGIN_FAILED).latest("id")
     assert failed.data["method"] == "sso" and failed.data["reason"] == "signature"
     sso_live.tamper(None)
 

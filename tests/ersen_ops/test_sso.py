@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from ersen_ops.audit.models import AuditEvent
+from ersen_ops.core.accounts.choices import AccessAction
 from ersen_ops.core.roles import INCIDENT_COMMANDERS, OPERATORS, sync_roles
 from ersen_ops.core.sso.choices import SSOAction
 from tests.factories import UserFactory
@@ -54,7 +55,7 @@ def test_first_sso_login_creates_the_user_by_subject_with_the_mapped_role(client
     assert user.is_staff and not user.is_superuser and not user.has_usable_password()
     assert list(user.groups.values_list("name", flat=True)) == [OPERATORS]
     assert SocialAccount.objects.get(user=user).uid == subject
-    created, changed = _events(SSOAction.USER_CREATED), _events(SSOAction.ROLES_CHANGED)
+    created, changed = _events(SSOAction.USER_CREATED), _events(AccessAction.USER_ACCESS_CHANGED)
     assert [e.data["subject"] for e in created] == [subject]
     assert changed[0].data["before"] == [] and changed[0].data["after"] == [OPERATORS]
     assert changed[0].data["groups_seen"] == ["everyone", "ops-admins"] and changed[0].data["source"] == "sso"
@@ -73,7 +74,7 @@ def test_roles_follow_the_groups_at_every_login_and_unmanaged_roles_stay(client,
 
     assert response.status_code == 302
     assert sorted(user.groups.values_list("name", flat=True)) == ["Approvers", INCIDENT_COMMANDERS]
-    last = _events(SSOAction.ROLES_CHANGED)[-1]
+    last = _events(AccessAction.USER_ACCESS_CHANGED)[-1]
     assert last.data["before"] == [INCIDENT_COMMANDERS, OPERATORS]
     assert last.data["after"] == ["Approvers", INCIDENT_COMMANDERS]
     assert last.data["removed"] == [OPERATORS] and last.data["added"] == ["Approvers"]
@@ -90,7 +91,7 @@ def test_an_unknown_group_gets_the_no_role_page_and_no_account(client, sso):
     assert "No role in Ersen Ops" in html and "contractors" in html and "ops-admins" in html
     assert "an Ersen Ops superuser" in html  # who to ask
     assert not User.objects.filter(username="mallory").exists() and "_auth_user_id" not in client.session
-    failed = _events(SSOAction.LOGIN_FAILED)[-1]
+    failed = _events(AccessAction.LOGIN_FAILED)[-1]
     assert failed.data["reason"] == "no_role" and failed.data["method"] == "sso"
     assert failed.data["groups_seen"] == ["contractors"] and failed.data["username"] == "mallory"
 
@@ -106,7 +107,7 @@ def test_a_removed_last_group_removes_the_role_and_the_login(client, sso):
     assert response.status_code == 403 and "No role in Ersen Ops" in response.content.decode()
     user = User.objects.get(username="linus")
     assert not user.groups.exists() and not user.is_staff and "_auth_user_id" not in client.session
-    last = _events(SSOAction.ROLES_CHANGED)[-1]
+    last = _events(AccessAction.USER_ACCESS_CHANGED)[-1]
     assert last.data["removed"] == [OPERATORS] and last.data["is_staff"] == {"before": True, "after": False}
 
 
@@ -131,7 +132,7 @@ def test_a_tampered_id_token_is_refused_with_a_clear_message_and_audited(client,
     html = response.content.decode()
     assert "Single sign-on refused" in html and f'data-reason="{reason}"' in html
     assert "_auth_user_id" not in client.session and not User.objects.filter(username="eve").exists()
-    failed = _events(SSOAction.LOGIN_FAILED)[-1]
+    failed = _events(AccessAction.LOGIN_FAILED)[-1]
     assert failed.data["method"] == "sso" and failed.data["reason"] == reason
     assert failed.data["user_agent"] is not None
 
@@ -143,7 +144,7 @@ def test_a_callback_not_started_in_this_browser_is_refused(client, sso):
     response = Client().get(back.removeprefix("http://testserver"))  # another browser: no state in its session
 
     assert response.status_code == 403 and 'data-reason="state"' in response.content.decode()
-    assert _events(SSOAction.LOGIN_FAILED)[-1].data["reason"] == "state"
+    assert _events(AccessAction.LOGIN_FAILED)[-1].data["reason"] == "state"
 
 
 def test_sso_matches_by_subject_never_by_email_or_username(client, sso):
@@ -231,6 +232,9 @@ def test_the_providers_second_factor_is_recorded_for_the_session_only_when_trust
     assert [r["type"] for r in factors] == ([factor] if factor else [])
     if factor:
         assert factors[0]["amr"] == amr
+    login = _events(AccessAction.LOGIN)[-1]  # the login record (core.accounts.records)
+    assert login.data["method"] == "sso" and login.data["provider"] == "sso"
+    assert login.data["factor"] == (factor or "")
 
 
 def test_a_linked_existing_account_is_the_one_an_sso_login_reaches_and_links_are_audited(client, sso):
@@ -267,7 +271,7 @@ def test_an_unreachable_provider_gets_a_clear_page_not_an_error(client, sso, set
     assert response.status_code == 403
     assert 'data-reason="unreachable"' in response.content.decode()
     assert "break-glass superuser can still log in" in response.content.decode()
-    assert _events(SSOAction.LOGIN_FAILED)[-1].data["reason"] == "unreachable"
+    assert _events(AccessAction.LOGIN_FAILED)[-1].data["reason"] == "unreachable"
 
 
 def test_a_disabled_account_is_refused_and_keeps_its_roles(client, sso):

@@ -21,6 +21,8 @@ from django.contrib.auth import logout
 from django.template.response import TemplateResponse
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.accounts.choices import AccessAction
+from ersen_ops.core.clients import request_client_ip
 from ersen_ops.core.sso import config, policy, services
 from ersen_ops.core.sso.choices import Refusal, SSOAction
 from ersen_ops.core.sso.provider import IDTokenRefused, unreachable_detail
@@ -40,7 +42,7 @@ def refuse(request, reason: Refusal, *, detail: str = "", user=None, claims=None
     tried = (user.get_username() if user else "") or claims.get("preferred_username") or claims.get("sub") or ""
     record(
         actor=user if user is not None else "system:login",
-        action=SSOAction.LOGIN_FAILED,
+        action=AccessAction.LOGIN_FAILED,
         target=user,
         data={
             "method": "sso",
@@ -50,6 +52,7 @@ def refuse(request, reason: Refusal, *, detail: str = "", user=None, claims=None
             "username": str(tried)[:150],
             "subject": str(claims.get("sub", ""))[:255],
             "groups_seen": groups if groups is not None else [],
+            "ip_address": request_client_ip(request),
             "user_agent": _user_agent(request),
         },
         request=request,

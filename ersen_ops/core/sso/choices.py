@@ -1,12 +1,13 @@
-"""Names for single sign-on: audit actions and why an SSO login was refused."""
+"""Names for single sign-on: its own audit actions and why an SSO login was refused."""
 
 from django.db import models
 
 
 class SSOAction(models.TextChoices):
-    ROLES_CHANGED = "user.roles_changed", "A user's roles changed"
+    """Events only SSO writes. Role changes and failed logins use core.accounts.choices.AccessAction
+    (user.access_changed, auth.login_failed), as for the user admin and password logins."""
+
     USER_CREATED = "user.created", "A user was created"
-    LOGIN_FAILED = "auth.login_failed", "A login failed"
     LINKED = "user.sso_linked", "A user was linked to a provider subject"
     UNLINKED = "user.sso_unlinked", "A user's link to a provider subject was removed"
 

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.accounts.choices import AccessAction
 from ersen_ops.core.errors import DomainError
 from ersen_ops.core.sso import policy
 from ersen_ops.core.sso.choices import SSOAction
@@ -15,7 +16,7 @@ from ersen_ops.core.sso.config import PROVIDER_ID
 
 def user_sync_sso_roles(*, user, groups: list[str], role_map, provider: str, subject: str, request=None) -> set[str]:
     """Give `user` the roles their provider groups map to (removing managed roles whose group is gone; roles the
-    map does not manage stay). Records `user.roles_changed` with before/after when anything changed. The user must
+    map does not manage stay). Records `user.access_changed` with before/after when anything changed. The user must
     be saved. Returns the roles after."""
     with transaction.atomic():
         before = set(user.groups.values_list("name", flat=True))
@@ -35,7 +36,7 @@ def user_sync_sso_roles(*, user, groups: list[str], role_map, provider: str, sub
             user.save(update_fields=["is_staff"])
         record(
             actor=user,
-            action=SSOAction.ROLES_CHANGED,
+            action=AccessAction.USER_ACCESS_CHANGED,
             target=user,
             data={
                 "before": sorted(before),
