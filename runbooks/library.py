@@ -233,11 +233,19 @@ def backup_database(ctx, p: dict) -> None:
         path = daily
         ctx.decide(f"{daily} is free: writing the dump there", action="write")
     partial = f"{path}.partial-{ctx.execution_id}"
-    ctx.run(
-        _dump_command(p, path, partial),
-        label=f"Dump database {p['database']} from container {p['container']} into {path}",
-        failure=f"pg_dump failed; the incomplete output (if any) is left as {partial}, not as a backup.",
-    )
+    try:
+        ctx.run(
+            _dump_command(p, path, partial),
+            label=f"Dump database {p['database']} from container {p['container']} into {path}",
+            failure="pg_dump failed; its incomplete output is removed, never kept as a backup",
+        )
+    except Exception as exc:
+        # Failed, timed out or cancelled: an incomplete dump must not stay in the backup folder.
+        removed = ctx.cleanup(
+            f"rm -f {q(partial)} && test ! -e {q(partial)}", label=f"Remove the incomplete dump {partial}", after=exc
+        )
+        ctx.result["partial_removed" if removed else "partial_left"] = partial
+        raise
     ctx.result["path"] = path
     # Verification: exists and non-empty, pg_dump's header and completion line, size and SHA-256.
     size_out = ctx.run(f"stat -c %s {q(path)}", label=f"Size of {path}", quick=True).stdout.strip()

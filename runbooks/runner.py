@@ -71,6 +71,21 @@ class CommandResult:
     duration: float
 
 
+def outcome_words(exc: BaseException) -> str:
+    """How a step ended, in words, from the exception that ended it."""
+    if isinstance(exc, Cancelled):
+        return "was cancelled"
+    if isinstance(exc, StepTimedOut):
+        return "timed out"
+    if isinstance(exc, StepFailed):
+        return "failed"
+    if isinstance(exc, DatabaseLost | DatabaseUnavailable):
+        return "lost the database"
+    if isinstance(exc, services.LostClaim):
+        return "was no longer this worker's"
+    return f"stopped ({type(exc).__name__})"
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -171,6 +186,14 @@ class TaskContext:
         if not ok and raise_on_failure:
             raise StepFailed(f"{label}: {outcome.get('message', 'failed')}")
         return outcome
+
+    def cleanup(self, command: str, *, label: str, after: BaseException) -> bool:
+        """Housekeeping after `after` (a failure, a timeout, a cancel) ended a command: run it anyway, recorded.
+
+        Runs even though the run is cancelled (no cancellation check) and bounded by QUICK_TIMEOUT on the host.
+        True if it exited 0.
+        """
+        return self.runner.housekeeping(self, command, label=f"{label} (after the step {outcome_words(after)})")
 
     def run(
         self,
@@ -277,6 +300,40 @@ class Runner:
                 stderr=e,
             )
         return error or "the command was stopped on the host"
+
+    def housekeeping(self, ctx: TaskContext, command: str, *, label: str) -> bool:
+        """Run a short command even after a cancel or a timeout (see TaskContext.cleanup); recorded when possible."""
+        if self._session is None:
+            return False  # never connected: nothing was started on the host
+        wrapped = f"timeout --kill-after={KILL_AFTER}s {QUICK_TIMEOUT}s sh -c {shlex.quote(command)}"
+        step = None
+        try:
+            if self._claim_still_ours():
+                step = ctx._begin(StepKind.COMMAND, label, command=wrapped, timeout=QUICK_TIMEOUT)
+        except (DatabaseUnavailable, services.LostClaim):
+            step = None  # still clean up on the host; there is nothing to record it in
+        try:
+            code, out, err = self._session.run_quick(wrapped, timeout=QUICK_TIMEOUT + KILL_AFTER + 5)
+            error = "" if code == 0 else f"“{label}” failed (exit code {code}): {(err or out).strip()[-500:]}"
+        except Exception as exc:  # noqa: BLE001 - housekeeping must not hide the step's own outcome
+            code, out, err, error = None, "", "", f"could not run it: {exc}"
+        if step is not None:
+            o, e = CappedBuffer(), CappedBuffer()
+            o.write(out.encode()), e.write(err.encode())
+            try:
+                services.execution_step_finish(
+                    step=step,
+                    status=StepStatus.SUCCEEDED if code == 0 else StepStatus.FAILED,
+                    exit_code=code,
+                    error=error,
+                    stdout=o,
+                    stderr=e,
+                )
+            except DatabaseUnavailable:
+                logger.error(
+                    "runbook execution %s: %s ran (exit %s) but could not be recorded", self.execution_id, label, code
+                )
+        return code == 0
 
     def _claim_still_ours(self) -> bool:
         control = selectors.execution_control(execution_id=self.execution_id)
