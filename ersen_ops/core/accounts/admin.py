@@ -1,16 +1,28 @@
-"""Lockouts in the admin, for superusers only: who is locked until when, and lifting one (audited)."""
+"""Lockouts in the admin (superusers only: who is locked until when, lifting one), and the user and group admins
+whose changes of access go through the audited services."""
 
 from __future__ import annotations
 
 from axes.models import AccessAttempt
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.utils import timezone
 from django.utils.html import format_html
 
-from ersen_ops.core.accounts.choices import LockoutScope
+from ersen_ops.core.accounts.choices import ACCESS_FLAGS, LockoutScope
 from ersen_ops.core.accounts.selectors import lockouts
-from ersen_ops.core.accounts.services import lockout_lift
+from ersen_ops.core.accounts.services import (
+    group_delete,
+    group_save,
+    lockout_lift,
+    user_access_problem,
+    user_access_set,
+    user_created,
+)
 from ersen_ops.core.display import local_and_pacific
 from ersen_ops.core.errors import DomainError
 
@@ -102,3 +114,97 @@ class AccessAttemptAdmin(admin.ModelAdmin):
 
 
 admin.site.register(AccessAttempt, AccessAttemptAdmin)
+
+
+# --- users and roles: every change of access goes through the audited services -----------------------------
+
+User = get_user_model()
+_PENDING = "_ops_access_wanted"
+
+
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin, except that groups, direct permissions and the active / staff / superuser flags are
+    changed by `user_access_set` (audited, before/after; refused for the last active superuser), never by the form
+    saving them itself."""
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            return form
+
+        class AccessCheckedForm(form):
+            def clean(self):
+                cleaned = super().clean()
+                # The instance still holds the stored values here (the form copies its data in afterwards).
+                problem = user_access_problem(
+                    actor=request.user,
+                    user=self.instance,
+                    groups=cleaned.get("groups"),
+                    permissions=cleaned.get("user_permissions"),
+                    **{flag: cleaned.get(flag) for flag in ACCESS_FLAGS if flag in cleaned},
+                )
+                if problem:
+                    raise forms.ValidationError(problem)
+                return cleaned
+
+        return AccessCheckedForm
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        stored = User.objects.get(pk=obj.pk)
+        wanted = {flag: getattr(obj, flag) for flag in ACCESS_FLAGS if flag in form.cleaned_data}
+        for flag in ACCESS_FLAGS:  # everything else is saved as usual; the access flags by the service
+            setattr(obj, flag, getattr(stored, flag))
+        super().save_model(request, obj, form, change)
+        setattr(request, _PENDING, wanted)
+
+    def save_related(self, request, form, formsets, change):
+        user = form.instance
+        if not change:
+            super().save_related(request, form, formsets, change)
+            user_created(actor=request.user, user=user, request=request)
+            return
+        wanted_groups = form.cleaned_data.pop("groups", None)
+        wanted_permissions = form.cleaned_data.pop("user_permissions", None)
+        super().save_related(request, form, formsets, change)  # other relations (none by default)
+        changed = user_access_set(
+            actor=request.user,
+            user=user,
+            groups=wanted_groups,
+            permissions=wanted_permissions,
+            request=request,
+            **getattr(request, _PENDING, {}),
+        )
+        if changed:
+            messages.info(request, f"Access of {user.get_username()} changed (audited): {', '.join(changed['after'])}.")
+
+
+class AuditedGroupAdmin(GroupAdmin):
+    """Roles: name and permissions saved (and deleted) through the audited services."""
+
+    def save_model(self, request, obj, form, change):
+        pass  # saved with its permissions in save_related, in one audited step
+
+    def save_related(self, request, form, formsets, change):
+        form.instance = group_save(
+            actor=request.user,
+            group=form.instance,
+            name=form.cleaned_data["name"],
+            permissions=form.cleaned_data.get("permissions") or [],
+            request=request,
+        )
+
+    def delete_model(self, request, obj):
+        group_delete(actor=request.user, group=obj, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            group_delete(actor=request.user, group=group, request=request)
+
+
+# Importing django.contrib.auth.admin (above) registered Django's own; the admin's autodiscovery will not again.
+for _model, _admin in ((User, AuditedUserAdmin), (Group, AuditedGroupAdmin)):
+    admin.site.unregister(_model)
+    admin.site.register(_model, _admin)

@@ -32,3 +32,37 @@ def lockout_ends_at(attempts: Iterable[tuple[datetime, int]], *, limit: int, coo
 
 def still_locked(ends_at: datetime | None, now: datetime) -> bool:
     return ends_at is not None and ends_at > now
+
+
+# --- changes of a user's access -------------------------------------------------------------------------
+
+MESSAGE_ONLY_SUPERUSERS_CHANGE_ACCESS = (
+    "Only superusers can change a user's roles, permissions, or active, staff and superuser status."
+)
+MESSAGE_LAST_SUPERUSER = (
+    "{username} is the last active superuser: {what} would leave nobody who can manage users. "
+    "Make another user a superuser first."
+)
+
+
+def access_diff(before: dict, after: dict) -> tuple[dict, dict]:
+    """(before, after) restricted to what changed; groups and permissions also as added/removed lists."""
+    old = {k: v for k, v in before.items() if before[k] != after.get(k)}
+    new = {k: after[k] for k in old}
+    return old, new
+
+
+def access_change_problem(
+    *, actor_is_superuser: bool, username: str, before: dict, after: dict, other_active_superusers: int
+) -> str:
+    """Why this change of a user's access is refused ("" when it is allowed)."""
+    if before == after:
+        return ""
+    if not actor_is_superuser:
+        return MESSAGE_ONLY_SUPERUSERS_CHANGE_ACCESS
+    was_admin = before.get("is_superuser") and before.get("is_active")
+    stays_admin = after.get("is_superuser") and after.get("is_active")
+    if was_admin and not stays_admin and other_active_superusers == 0:
+        what = "removing superuser status" if not after.get("is_superuser") else "deactivating them"
+        return MESSAGE_LAST_SUPERUSER.format(username=username, what=what)
+    return ""
