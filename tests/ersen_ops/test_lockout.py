@@ -100,7 +100,7 @@ def test_the_lockout_page_says_when_to_try_again_in_the_visitors_zone(client, al
     for _ in range(5):
         response = login(client, "alice", "wrong")
     text = response.content.decode()
-    assert "Try again <strong>in 15 min</strong>" in text
+    assert "Try again <strong>in 15 minutes</strong>" in text
     assert "22:45 CET · 13:45 PST" in text and "2026-12-01 21:45 UTC" in text
 
 

@@ -27,7 +27,12 @@ def lockout_response(request, original_response=None, credentials=None, *args):
     response = render(
         request,
         "accounts/lockout.html",
-        {"title": "Too many failed logins", "until": until, "cooloff_minutes": int(cooloff().total_seconds() // 60)},
+        {
+            "title": "Too many failed logins",
+            "until": until,
+            # Rounded up: "in 15 minutes" right after the locking failure, never "in 0 minutes".
+            "minutes_left": max(1, math.ceil((until - now).total_seconds() / 60)),
+        },
         status=429,
     )
     response["Retry-After"] = str(max(1, math.ceil((until - now).total_seconds())))
