@@ -772,7 +772,8 @@ def executions_reap_lost(*, now: datetime | None = None) -> list[int]:
             error = (
                 f"Lost: the worker {execution.worker or '(unknown)'} stopped sending heartbeats "
                 f"(last one at {last:%Y-%m-%d %H:%M:%S} UTC, {silent} s before the reaper ran; the limit is "
-                f"{lost_after} s). It probably died (kill -9, out of memory, restart)."
+                f"{lost_after} s). It probably died (kill -9, out of memory, restart), or lost the database for longer "
+                "than OPS_DB_RETRY_SECONDS (it then stops its command on the host itself)."
             )
             if running_step is not None:
                 error += (

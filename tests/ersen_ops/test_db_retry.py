@@ -70,3 +70,29 @@ def test_a_database_that_stays_away_is_given_up_on_with_the_reason_in_words(
         "the database was unreachable for 2 s (4 attempts at writing the test row; the limit is "
         "OPS_DB_RETRY_SECONDS=3): OperationalError: connection to server at 127.0.0.1 failed: Connection refused"
     )
+
+
+SWEEPERS = [
+    "runbooks.tasks.reap_lost_executions",
+    "runbooks.tasks.start_waiting_executions",
+    "ersen_ops.notifications.tasks.sweep_deliveries",
+    "subscribers.tasks.sweep",
+    "incidents.tasks.check_sla",
+    "maintenance.tasks.mark_overdue",
+    "maintenance.tasks.send_reminders",
+    "maintenance.tasks.sweep_sent_summaries",
+    "ersen_ops.core.tasks.heartbeat",
+]
+
+
+def test_every_sweeper_runs_to_its_end_after_its_connection_was_terminated(transactional_postgres, monkeypatch):
+    import pydoc
+
+    monkeypatch.setattr(db, "sleep", lambda seconds: None)
+    for path in SWEEPERS:  # one test: a transactional test's flush costs seconds
+        sweeper = pydoc.locate(path)
+        connection.ensure_connection()
+        _terminate_own_backend()
+        sweeper()  # today: OperationalError on the dead connection, and the same at every later query
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
