@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ADDR   ?= 127.0.0.1:8000
 
-.PHONY: run test install serve worker migrate lint lock bench sandbox-host clean
+.PHONY: run processes test install serve worker migrate lint lock bench sandbox-host clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
@@ -22,7 +22,14 @@ run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py apply_schedules
 	$(BIN)/python manage.py seed_demo --url http://$(ADDR)
-	$(BIN)/python manage.py devserver $(ADDR)
+	@$(MAKE) --no-print-directory processes ADDR=$(ADDR)
+
+## make processes: only the processes of the Procfile (web, worker), through honcho; Ctrl-C stops all of them.
+## `--env /dev/null`: the settings read .env themselves (the environment wins), so honcho must not override it.
+processes: export DEBUG ?= 1
+processes: $(STAMP)
+	@echo "Starting the Procfile's processes (web on http://$(ADDR)/admin/, worker); Ctrl-C stops all."
+	@ADDR=$(ADDR) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --env /dev/null start
 
 ## make test: install and run the whole suite (CI=true turns missing programs into failures)
 test: $(STAMP)

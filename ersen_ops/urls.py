@@ -19,6 +19,7 @@ sso_admin.adjust(admin.site)  # SSO links read-only; no provider apps or tokens 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
+    path("favicon.ico", core_views.favicon, name="favicon"),  # browsers ask for it at the root
     path("admin/", control_room_view, name="control-room"),  # the admin index, with the dashboard
     path("admin/", admin.site.urls),
     # Login, logout, the operator's account page, second factor and sessions (allauth, in the admin's look)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.staticfiles import finders
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpResponseServerError, JsonResponse
+from django.http import HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_safe
 
 HEARTBEAT_MAX_AGE = timedelta(minutes=3)
@@ -51,6 +52,17 @@ def readyz(request):
         checks["worker"] = "ok" if fresh else f"last heartbeat {int(age)} s ago"
         ok &= fresh
     return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+
+
+FAVICON = "ops/favicon.ico"
+
+
+@cache_control(public=True, max_age=86400)
+@require_safe
+def favicon(request):
+    """/favicon.ico, which browsers and feed readers ask for whatever the pages link (they link the static one)."""
+    with open(finders.find(FAVICON), "rb") as icon:
+        return HttpResponse(icon.read(), content_type="image/x-icon")
 
 
 # --- friendly error pages -------------------------------------------------------------------------------------
