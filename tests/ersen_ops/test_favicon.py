@@ -19,6 +19,6 @@ def test_favicon_ico_refuses_a_post(client):
 
 @pytest.mark.parametrize("path", ["/admin/login/", "/"])
 def test_admin_and_public_pages_link_the_icons(client, path):
-    html = client.get(path).content.decode()
+    html = client.get(path, follow=True).content.decode()  # the admin login leads to the allauth login page
     assert 'rel="icon" href="/static/ops/favicon.svg" type="image/svg+xml"' in html
     assert 'rel="icon" href="/static/ops/favicon.ico"' in html
