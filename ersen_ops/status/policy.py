@@ -5,13 +5,11 @@
   progress. Maintenance ranks below every degradation: a degraded component under
   maintenance shows "degraded".
 - A group's status is the worst of its own manual status and its public children.
-- The page indicator (Statuspage v2) is the worst of the public unresolved incidents'
-  impacts and what the components' states say; `maintenance` only when a maintenance is in
-  progress and nothing is worse; otherwise `none`.
-
-How broad an outage is decides between the two indicators the reference allows for it:
-a partial outage is `minor` while it touches less than half of the public components and
-`major` from half on; a major outage is `major` below half and `critical` from half on.
+- The page indicator (Statuspage v2) is told by the components: the worst public component's
+  status decides (degraded → minor, partial outage → major, major outage → critical, under
+  maintenance → maintenance), so the headline and the components tell one story. Incidents
+  speak through the components they affect; one that affects no public component adds its
+  own impact (see `rollup`).
 """
 
 from __future__ import annotations
@@ -84,49 +82,59 @@ def incident_impact(*, component_impacts: Iterable[str], level: str | None) -> s
     )
 
 
+# The page indicator from the worst (leaf, public) component status: the headline names what a component shows.
+INDICATOR_FROM_COMPONENT: dict[str, str] = {
+    OPERATIONAL: "none",
+    UNDER_MAINTENANCE: "maintenance",
+    DEGRADED: "minor",
+    PARTIAL: "major",
+    MAJOR: "critical",
+}
+
+
 def indicator_from_components(statuses: list[str]) -> str:
-    """What the (leaf, public) components' states alone say about the page."""
-    total = len(statuses)
-    if not total:
-        return "none"
-    majors = sum(1 for s in statuses if s == MAJOR)
-    outages = majors + sum(1 for s in statuses if s == PARTIAL)
-    if majors:
-        return "critical" if majors * 2 >= total else "major"
-    if outages:
-        return "major" if outages * 2 >= total else "minor"
-    if any(s == DEGRADED for s in statuses):
-        return "minor"
-    if any(s == UNDER_MAINTENANCE for s in statuses):
-        return "maintenance"
-    return "none"
+    """What the (leaf, public) components' states say about the page: the worst one's indicator."""
+    return INDICATOR_FROM_COMPONENT.get(worst_component_status(statuses), "none")
 
 
 def rollup(
-    *, component_statuses: list[str], incident_impacts: Iterable[str], maintenance_in_progress: bool
+    *,
+    component_statuses: list[str],
+    incident_impacts: Iterable[str] = (),
+    maintenance_in_progress: bool = False,
+    unplaced_incident_impacts: Iterable[str] = (),
 ) -> tuple[str, str]:
-    """(indicator, description) of the whole page."""
+    """(indicator, description) of the whole page, told by the components (Statuspage's rule).
+
+    The worst component decides: degraded performance → minor ("Partially Degraded Service"), partial
+    outage → major ("Partial System Outage"), major outage → critical ("Major System Outage"), under
+    maintenance → maintenance. An incident speaks through the components it affects (its impacts set their
+    status), so the headline never says more than a component does; only an incident that names no public
+    component adds its own impact (`unplaced_incident_impacts`: there is no component to tell it). A window
+    in progress shows its components under maintenance; `maintenance_in_progress` covers one on no public
+    component. `incident_impacts` is accepted for callers and ignored: the components already carry it.
+    """
     indicator = worst_indicator(
         [
             indicator_from_components(component_statuses),
-            *incident_impacts,
+            *unplaced_incident_impacts,
             "maintenance" if maintenance_in_progress else "none",
         ]
     )
     return indicator, INDICATOR_DESCRIPTIONS[indicator]
 
 
-def maintenance_status(*, window_status: str, closed: bool) -> str | None:
+def maintenance_status(*, window_status: str, closed: bool = False) -> str | None:
     """Statuspage status of a window (None: never public).
 
-    A completed window whose "after" checklist is still open is `verifying` (smoke tests,
-    status back to operational); a cancelled window is `completed` (its last update says
-    it was cancelled); drafts are never shown.
+    A completed window is `completed` on the page, the API and the feeds, whatever its internal "after"
+    checklist says (`closed` is internal follow-up, not public state); a cancelled window is `completed`
+    (its last update says it was cancelled); drafts are never shown.
     """
     return {
         "scheduled": "scheduled",
         "in_progress": "in_progress",
-        "completed": "completed" if closed else "verifying",
+        "completed": "completed",
         "cancelled": "completed",
     }.get(window_status)
 

@@ -46,14 +46,14 @@ WINDOW_FIELDS = (
     "eta",
     "actual_start",
     "actual_end",
-    "closed_at",
     "announced_at",
     "announcement",
     "cancellation_reason",
     "updated_at",
 )
 PUBLIC_MAINTENANCE_EVENTS = tuple(policy.MAINTENANCE_EVENT_STATUS)
-OPEN_WINDOW = Q(status__in=("scheduled", "in_progress")) | Q(status="completed", closed_at__isnull=True)
+# Listed as current maintenance: a completed window is completed publicly, whatever its "after" checklist says.
+OPEN_WINDOW = Q(status__in=("scheduled", "in_progress"))
 
 
 # --- the version check: the only query of a cached request ------------------------------------------
@@ -252,7 +252,7 @@ def page_updated_at(components: list[PublicComponent], *, fallback: datetime) ->
     moments.append(StatusPost.objects.filter(event__in=PUBLIC_MAINTENANCE_EVENTS).aggregate(m=Max("created_at"))["m"])
     moments.extend(
         public_windows()
-        .aggregate(a=Max("announced_at"), b=Max("actual_start"), c=Max("actual_end"), d=Max("closed_at"))
+        .aggregate(a=Max("announced_at"), b=Max("actual_start"), c=Max("actual_end"))
         .values()
     )
     present = [m for m in moments if m is not None]
@@ -270,8 +270,8 @@ def summary_snapshot(*, fallback_updated_at: datetime) -> StatusSnapshot:
     maintenances = load_maintenances(public_windows().filter(OPEN_WINDOW).order_by("planned_start", "id"), by_pk)
     indicator, description = policy.rollup(
         component_statuses=leaf_statuses(components),
-        incident_impacts=[i.impact for i in incidents if i.is_open],
-        maintenance_in_progress=any(m.status == "in_progress" for m in maintenances),
+        unplaced_incident_impacts=[i.impact for i in incidents if i.is_open and not i.components],
+        maintenance_in_progress=any(m.status == "in_progress" and not m.components for m in maintenances),
     )
     return StatusSnapshot(
         updated_at=page_updated_at(components, fallback=fallback_updated_at),

@@ -269,7 +269,7 @@ def build_maintenance(window, *, components: dict[int, PublicComponent], posts) 
     published, or the window's announcement while the post is still on its way); every later
     status-page post of a public maintenance event follows. None for drafts and unannounced windows.
     """
-    status = policy.maintenance_status(window_status=window.status, closed=window.closed_at is not None)
+    status = policy.maintenance_status(window_status=window.status)
     if status is None or window.announced_at is None:
         return None
     affected = [components[c.pk] for c in window.components.all() if c.pk in components]
@@ -309,7 +309,7 @@ def build_maintenance(window, *, components: dict[int, PublicComponent], posts) 
         cancel_posts = [p.created_at for p in posts if p.event == "maintenance.cancelled"]
         resolved_at = cancel_posts[-1] if cancel_posts else window.updated_at
     elif status == "completed":
-        resolved_at = window.closed_at or window.actual_end
+        resolved_at = window.actual_end  # the public completion; closing the "after" checklist is internal
     else:
         resolved_at = None
     return PublicEvent(

@@ -316,7 +316,9 @@ def test_every_enumeration_value_the_data_set_can_produce_is_exercised(client):
         check_document(url, json.loads(client.get(url).content), seen)
     assert seen["component_status"] == COMPONENT_STATUSES
     assert seen["incident_status"] == {"investigating", "identified", "monitoring", "resolved"}
-    assert seen["maintenance_status"] == MAINTENANCE_STATUSES
+    # "verifying" is a valid Statuspage value we never produce: a completed window is completed publicly, whatever
+    # its internal "after" checklist says (issue 14 point 4).
+    assert seen["maintenance_status"] == MAINTENANCE_STATUSES - {"verifying"}
     assert seen["impact"] == {"none", "minor", "major", "critical", "maintenance"}
     assert seen["affected_null"] is True  # an incident without components: affected_components is null
 
@@ -350,16 +352,14 @@ def test_endpoints_select_what_the_reference_says(client):
     ]
     # Soonest first.
     assert ids("/api/v2/scheduled-maintenances/upcoming.json", "scheduled_maintenances") == ["mnt_sched0001"]
-    assert ids("/api/v2/scheduled-maintenances/active.json", "scheduled_maintenances") == [
-        "mnt_verif0001",
-        "mnt_0000001",
-    ]
+    # A completed window is not active, even while its internal "after" checklist is open.
+    assert ids("/api/v2/scheduled-maintenances/active.json", "scheduled_maintenances") == ["mnt_0000001"]
     everything = ids("/api/v2/scheduled-maintenances.json", "scheduled_maintenances")
     assert set(everything) == {"mnt_0000001", "mnt_sched0001", "mnt_verif0001", "mnt_close0001", "mnt_cancl0001"}
     assert "mnt_draft0001" not in everything  # drafts never appear
     summary = ids("/api/v2/summary.json", "scheduled_maintenances")
     assert "mnt_cancl0001" not in summary and "mnt_close0001" not in summary
-    assert set(summary) == {"mnt_0000001", "mnt_sched0001", "mnt_verif0001"}
+    assert set(summary) == {"mnt_0000001", "mnt_sched0001"}
 
 
 def test_groups_list_their_public_children_and_hidden_components_are_absent(client):
@@ -393,10 +393,13 @@ def test_cancelled_window_is_completed_with_its_cancellation_as_latest_update(cl
     assert cancelled["resolved_at"] == "2026-05-03T12:00:00.000Z"
 
 
-def test_window_whose_after_checklist_is_open_is_verifying_then_completed_once_closed(client):
+def test_a_completed_window_is_completed_publicly_whatever_its_after_checklist_says(client):
     build_rich()
     data = json.loads(client.get("/api/v2/scheduled-maintenances.json").content)
     by_id = {m["id"]: m for m in data["scheduled_maintenances"]}
-    assert by_id["mnt_verif0001"]["status"] == "verifying" and by_id["mnt_verif0001"]["resolved_at"] is None
+    # "after" checklist still open (internal follow-up): completed, resolved when the work ended.
+    assert by_id["mnt_verif0001"]["status"] == "completed"
+    assert by_id["mnt_verif0001"]["resolved_at"] == "2026-05-03T10:40:00.000Z"
+    # Closed an hour after the work ended: still resolved at the end of the work, not at the internal close.
     assert by_id["mnt_close0001"]["status"] == "completed"
-    assert by_id["mnt_close0001"]["resolved_at"] == "2026-04-28T11:00:00.000Z"
+    assert by_id["mnt_close0001"]["resolved_at"] == "2026-04-28T10:30:00.000Z"

@@ -133,7 +133,7 @@ def test_a_window_from_announcement_to_verification(client, people, database):
     event = calendar_events(client)[uid]
     assert event["sequence"] == 3 and event.decoded("dtend").isoformat() == "2027-01-14T11:30:00+00:00"
 
-    # Completed, the "after" checklist still open: verifying; components back to operational.
+    # Completed, the "after" checklist still open: completed publicly (the checklist is internal follow-up).
     approve_phase(
         window, ChecklistPhase.DURING, approvers, now=THU_0200 + timedelta(minutes=60), skip_keys=[ItemKey.UPDATE_ETA]
     )
@@ -143,9 +143,11 @@ def test_a_window_from_announcement_to_verification(client, people, database):
     summary = get_json(client, "/api/v2/summary.json")
     assert summary["components"][0]["status"] == "operational"
     assert summary["status"]["indicator"] == "none"
-    (verifying,) = get_json(client, "/api/v2/scheduled-maintenances/active.json")["scheduled_maintenances"]
-    assert verifying["status"] == "verifying"
-    assert [u["status"] for u in verifying["incident_updates"]] == [
+    assert get_json(client, "/api/v2/scheduled-maintenances/active.json")["scheduled_maintenances"] == []
+    assert summary["scheduled_maintenances"] == []
+    (done,) = get_json(client, "/api/v2/scheduled-maintenances.json")["scheduled_maintenances"]
+    assert done["status"] == "completed" and done["resolved_at"] == "2027-01-14T11:10:00.000Z"
+    assert [u["status"] for u in done["incident_updates"]] == [
         "completed",
         "in_progress",
         "in_progress",

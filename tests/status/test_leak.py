@@ -357,4 +357,4 @@ def test_the_search_finds_a_marker_in_a_public_field(client):
         window.save()
         documents = everything_public(client)
     found = {name.split(" ")[1] for name, text in documents.items() if MARKER in text}
-    assert {"/api/v2/summary.json", "/history.atom", "/maintenance.ics", "/"} <= found
+    assert {"/api/v2/scheduled-maintenances.json", "/history.atom", "/maintenance.ics", "/"} <= found

@@ -55,26 +55,38 @@ def test_incident_impact_is_the_worst_of_its_components_and_its_level(impacts, l
 
 
 @pytest.mark.parametrize(
-    ("statuses", "incidents", "maintenance", "expected"),
+    ("statuses", "unplaced", "maintenance", "expected"),
     [
         ([OP, OP, OP], [], False, ("none", "All Systems Operational")),
         ([OP, UM, OP], [], True, ("maintenance", "Service Under Maintenance")),
-        ([OP, OP], [], True, ("maintenance", "Service Under Maintenance")),  # a window without components
+        ([OP, OP], [], True, ("maintenance", "Service Under Maintenance")),  # a window on no public component
         ([DEG, UM, OP], [], True, ("minor", "Partially Degraded Service")),  # the reference example
-        ([PART, OP, OP], [], False, ("minor", "Partially Degraded Service")),  # partial outage of 1 of 3: minor
-        ([PART, OP], [], False, ("major", "Partial System Outage")),  # … of half: major
-        ([MAJ, OP, OP], [], False, ("major", "Partial System Outage")),  # major outage of 1 of 3: major
-        ([MAJ, MAJ, OP], [], False, ("critical", "Major System Outage")),  # … of more than half: critical
-        ([OP, OP], ["critical"], False, ("critical", "Major System Outage")),  # an incident's impact counts
+        # The headline says what the worst component says, however many components there are.
+        ([PART, OP, OP], [], False, ("major", "Partial System Outage")),
+        ([DEG, OP, OP, OP, OP], [], False, ("minor", "Partially Degraded Service")),
+        ([MAJ, OP, OP], [], False, ("critical", "Major System Outage")),
+        ([MAJ, PART, DEG], [], False, ("critical", "Major System Outage")),
+        # An incident on no public component has no component to tell it: its impact counts.
+        ([OP, OP], ["critical"], False, ("critical", "Major System Outage")),
         ([OP, OP], ["none"], True, ("maintenance", "Service Under Maintenance")),
         ([OP, OP], ["minor"], True, ("minor", "Partially Degraded Service")),  # maintenance only if nothing worse
         ([], [], False, ("none", "All Systems Operational")),
     ],
 )
-def test_page_indicator_rollup(statuses, incidents, maintenance, expected):
+def test_page_indicator_is_told_by_the_components(statuses, unplaced, maintenance, expected):
     assert (
-        policy.rollup(component_statuses=statuses, incident_impacts=incidents, maintenance_in_progress=maintenance)
+        policy.rollup(
+            component_statuses=statuses, unplaced_incident_impacts=unplaced, maintenance_in_progress=maintenance
+        )
         == expected
+    )
+
+
+def test_an_incident_on_a_component_never_makes_the_headline_say_more_than_the_component():
+    """The issue's case: a P2 (impact major) degrading one component read "Partial System Outage"."""
+    assert policy.rollup(component_statuses=[DEG, OP], incident_impacts=["major"]) == (
+        "minor",
+        "Partially Degraded Service",
     )
 
 
@@ -92,7 +104,8 @@ def test_maintenance_status_mapping():
     assert policy.maintenance_status(window_status="draft", closed=False) is None
     assert policy.maintenance_status(window_status="scheduled", closed=False) == "scheduled"
     assert policy.maintenance_status(window_status="in_progress", closed=False) == "in_progress"
-    assert policy.maintenance_status(window_status="completed", closed=False) == "verifying"
+    # The "after" checklist is internal follow-up: completed is completed, open checklist or not.
+    assert policy.maintenance_status(window_status="completed", closed=False) == "completed"
     assert policy.maintenance_status(window_status="completed", closed=True) == "completed"
     assert policy.maintenance_status(window_status="cancelled", closed=False) == "completed"
 
