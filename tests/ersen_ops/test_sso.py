@@ -55,9 +55,10 @@ def test_first_sso_login_creates_the_user_by_subject_with_the_mapped_role(client
     assert user.is_staff and not user.is_superuser and not user.has_usable_password()
     assert list(user.groups.values_list("name", flat=True)) == [OPERATORS]
     assert SocialAccount.objects.get(user=user).uid == subject
-    created, changed = _events(SSOAction.USER_CREATED), _events(AccessAction.USER_ACCESS_CHANGED)
-    assert [e.data["subject"] for e in created] == [subject]
-    assert changed[0].data["before"] == [] and changed[0].data["after"] == [OPERATORS]
+    created, changed = _events(AccessAction.USER_CREATED), _events(AccessAction.USER_ACCESS_CHANGED)
+    assert [e.data["subject"] for e in created] == [subject] and created[0].data["source"] == "sso"
+    assert changed[0].data["before"] == {"groups": [], "is_staff": False}
+    assert changed[0].data["after"] == {"groups": [OPERATORS], "is_staff": True}
     assert changed[0].data["groups_seen"] == ["everyone", "ops-admins"] and changed[0].data["source"] == "sso"
     assert client.get("/admin/").status_code == 200
 
@@ -75,9 +76,9 @@ def test_roles_follow_the_groups_at_every_login_and_unmanaged_roles_stay(client,
     assert response.status_code == 302
     assert sorted(user.groups.values_list("name", flat=True)) == ["Approvers", INCIDENT_COMMANDERS]
     last = _events(AccessAction.USER_ACCESS_CHANGED)[-1]
-    assert last.data["before"] == [INCIDENT_COMMANDERS, OPERATORS]
-    assert last.data["after"] == ["Approvers", INCIDENT_COMMANDERS]
-    assert last.data["removed"] == [OPERATORS] and last.data["added"] == ["Approvers"]
+    assert last.data["before"] == {"groups": [INCIDENT_COMMANDERS, OPERATORS]}
+    assert last.data["after"] == {"groups": ["Approvers", INCIDENT_COMMANDERS]}
+    assert last.data["groups_removed"] == [OPERATORS] and last.data["groups_added"] == ["Approvers"]
     assert last.actor == user and last.target_id == str(user.pk)
 
 
@@ -108,7 +109,8 @@ def test_a_removed_last_group_removes_the_role_and_the_login(client, sso):
     user = User.objects.get(username="linus")
     assert not user.groups.exists() and not user.is_staff and "_auth_user_id" not in client.session
     last = _events(AccessAction.USER_ACCESS_CHANGED)[-1]
-    assert last.data["removed"] == [OPERATORS] and last.data["is_staff"] == {"before": True, "after": False}
+    assert last.data["groups_removed"] == [OPERATORS]
+    assert last.data["before"]["is_staff"] is True and last.data["after"]["is_staff"] is False
 
 
 @pytest.mark.parametrize(

@@ -22,9 +22,10 @@ from django.template.response import TemplateResponse
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.accounts.choices import AccessAction
+from ersen_ops.core.accounts.services import access_snapshot
 from ersen_ops.core.clients import request_client_ip
 from ersen_ops.core.sso import config, policy, services
-from ersen_ops.core.sso.choices import Refusal, SSOAction
+from ersen_ops.core.sso.choices import Refusal
 from ersen_ops.core.sso.provider import IDTokenRefused, unreachable_detail
 
 SESSION_KEY = "ops_sso_login"
@@ -146,9 +147,14 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         claims = sociallogin.account.extra_data.get("id_token") or {}
         record(
             actor=user,
-            action=SSOAction.USER_CREATED,
+            action=AccessAction.USER_CREATED,
             target=user,
-            data={"source": "sso", "provider": cfg.name, "subject": sociallogin.account.uid, "username": user.username},
+            data={
+                "after": access_snapshot(user),
+                "source": "sso",
+                "provider": cfg.name,
+                "subject": sociallogin.account.uid,
+            },
             request=request,
         )
         services.user_sync_sso_roles(

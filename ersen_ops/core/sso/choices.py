@@ -4,10 +4,9 @@ from django.db import models
 
 
 class SSOAction(models.TextChoices):
-    """Events only SSO writes. Role changes and failed logins use core.accounts.choices.AccessAction
-    (user.access_changed, auth.login_failed), as for the user admin and password logins."""
+    """Events only SSO writes. Accounts made, role changes and failed logins use core.accounts.choices.AccessAction
+    (user.created, user.access_changed, auth.login_failed), as for the user admin and password logins."""
 
-    USER_CREATED = "user.created", "A user was created"
     LINKED = "user.sso_linked", "A user was linked to a provider subject"
     UNLINKED = "user.sso_unlinked", "A user's link to a provider subject was removed"
 

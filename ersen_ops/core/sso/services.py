@@ -3,11 +3,14 @@ link of an existing account to a provider subject (both audited)."""
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.accounts.choices import AccessAction
+from ersen_ops.core.accounts.policy import access_diff
+from ersen_ops.core.accounts.services import access_snapshot
 from ersen_ops.core.errors import DomainError
 from ersen_ops.core.sso import policy
 from ersen_ops.core.sso.choices import SSOAction
@@ -16,42 +19,36 @@ from ersen_ops.core.sso.config import PROVIDER_ID
 
 def user_sync_sso_roles(*, user, groups: list[str], role_map, provider: str, subject: str, request=None) -> set[str]:
     """Give `user` the roles their provider groups map to (removing managed roles whose group is gone; roles the
-    map does not manage stay). Records `user.access_changed` with before/after when anything changed. The user must
-    be saved. Returns the roles after."""
+    map does not manage stay) and staff status with them. Audited as `user.access_changed`, in the shape of the
+    user admin's changes (core.accounts.services.user_access_set) plus what the provider sent. The actor is the
+    user logging in; the change is the role map's. Returns the roles after."""
+    given = user
     with transaction.atomic():
-        before = set(user.groups.values_list("name", flat=True))
-        after = policy.roles_after_login(current=before, groups=groups, role_map=role_map)
-        staff_before, staff_after = user.is_staff, bool(after) or user.is_superuser
-        if after == before and staff_before == staff_after:
-            return after
-        added, removed = after - before, before - after
-        if removed:
-            user.groups.remove(*Group.objects.filter(name__in=removed))
-        if added:
-            for name in added - set(Group.objects.filter(name__in=added).values_list("name", flat=True)):
+        user = get_user_model().objects.select_for_update().get(pk=user.pk)
+        before = access_snapshot(user)
+        roles = policy.roles_after_login(current=before["groups"], groups=groups, role_map=role_map)
+        staff = bool(roles) or user.is_superuser  # the admin is for people with a role
+        if roles != set(before["groups"]):
+            for name in roles - set(Group.objects.filter(name__in=roles).values_list("name", flat=True)):
                 Group.objects.create(name=name)  # roles exist after migrate (roles.sync_roles); never fail a login
-            user.groups.add(*Group.objects.filter(name__in=added))
-        if staff_before != staff_after:
-            user.is_staff = staff_after  # the admin is for people with a role
+            user.groups.set(Group.objects.filter(name__in=roles))
+        if user.is_staff != staff:
+            user.is_staff = staff
             user.save(update_fields=["is_staff"])
-        record(
-            actor=user,
-            action=AccessAction.USER_ACCESS_CHANGED,
-            target=user,
-            data={
-                "before": sorted(before),
-                "after": sorted(after),
-                "added": sorted(added),
-                "removed": sorted(removed),
-                "is_staff": {"before": staff_before, "after": staff_after},
-                "source": "sso",
-                "provider": provider,
-                "subject": subject,
-                "groups_seen": groups,
-            },
-            request=request,
-        )
-    return after
+        old, new = access_diff(before, access_snapshot(user))
+        if old:
+            data = {
+                "before": old,
+                "after": new,
+                "reason": "single sign-on: the role map applied to the provider's groups",
+            }
+            if "groups" in old:
+                data["groups_added"] = sorted(set(new["groups"]) - set(old["groups"]))
+                data["groups_removed"] = sorted(set(old["groups"]) - set(new["groups"]))
+            data.update(source="sso", provider=provider, subject=subject, groups_seen=groups)
+            record(actor=user, action=AccessAction.USER_ACCESS_CHANGED, target=user, data=data, request=request)
+    given.is_staff = user.is_staff  # the caller's instance is the one allauth logs in
+    return roles
 
 
 def user_link_sso(*, actor, user, subject: str):
