@@ -22,11 +22,18 @@ class CoreConfig(AppConfig):
     verbose_name = "Site"
 
     def ready(self):
+        from django.contrib.admin import options
+        from django.db import models
+
         from ersen_ops.core import queue  # noqa: F401  (connects the django-q delivery counter)
         from ersen_ops.core.accounts import records
+        from ersen_ops.core.forms import LimitedJSONField
 
         # Login records: every login, logout, failed login and lockout is audited.
         records.connect()
+        # Every model JSONField in every admin form gets the size and depth limits. This app is first in
+        # INSTALLED_APPS, so this runs before the admin's autodiscover instantiates any ModelAdmin.
+        options.FORMFIELD_FOR_DBFIELD_DEFAULTS[models.JSONField] = {"form_class": LimitedJSONField}
 
         # Runs once per migrate, after every app created its permissions.
         post_migrate.connect(_after_migrate, dispatch_uid="ersen_ops.core.after_migrate")
