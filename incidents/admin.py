@@ -18,9 +18,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from ersen_ops.audit.admin import AuditHistoryMixin
+from ersen_ops.core.admin_people import person_filter
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin, report_message, reported_action
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
+from ersen_ops.core.people import person_link
 from ersen_ops.notifications import outcomes
 from ersen_ops.notifications.admin import DeliveriesMixin
 from ersen_ops.notifications.choices import Channel, PagerAction
@@ -51,7 +53,9 @@ def sla_cell(obj, now):
     if obj.breached or policy.is_past_due(
         response_due_at=obj.response_due_at, acknowledged_at=obj.acknowledged_at, resolved_at=obj.resolved_at, now=now
     ):
-        return format_html('<span class="breached" title="due {}">breached</span>', policy.format_moment(obj.response_due_at))
+        return format_html(
+            '<span class="breached" title="due {}">breached</span>', policy.format_moment(obj.response_due_at)
+        )
     if obj.acknowledged_at is not None:
         return f"acknowledged after {policy.format_duration(obj.acknowledged_at - obj.opened_at)}"
     if obj.resolved_at is not None:
@@ -159,7 +163,9 @@ def _resolve(request, obj, data):
 
 
 def _change_level(request, obj, data):
-    incident = services.incident_change_level(actor=request.user, incident=obj, level=data["level"], reason=data["reason"])
+    incident = services.incident_change_level(
+        actor=request.user, incident=obj, level=data["level"], reason=data["reason"]
+    )
     return f"Level changed to {incident.level}; response due {policy.format_moment(incident.response_due_at)}."
 
 
@@ -169,7 +175,9 @@ def _assign_commander(request, obj, data):
 
 
 def _set_components(request, obj, data):
-    impacts = {int(name.removeprefix("impact_")): value for name, value in data.items() if name.startswith("impact_") and value}
+    impacts = {
+        int(name.removeprefix("impact_")): value for name, value in data.items() if name.startswith("impact_") and value
+    }
     services.incident_set_components(actor=request.user, incident=obj, components=impacts)
     return "Affected components updated."
 
@@ -202,7 +210,11 @@ WORKFLOW = [
         describe=lambda obj: (
             f"You respond to this {obj.level} incident: the response SLA stops, "
             + (f"the pager is sent “acknowledge” ({_pager_plan()}), " if obj.pager_open else "")
-            + ("and you take command." if obj.commander_id is None else f"{obj.commander.get_username()} keeps command.")
+            + (
+                "and you take command."
+                if obj.commander_id is None
+                else f"{obj.commander.get_username()} keeps command."
+            )
         ),
         css_class="default",
     ),
@@ -247,7 +259,9 @@ WORKFLOW = [
         available=_is_open,
         form_class=forms.ComponentsForm,
         initial=lambda request, obj: {f"impact_{ic.component_id}": ic.impact for ic in obj.component_impacts.all()},
-        describe=lambda obj: "While the incident is unresolved, these impacts set the components' public status (the worst wins).",
+        describe=lambda obj: (
+            "While the incident is unresolved, these impacts set the components' public status (the worst wins)."
+        ),
     ),
     WorkflowAction(
         name="link_window",
@@ -266,9 +280,11 @@ WORKFLOW = [
         available=_is_open,
         unavailable_reason=_resolved_reason,
         form_class=forms.ResolveForm,
-        describe=lambda obj: "The final update is published on the status page"
-        + (f", the pager is sent “resolve” ({_pager_plan()})" if obj.pager_open else "")
-        + ", and the components' public status stops following this incident.",
+        describe=lambda obj: (
+            "The final update is published on the status page"
+            + (f", the pager is sent “resolve” ({_pager_plan()})" if obj.pager_open else "")
+            + ", and the components' public status stops following this incident."
+        ),
     ),
 ]
 
@@ -308,7 +324,14 @@ class UnacknowledgedFilter(admin.SimpleListFilter):
 
 @admin.register(Incident)
 class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, DeliveriesMixin, admin.ModelAdmin):
-    list_filter = ("level", "status", "breached", ComponentFilter, UnacknowledgedFilter)
+    list_filter = (
+        "level",
+        "status",
+        "breached",
+        ComponentFilter,
+        UnacknowledgedFilter,
+        person_filter("commander", title="commander"),
+    )
     search_fields = ("title", "public_id", "commander__username", "component_impacts__component__name")
     date_hierarchy = "opened_at"
     workflow_actions = WORKFLOW
@@ -328,6 +351,12 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
 
     def has_delete_permission(self, request, obj=None):
         return False  # incidents are records
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._viewer = request.user  # the summary names people with links this viewer may follow
+        return obj
 
     def get_urls(self):
         urls = [
@@ -369,7 +398,9 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
             "form": form,
             "levels": list(policy.LEVELS.values()),
         }
-        return TemplateResponse(request, "admin/incidents/incident/open.html", context, status=400 if form.errors else 200)
+        return TemplateResponse(
+            request, "admin/incidents/incident/open.html", context, status=400 if form.errors else 200
+        )
 
     def save_model(self, request, obj, form, change):
         # Only the free-text fields are editable here; everything else has its own button.
@@ -402,6 +433,8 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
             "admin/incidents/incident/summary.html",
             {
                 "incident": obj,
+                "commander": person_link(obj.commander, getattr(obj, "_viewer", None), empty=""),
+                "opened_by": person_link(obj.opened_by, getattr(obj, "_viewer", None), empty=""),
                 "level_badge": level_badge(obj),
                 "status_badge": status_badge(obj.status, obj.get_status_display(), STATUS_COLOURS),
                 "policy": policy.LEVELS[obj.level],
@@ -438,6 +471,8 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
                 "pages": outcomes.channel_outcomes(pages)[0].words if pages else "",
                 "pages_problem": outcomes.deliveries_have_problem(pages),
                 "pager_alert_open": obj.pager_open and outcomes.pager_alert_open(pager),
+                "acknowledged_by": person_link(obj.acknowledged_by, getattr(obj, "_viewer", None), empty=""),
+                "resolved_by": person_link(obj.resolved_by, getattr(obj, "_viewer", None), empty=""),
                 "due": both_zones(obj.response_due_at),
                 "acknowledged": both_zones(obj.acknowledged_at),
                 "resolved": both_zones(obj.resolved_at),
@@ -501,10 +536,14 @@ class SprintQueueAdmin(QueueAdmin):
 
     def changelist_view(self, request, extra_context=None):
         sprint = current_sprint()
-        extra_context = {**(extra_context or {}), "queue_title": f"Current sprint: {sprint}", "queue_help": (
-            "P3 — minor bug, workaround exists: respond within 24 hours, fix in the normal sprint. "
-            "Unresolved P3s, and those resolved during this sprint."
-        )}
+        extra_context = {
+            **(extra_context or {}),
+            "queue_title": f"Current sprint: {sprint}",
+            "queue_help": (
+                "P3 — minor bug, workaround exists: respond within 24 hours, fix in the normal sprint. "
+                "Unresolved P3s, and those resolved during this sprint."
+            ),
+        }
         return super().changelist_view(request, extra_context)
 
 
@@ -514,8 +553,9 @@ class BacklogAdmin(QueueAdmin):
         return selectors.backlog(queryset=super().get_queryset(request))
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "queue_title": "Backlog (P4)", "queue_help": (
-            "P4 — cosmetic / enhancement: respond by the end of the next sprint. Unresolved P4s."
-        )}
+        extra_context = {
+            **(extra_context or {}),
+            "queue_title": "Backlog (P4)",
+            "queue_help": ("P4 — cosmetic / enhancement: respond by the end of the next sprint. Unresolved P4s."),
+        }
         return super().changelist_view(request, extra_context)
-

@@ -10,3 +10,14 @@ class IncidentsConfig(AppConfig):
         from incidents.policy import channel_reliances
 
         register_reliance(channel_reliances)  # the control room and ops_doctor warn about unset channels
+
+        from ersen_ops.core.people import PersonPage, register_person_page
+
+        register_person_page(
+            PersonPage(
+                label="incidents",
+                url_name="admin:incidents_incident_changelist",
+                permission="incidents.view_incident",
+                title="Incidents {name} commands",
+            )
+        )

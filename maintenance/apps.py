@@ -10,3 +10,15 @@ class MaintenanceConfig(AppConfig):
         from maintenance.policy import channel_reliances
 
         register_reliance(channel_reliances)  # the control room and ops_doctor warn about unset channels
+
+        from ersen_ops.core.people import PersonPage, register_person_page
+
+        # A named owner or on-call engineer links to the windows they own or are on call for.
+        register_person_page(
+            PersonPage(
+                label="windows",
+                url_name="admin:maintenance_maintenancewindow_changelist",
+                permission="maintenance.view_maintenancewindow",
+                title="Maintenance windows {name} owns or is on call for",
+            )
+        )

@@ -127,3 +127,12 @@ def duration(delta: timedelta | None) -> str:
         return f"{hours} h {minutes:02d} min"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h"
+
+
+@register.simple_tag(takes_context=True)
+def person(context, user, empty: str = "—"):
+    """A person's name linked to what the viewer may see about them (their windows, incidents), or plain text."""
+    from ersen_ops.core.people import person_link
+
+    request = context.get("request")
+    return person_link(user, getattr(request, "user", None), empty=empty)
