@@ -14,14 +14,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
+from ersen_ops.core.admin_people import person_filter
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin, report_message, reported_action
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
+from ersen_ops.core.people import person_link
 from ersen_ops.notifications import outcomes
 from maintenance import forms as mforms
 from maintenance import messages as texts
 from maintenance import policy, selectors, services
-from maintenance.choices import STATUS_COLOURS, TYPE_COLOURS, ChecklistPhase, MaintenanceType, WindowStatus
+from maintenance.choices import STATUS_COLOURS, TYPE_COLOURS, ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
 from maintenance.models import ChecklistTemplate, ChecklistTemplateItem, FreezePeriod, MaintenanceWindow
 
 try:  # the notifications app's shared panel (issue 3)
@@ -217,9 +219,31 @@ def _schedule_refusals(obj):
 
 
 def _schedule_blocked(obj):
-    if obj.status != WindowStatus.DRAFT or obj.type == MaintenanceType.EMERGENCY:
-        return ""  # an emergency may override a freeze with a justification: the confirmation page asks
-    return " ".join(v.message for v in _schedule_refusals(obj))
+    if obj.status != WindowStatus.DRAFT:
+        return ""
+    refusals = _schedule_refusals(obj)
+    if obj.type == MaintenanceType.EMERGENCY:
+        # An emergency may override a freeze with a justification (the confirmation page asks), nothing else.
+        refusals = [v for v in refusals if v.rule != "freeze"]
+    return " ".join(v.message for v in refusals)
+
+
+RULE_NAMES = {
+    "notice": "notice",
+    "slot": "slot",
+    "overlap": "overlap",
+    "freeze": "freeze",
+    "past": "in the past",
+    "end_after_start": "end before start",
+    "components": "no component",
+    "people": "people missing",
+}
+
+
+def _protocol_pointer(obj) -> str:
+    """'the protocol refuses it (notice, slot): see “Protocol check” below.' — the full text is said once, there."""
+    rules = list(dict.fromkeys(RULE_NAMES.get(v.rule, v.rule) for v in _schedule_refusals(obj)))
+    return f"the protocol refuses it ({', '.join(rules)}): see “Protocol check” below."
 
 
 def _start_blocked(obj):
@@ -248,6 +272,7 @@ WINDOW_ACTIONS = [
         perform=_perform_schedule,
         available=lambda o: o.status == WindowStatus.DRAFT and not _schedule_blocked(o),
         unavailable_reason=_schedule_blocked,
+        unavailable_summary=lambda o: _protocol_pointer(o) if _schedule_blocked(o) else "",
         form_class=mforms.JustificationForm,
         describe=_describe_schedule,
         css_class="default",
@@ -301,6 +326,27 @@ WINDOW_ACTIONS = [
 ITEM_ACTIONS = ("approve", "revoke")
 
 
+def _approve_form(obj, user):
+    """The Approve form for this user (the items they can approve now), built once per request."""
+    cache = obj.__dict__.setdefault("_approve_forms", {})
+    if user.pk not in cache:
+        cache[user.pk] = mforms.approve_form_for(obj, user)
+    return cache[user.pk]
+
+
+def _nothing_to_approve(obj, user) -> str:
+    if obj.status == WindowStatus.CANCELLED:
+        return "The window is cancelled; its checklist is history."
+    if obj.status == WindowStatus.DRAFT:
+        return "The checklist is created when the window is scheduled."
+    if obj.closed_at:
+        return "The window is closed; its checklist is history."
+    return (
+        "Nothing you can approve now: every item open in this state is done, already approved by you, "
+        "or needs something first (see the checklist)."
+    )
+
+
 class WindowOverdueFilter(admin.SimpleListFilter):
     title = "overdue"
     parameter_name = "overdue"
@@ -334,6 +380,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
         ("scheduled_phase", admin.ChoicesFieldListFilter),
         WindowOverdueFilter,
         ("planned_start", admin.DateFieldListFilter),
+        person_filter("owner", "on_call_engineer", title="owner or on call"),
     )
     search_fields = ("title", "public_id", "impact", "reason", "owner__username", "components__name")
     list_select_related = ("owner",)
@@ -378,6 +425,12 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             )
             if fixed:
                 window_fields = tuple(f"{f}_display" if f in self.TIME_FIELDS else f for f in window_fields)
+            # A read-only person is named with a link the viewer may follow (their windows), never the user admin.
+            people_fixed = not self.has_change_permission(request, obj) or set(self.PERSON_FIELDS) <= set(
+                self.get_readonly_fields(request, obj)
+            )
+            if people_fixed:
+                window_fields = tuple(f"{f}_display" if f in self.PERSON_FIELDS else f for f in window_fields)
         fieldsets = [("Window", {"fields": window_fields})]
         if obj is not None:
             fieldsets += [
@@ -401,6 +454,21 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
         return obj._deliveries_pending
 
     TIME_FIELDS = ("planned_start", "planned_end")
+    PERSON_FIELDS = ("owner", "on_call_engineer")
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._viewer = request.user  # read-only person fields link to what this viewer may see
+        return obj
+
+    @admin.display(description="Owner")
+    def owner_display(self, obj):
+        return person_link(obj.owner, getattr(obj, "_viewer", None))
+
+    @admin.display(description="On-call engineer")
+    def on_call_engineer_display(self, obj):
+        return person_link(obj.on_call_engineer, getattr(obj, "_viewer", None))
 
     @admin.display(description="Planned start")
     def planned_start_display(self, obj):
@@ -418,6 +486,8 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             "deliveries_sent",
             "planned_start_display",
             "planned_end_display",
+            "owner_display",
+            "on_call_engineer_display",
         ]
         if obj is not None:
             editable = services.EDITABLE_FIELDS[obj.status]
@@ -438,7 +508,67 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             self.admin_site.admin_view(calendar_view(self)),
             name="maintenance_maintenancewindow_calendar",
         )
-        return [calendar, *super().get_urls()]
+        on_call = path(
+            "<path:object_id>/on-call/",
+            self.admin_site.admin_view(self.on_call_view),
+            name="maintenance_maintenancewindow_on_call",
+        )
+        return [calendar, on_call, *super().get_urls()]
+
+    def on_call_view(self, request, object_id):
+        """The on-call engineer's own page (linked from the email that asks them): confirm being available.
+
+        Their own act, so no approver role is needed; anyone else who may see the window sees who is asked.
+        """
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponseRedirect
+        from django.shortcuts import get_object_or_404
+        from django.template.response import TemplateResponse
+        from django.urls import reverse
+
+        window = get_object_or_404(selectors.window_list(), pk=object_id)
+        is_on_call = window.on_call_engineer_id == request.user.pk
+        if not is_on_call and not self.has_view_permission(request, window):
+            raise PermissionDenied("Only the window's on-call engineer or someone who may see the window.")
+        item = window.checklist_items.filter(key=ItemKey.ON_CALL_CONFIRMED).prefetch_related("approvals").first()
+        error = ""
+        if request.method == "POST":
+            try:
+                services.checklist_confirm_on_call(actor=request.user, window=window, note=request.POST.get("note", ""))
+            except DomainError as exc:
+                error = str(exc)
+            else:
+                messages.success(request, f"You confirmed being on call for “{window}”. Thank you.")
+                if self.has_view_permission(request, window):
+                    return HttpResponseRedirect(reverse("admin:maintenance_maintenancewindow_change", args=[window.pk]))
+                return HttpResponseRedirect(request.path)
+        if item is None:
+            refusal = (
+                "Nothing to confirm yet: the checklist is created when the window is scheduled."
+                if window.status == WindowStatus.DRAFT
+                else "This window has no on-call item."
+            )
+        else:
+            refusal = services.approval_refusal(window, item, request.user)
+        confirmations = [a for a in item.approvals.all() if a.revoked_at is None] if item else []
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": window,
+            "title": f"On call for “{window}”",
+            "item": item,
+            "is_on_call": is_on_call,
+            "refusal": refusal,
+            "error": error,
+            "confirmations": confirmations,
+            "when": policy.fmt_local_range(window.planned_start, window.planned_end),
+            "components": _component_list(window),
+            "can_view_window": self.has_view_permission(request, window),
+            "change_url": reverse("admin:maintenance_maintenancewindow_change", args=[window.pk]),
+        }
+        return TemplateResponse(
+            request, "admin/maintenance/maintenancewindow/on_call.html", context, status=400 if error else 200
+        )
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -556,10 +686,15 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
                 label="Approve checklist item",
                 permission=APPROVE,
                 perform=_perform_approve,
-                available=lambda o: o.status != WindowStatus.CANCELLED and o.checklist_items.exists(),
-                form_class=mforms.approve_form_for(obj),
+                available=lambda o: bool(_approve_form(o, request.user).offered),
+                unavailable_reason=lambda o: _nothing_to_approve(o, request.user),
+                # Built on first use (the Approve page), not on every change page.
+                form_class=lambda *args, **kwargs: _approve_form(obj, request.user)(*args, **kwargs),
                 initial=lambda req, o: {"item": req.GET.get("item")} if (req.GET.get("item") or "").isdigit() else {},
-                describe=lambda o: "Records your approval (with an optional note and evidence link).",
+                describe=lambda o: (
+                    "Records your approval (with an optional note and evidence link). Each item "
+                    "says what it needs beside it; the on-call engineer confirms their own availability on their page."
+                ),
             ),
             WorkflowAction(
                 name="revoke",
@@ -592,29 +727,50 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
         base = reverse("admin:maintenance_maintenancewindow_workflow", args=[obj.pk, "approve"])
         revoke = reverse("admin:maintenance_maintenancewindow_workflow", args=[obj.pk, "revoke"])
         phases = []
+        role_refusal = ""
+        on_call_url = reverse("admin:maintenance_maintenancewindow_on_call", args=[obj.pk])
+        site_phase = services.current_phase()
         for phase, label, items in selectors.checklist_by_phase(obj):
             rows = []
+            phase_closed = ""
             for item in items:
                 approvals = list(item.approvals.all())
-                rows.append(
-                    {
-                        "item": item,
-                        "approvals": approvals,
-                        "approve_url": f"{base}?item={item.pk}"
-                        if can_approve
-                        and not item.done_at
-                        and obj.status in policy.APPROVABLE_IN[phase]
-                        and not obj.closed_at
-                        and not any(a.user_id == request.user.pk and a.revoked_at is None for a in approvals)
-                        else "",
-                        "revoke_url": revoke,
-                        "debt": phase == ChecklistPhase.BEFORE
-                        and not item.done_at
-                        and obj.status in (WindowStatus.IN_PROGRESS, WindowStatus.COMPLETED),
-                    }
-                )
+                row = {
+                    "item": item,
+                    "approvals": approvals,
+                    "approve_url": "",
+                    "confirm_url": "",
+                    "refusal": "",
+                    "needs": services.item_requirements(obj, item, request.user, phase=site_phase),
+                    "revoke_url": revoke,
+                    "debt": phase == ChecklistPhase.BEFORE
+                    and not item.done_at
+                    and obj.status in (WindowStatus.IN_PROGRESS, WindowStatus.COMPLETED),
+                }
+                if not item.done_at:
+                    refusals = services.approval_refusals(obj, item, request.user, phase=site_phase)
+                    if refusals and refusals[0].rule == "state":
+                        phase_closed = "yes"  # said once at the phase's heading
+                    elif refusals and refusals[0].rule == "role":
+                        role_refusal = refusals[0].message  # said once above the checklists
+                    elif refusals:
+                        row["refusal"] = " ".join(v.message for v in refusals)
+                    elif item.key == ItemKey.ON_CALL_CONFIRMED:
+                        row["confirm_url"] = on_call_url
+                    else:
+                        row["approve_url"] = f"{base}?item={item.pk}"
+                rows.append(row)
             done = sum(1 for i in items if i.done_at)
-            phases.append({"phase": phase, "label": label, "rows": rows, "done": done, "total": len(items)})
+            phases.append(
+                {
+                    "phase": phase,
+                    "label": label,
+                    "rows": rows,
+                    "done": done,
+                    "total": len(items),
+                    "closed_reason": _phase_closed_reason(phase, obj) if phase_closed else "",
+                }
+            )
         slots = []
         if obj.type == MaintenanceType.ROUTINE and obj.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED):
             slots = services.valid_slots(obj, now=now)  # the same check as scheduling: never a taken slot
@@ -641,6 +797,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             "policy_checked": obj.status == WindowStatus.DRAFT,
             "phases": phases,
             "can_approve": can_approve,
+            "approve_role_refusal": role_refusal,
             "can_revoke_any": request.user.is_superuser,
             "eta_changes": list(obj.eta_changes.all()),
             "overdue": obj.is_overdue(now),
@@ -689,6 +846,13 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             from django.http import HttpResponseRedirect
 
             return HttpResponseRedirect(request.get_full_path())
+
+
+def _phase_closed_reason(phase, obj) -> str:
+    """'Approvable while the window is in progress (it is scheduled).' — said once per phase, not on every item."""
+    allowed = " or ".join(WindowStatus(s).label.lower() for s in policy.APPROVABLE_IN[phase])
+    state = "closed" if obj.closed_at else obj.get_status_display().lower()
+    return f"Approvable while the window is {allowed} (it is {state})."
 
 
 def _runbooks(request, obj) -> tuple[list[dict], list[dict]]:

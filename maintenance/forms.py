@@ -6,7 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from maintenance import services
-from maintenance.choices import WindowStatus
+from maintenance.choices import ItemKey, WindowStatus
 from maintenance.models import Approval, ChecklistItem, MaintenanceWindow
 
 # Which form field a broken scheduling rule belongs to.
@@ -97,13 +97,31 @@ class NoFieldsForm(forms.Form):
     """A confirmation with nothing to fill in."""
 
 
-def approve_form_for(window: MaintenanceWindow) -> type[forms.Form]:
-    """An approval form whose item choices are this window's items."""
+def approve_form_for(window: MaintenanceWindow, user=None, items=None) -> type[forms.Form]:
+    """An approval form offering only the items `user` can approve now, each with what it needs beside it.
+
+    `items` (the window's checklist with approvals prefetched) saves the queries when the caller has them.
+    """
+    from maintenance import selectors
+
+    items = selectors.checklist_items(window) if items is None else items
+    phase = services.current_phase()
+    offered = {}
+    if user is not None:
+        for item in items:
+            if item.key == ItemKey.ON_CALL_CONFIRMED:
+                continue  # the on-call engineer's own action, on their own page
+            if not services.approval_refusals(window, item, user, phase=phase):
+                offered[item.pk] = services.item_requirements(window, item, user, phase=phase)
 
     class ApproveForm(forms.Form):
         item = forms.ModelChoiceField(
-            queryset=ChecklistItem.objects.filter(window=window).order_by("order", "id"),
+            queryset=ChecklistItem.objects.filter(window=window, pk__in=list(offered)).order_by("order", "id"),
             label="Checklist item",
+            widget=forms.RadioSelect,
+            empty_label=None,
+            help_text="Only the items you can approve now are offered (not done, open in this state, not yet "
+            "approved by you).",
         )
         note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="Optional.")
         evidence_url = forms.URLField(
@@ -113,9 +131,13 @@ def approve_form_for(window: MaintenanceWindow) -> type[forms.Form]:
             help_text="Optional link: a dashboard, a ticket, a backup listing.",
         )
 
-    ApproveForm.base_fields["item"].label_from_instance = lambda i: (
-        f"{i.get_phase_display()}: {i.text}" + (" (done)" if i.done_at else "")
-    )
+    def label(i):
+        needs = offered.get(i.pk) or []
+        text = f"{i.get_phase_display()}: {i.text}"
+        return f"{text} — {'; '.join(needs)}" if needs else text
+
+    ApproveForm.base_fields["item"].label_from_instance = label
+    ApproveForm.offered = offered
     return ApproveForm
 
 

@@ -226,3 +226,27 @@ def _short_result(result) -> str:
         ]
         return ", ".join(parts) or str(result)[:200]
     return str(result)[:200]
+
+
+def on_call_request_subject(window) -> str:
+    return (
+        f"Please confirm you are on call: {window.title} ({fmt_local_range(window.planned_start, window.planned_end)})"
+    )
+
+
+def on_call_request_text(window, *, url: str) -> str:
+    """The email that asks the window's on-call engineer to confirm being available (their own action)."""
+    components = ", ".join(c.name for c in window.components.all()) or "—"
+    return "\n".join(
+        [
+            f"You are the on-call engineer for “{window.title}” ({window.public_id}).",
+            f"When: {fmt_local_range(window.planned_start, window.planned_end)}",
+            f"Components: {components}",
+            f"Owner: {window.owner or '—'}",
+            "",
+            "The window cannot start until you confirm you are available. Confirm here (no approver role needed):",
+            url,
+            "",
+            "If you cannot be on call, tell the owner so they can name someone else.",
+        ]
+    )

@@ -512,6 +512,31 @@ def check_eta(*, new_eta: datetime, now: datetime, actual_start: datetime | None
 
 # --- Approvals ------------------------------------------------------------------------------------------
 
+# What an item needs besides an approver, written beside it on the Approve page and used in the refusals.
+ON_CALL_REQUIREMENT = "only the window's on-call engineer confirms it, on their own page (no approver role needed)"
+ITEM_REQUIREMENTS = {
+    ItemKey.BACKUP_VERIFIED: "needs evidence: a verified backup run of this window, or a link or note describing "
+    "the verified backup (file, size, checksum)",
+    ItemKey.ROLLBACK_PLAN: "needs the window's rollback plan filled in (copied into the approval)",
+    ItemKey.ON_CALL_CONFIRMED: ON_CALL_REQUIREMENT,
+}
+AUTOMATED_REQUIREMENT = "approved automatically when the system does it; a manual approval needs a note saying how"
+SOD_REQUIREMENT = "after launch, not by the window's owner alone (separation of duties)"
+
+
+def item_requirements(*, item_key: str, item_phase: str, phase: str, owner_may_self_approve: bool) -> list[str]:
+    """What approving this item needs, in words (empty: an approver's confirmation is enough)."""
+    needs = []
+    if item_key in ITEM_REQUIREMENTS:
+        needs.append(ITEM_REQUIREMENTS[item_key])
+    elif item_key in AUTOMATED_ITEMS:
+        needs.append(AUTOMATED_REQUIREMENT)
+    if separation_of_duties_applies(
+        phase=phase, item_phase=item_phase, owner_may_self_approve=owner_may_self_approve, item_key=item_key
+    ):
+        needs.append(SOD_REQUIREMENT)
+    return needs
+
 
 @dataclass(frozen=True)
 class ApprovalFacts:
@@ -533,10 +558,20 @@ class ApprovalFacts:
     owner_may_self_approve: bool
     note: str = ""
     evidence: bool = False  # an evidence URL or object is attached
+    item_done: bool = False
 
 
-def separation_of_duties_applies(*, phase: str, item_phase: str, owner_may_self_approve: bool) -> bool:
-    return phase == Phase.POSTLAUNCH and item_phase == ChecklistPhase.BEFORE and not owner_may_self_approve
+def separation_of_duties_applies(
+    *, phase: str, item_phase: str, owner_may_self_approve: bool, item_key: str = ""
+) -> bool:
+    """Post-launch "before" items need someone besides the owner; confirming one's own availability is no approval
+    of someone else's work, so the on-call item is exempt."""
+    return (
+        phase == Phase.POSTLAUNCH
+        and item_phase == ChecklistPhase.BEFORE
+        and not owner_may_self_approve
+        and item_key != ItemKey.ON_CALL_CONFIRMED
+    )
 
 
 def item_done(*, live_approver_ids: Sequence, required: int, owner_id, sod_applies: bool) -> bool:
@@ -548,51 +583,49 @@ def item_done(*, live_approver_ids: Sequence, required: int, owner_id, sod_appli
     return True
 
 
-def check_approval(f: ApprovalFacts) -> list[Violation]:
+def _state_refusal(f: ApprovalFacts) -> Violation | None:
     if f.window_status not in APPROVABLE_IN[f.item_phase] or f.window_closed:
         allowed = ", ".join(WindowStatus(s).label.lower() for s in APPROVABLE_IN[f.item_phase])
         state = "closed" if f.window_closed else WindowStatus(f.window_status).label.lower()
-        return [
-            Violation(
-                "state",
-                f"“{f.item_text}” ({ChecklistPhase(f.item_phase).label.lower()}) can be approved while the window "
-                f"is {allowed}; it is {state}.",
-            )
-        ]
+        return Violation(
+            "state",
+            f"“{f.item_text}” ({ChecklistPhase(f.item_phase).label.lower()}) can be approved while the window "
+            f"is {allowed}; it is {state}.",
+        )
+    return None
+
+
+def _on_call_refusal(f: ApprovalFacts) -> Violation | None:
+    if f.on_call_id is None:
+        return Violation("facts", "Set the window's on-call engineer first: only they can confirm.")
+    if f.actor_id != f.on_call_id:
+        return Violation("facts", f"Only the window's on-call engineer ({f.on_call_name}) can confirm being available.")
+    return None
+
+
+def approval_eligibility(f: ApprovalFacts) -> list[Violation]:
+    """What stops this person approving this item now, whatever they type into the form (note, evidence).
+
+    The Approve page offers only items with no refusal here, and shows the first refusal on the others' buttons.
+    """
+    state = _state_refusal(f)
+    if state is not None:
+        return [state]
     if not f.actor_is_system and f.actor_id in f.live_approver_ids:
         return [Violation("duplicate", f"{f.actor_name} has already approved “{f.item_text}”.")]
+    if f.item_done:
+        return [Violation("done", f"“{f.item_text}” is already done.")]
     violations = []
     if f.item_key == ItemKey.ROLLBACK_PLAN and not f.rollback_plan.strip():
         violations.append(
             Violation("facts", f"“{f.item_text}” can be approved only once the window's rollback plan is filled in.")
         )
     if f.item_key == ItemKey.ON_CALL_CONFIRMED and not f.actor_is_system:
-        if f.on_call_id is None:
-            violations.append(Violation("facts", "Set the window's on-call engineer first: only they can confirm."))
-        elif f.actor_id != f.on_call_id:
-            violations.append(
-                Violation(
-                    "facts", f"Only the window's on-call engineer ({f.on_call_name}) can confirm being available."
-                )
-            )
-    if f.item_key == ItemKey.BACKUP_VERIFIED and not f.actor_is_system and not (f.evidence or f.note.strip()):
-        violations.append(
-            Violation(
-                "facts",
-                f"“{f.item_text}” needs evidence: a verified backup run of this window, or a link or note "
-                "describing the verified backup (file, size, checksum).",
-            )
-        )
-    if f.item_key in AUTOMATED_ITEMS and not f.actor_is_system and not f.note.strip():
-        violations.append(
-            Violation(
-                "facts",
-                f"“{f.item_text}” is approved automatically when the system does it; a manual approval needs a "
-                "note saying how it was done.",
-            )
-        )
+        refusal = _on_call_refusal(f)
+        if refusal is not None:
+            violations.append(refusal)
     sod = separation_of_duties_applies(
-        phase=f.phase, item_phase=f.item_phase, owner_may_self_approve=f.owner_may_self_approve
+        phase=f.phase, item_phase=f.item_phase, owner_may_self_approve=f.owner_may_self_approve, item_key=f.item_key
     )
     if sod and not f.actor_is_system and f.owner_id is not None and f.actor_id == f.owner_id:
         others = [uid for uid in f.live_approver_ids if uid != f.owner_id]
@@ -604,6 +637,133 @@ def check_approval(f: ApprovalFacts) -> list[Violation]:
                     f"of “{f.item_text}”. Ask another approver.",
                 )
             )
+    return violations
+
+
+def check_approval(f: ApprovalFacts) -> list[Violation]:
+    """Everything that refuses this approval: eligibility, then what the form must carry (evidence, a note)."""
+    violations = approval_eligibility(f)
+    if violations and violations[0].rule in ("state", "done", "duplicate"):
+        return violations
+    if f.item_key == ItemKey.BACKUP_VERIFIED and not f.actor_is_system and not (f.evidence or f.note.strip()):
+        violations.append(Violation("facts", f"“{f.item_text}” {ITEM_REQUIREMENTS[ItemKey.BACKUP_VERIFIED]}."))
+    if f.item_key in AUTOMATED_ITEMS and not f.actor_is_system and not f.note.strip():
+        violations.append(
+            Violation(
+                "facts",
+                f"“{f.item_text}” is approved automatically when the system does it; a manual approval needs a "
+                "note saying how it was done.",
+            )
+        )
+    # Keep the separation-of-duties sentence last (it names who to ask).
+    violations.sort(key=lambda v: v.rule == "separation_of_duties")
+    return violations
+
+
+def check_on_call_confirmation(f: ApprovalFacts) -> list[Violation]:
+    """The on-call engineer's own confirmation of being available: their own act, not an approval (no role, no
+    separation of duties), while "before" items can be confirmed."""
+    state = _state_refusal(f)
+    if state is not None:
+        return [state]
+    refusal = _on_call_refusal(f)
+    if refusal is not None:
+        return [refusal]
+    if f.actor_id in f.live_approver_ids or f.item_done:
+        return [Violation("duplicate", f"{f.actor_name} has already confirmed being available.")]
+    return []
+
+
+# --- Can the checklist be completed by the people who exist? ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class ChecklistNeed:
+    text: str
+    phase: str
+    key: str
+    required_approvals: int = 1
+
+
+def _names(people: Sequence[Person]) -> str:
+    return ", ".join(p.name for p in people) or "nobody"
+
+
+def check_people(
+    *,
+    items: Sequence[ChecklistNeed],
+    window_type: str,
+    phase: str,
+    owner: Person | None,
+    on_call: Person | None,
+    approvers: Sequence[Person],
+    owner_may_self_approve: bool,
+    approver_role: str = "Approvers",
+) -> list[Violation]:
+    """Who is missing for the window's checklist ever to be completed (empty: the people exist).
+
+    Automated items need nobody. The on-call item needs the window's on-call engineer (an active account).
+    Every other item needs `required_approvals` approvers; after launch a "before" item needs one besides the
+    owner. An emergency may start with open "before" items (with a justification), so only its later phases count.
+    """
+    violations: list[Violation] = []
+    may_skip_before = POLICY[window_type].may_start_early
+    relevant = [i for i in items if not (may_skip_before and i.phase == ChecklistPhase.BEFORE)]
+    on_call_items = [i for i in relevant if i.key == ItemKey.ON_CALL_CONFIRMED]
+    if on_call_items:
+        text = on_call_items[0].text
+        if on_call is None:
+            violations.append(
+                Violation("people", f"Name the window's on-call engineer: only they can confirm “{text}”.")
+            )
+        elif not on_call.active:
+            violations.append(
+                Violation(
+                    "people",
+                    f"The on-call engineer {on_call.name} has no active staff account, so nobody can confirm "
+                    f"“{text}”: name another on-call engineer.",
+                )
+            )
+    short: list[ChecklistNeed] = []
+    owner_only: list[ChecklistNeed] = []
+    for item in relevant:
+        if item.key == ItemKey.ON_CALL_CONFIRMED or item.key in AUTOMATED_ITEMS:
+            continue
+        if len(approvers) < max(item.required_approvals, 1):
+            short.append(item)
+            continue
+        sod = separation_of_duties_applies(
+            phase=phase, item_phase=item.phase, owner_may_self_approve=owner_may_self_approve, item_key=item.key
+        )
+        if sod and owner is not None and not [a for a in approvers if a.id != owner.id]:
+            owner_only.append(item)
+    if short:
+        counts = sorted({max(i.required_approvals, 1) for i in short})
+        need = " or ".join(str(c) for c in counts)
+        violations.append(
+            Violation(
+                "people",
+                f"{_quote_list([i.text for i in short])} need(s) {need} approver(s); "
+                f"{len(approvers)} user(s) can approve ({_names(approvers)}). "
+                f"Give someone the {approver_role} role.",
+            )
+        )
+    if owner_only:
+        violations.append(
+            Violation(
+                "people",
+                f"After launch the owner ({owner.name}) cannot be the sole approver of {_quote_list([i.text for i in owner_only])} "
+                f"(separation of duties), and nobody else can approve ({_names(approvers)}). "
+                f"Give another user the {approver_role} role, or make someone else the owner.",
+            )
+        )
     return violations
 
 

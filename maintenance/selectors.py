@@ -128,3 +128,23 @@ def runbook_executions(window: MaintenanceWindow) -> list:
 def linked_incidents(window: MaintenanceWindow) -> list:
     manager = getattr(window, "incidents", None)
     return list(manager.all().order_by("pk")) if manager is not None else []
+
+
+def person(user):
+    """A user as the policy sees them (id, name, whether they can still log in to the admin)."""
+    from maintenance.policy import Person
+
+    return Person(id=user.pk, name=user.get_username(), active=user.is_active and user.is_staff)
+
+
+def approvers() -> list:
+    """Active staff users who may approve checklist items (through a role, their own permissions, or superuser)."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model()._default_manager.with_perm(
+        "maintenance.approve_checklistitem",
+        is_active=True,
+        include_superusers=True,
+        backend="django.contrib.auth.backends.ModelBackend",
+    )
+    return [person(u) for u in users.filter(is_staff=True).order_by("username")]

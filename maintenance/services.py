@@ -9,6 +9,7 @@ repeats a rule.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -175,16 +176,50 @@ def schedule_violations(
     window: MaintenanceWindow, *, now: datetime, component_ids=None, justification: str | None = None, phase=None
 ) -> list[policy.Violation]:
     """What forbids (re)scheduling `window` at `now`, given the freezes and the other windows. Read-only."""
-    facts, freezes, others = _schedule_context(window, now=now, component_ids=component_ids, justification=justification)
+    facts, freezes, others = _schedule_context(
+        window, now=now, component_ids=component_ids, justification=justification
+    )
     if facts.planned_end <= facts.planned_start:
         others = []
-    return policy.check_schedule(facts, now, phase or current_phase(), freezes=freezes, overlapping=others)
+    phase = phase or current_phase()
+    people = people_violations(window, phase=phase) if window.status == WindowStatus.DRAFT else []
+    return people + policy.check_schedule(facts, now, phase, freezes=freezes, overlapping=others)
 
 
-def valid_slots(window: MaintenanceWindow, *, now: datetime, count: int = 4, phase=None) -> list[tuple[datetime, datetime]]:
+def valid_slots(
+    window: MaintenanceWindow, *, now: datetime, count: int = 4, phase=None
+) -> list[tuple[datetime, datetime]]:
     """The next routine slots where `window` passes the same check as scheduling (policy.valid_slots). Read-only."""
     facts, freezes, others = _schedule_context(window, now=now)
     return policy.valid_slots(facts, now, phase or current_phase(), freezes=freezes, overlapping=others, count=count)
+
+
+def people_violations(window: MaintenanceWindow, *, phase: str) -> list[policy.Violation]:
+    """Who is missing for `window`'s checklist ever to be completed (the items it gets, the people who exist)."""
+    from ersen_ops.core.roles import APPROVERS
+
+    if window.pk and window.checklist_items.exists():
+        items = [
+            policy.ChecklistNeed(text=i.text, phase=i.phase, key=i.key, required_approvals=i.required_approvals)
+            for i in window.checklist_items.all()
+        ]
+    else:
+        items = [
+            policy.ChecklistNeed(
+                text=t.text, phase=t.template.phase, key=t.key, required_approvals=t.required_approvals
+            )
+            for t in ChecklistTemplateItem.objects.select_related("template")
+        ]
+    return policy.check_people(
+        items=items,
+        window_type=window.type,
+        phase=phase,
+        owner=selectors.person(window.owner) if window.owner_id else None,
+        on_call=selectors.person(window.on_call_engineer) if window.on_call_engineer_id else None,
+        approvers=selectors.approvers(),
+        owner_may_self_approve=settings.OPS_OWNER_MAY_SELF_APPROVE,
+        approver_role=APPROVERS,
+    )
 
 
 def start_refusals(window: MaintenanceWindow, *, now: datetime, justification: str = "", items=None):
@@ -291,6 +326,8 @@ def window_update(*, actor, window: MaintenanceWindow, components=None, now: dat
             if isinstance(v, models.Model):
                 d[k] = str(v)
     record(actor=actor, action="maintenance.window.updated", target=locked, data={"before": before, "after": after})
+    if "on_call_engineer" in changed and locked.status in (WindowStatus.SCHEDULED, WindowStatus.IN_PROGRESS):
+        _on_call_changed(locked, actor=actor, now=now)
     if reannounce:
         rescheduled = bool(set(changed) & SCHEDULE_FIELDS)
         body = locked.announcement
@@ -379,6 +416,7 @@ def window_schedule(
         if _is_verified_backup(execution):
             _approve_backup(locked, execution, now=now)
             break
+    _ask_on_call(locked, actor=actor)
     _refresh(window, locked)
     return window
 
@@ -662,7 +700,10 @@ def _maybe_close(window: MaintenanceWindow, *, now: datetime) -> bool:
 
 def _sod_applies(item: ChecklistItem) -> bool:
     return policy.separation_of_duties_applies(
-        phase=current_phase(), item_phase=item.phase, owner_may_self_approve=settings.OPS_OWNER_MAY_SELF_APPROVE
+        phase=current_phase(),
+        item_phase=item.phase,
+        owner_may_self_approve=settings.OPS_OWNER_MAY_SELF_APPROVE,
+        item_key=item.key,
     )
 
 
@@ -731,64 +772,101 @@ def _system_approve(
     return approval
 
 
-@transaction.atomic
-def checklist_approve(
-    *, actor, item: ChecklistItem, note: str = "", evidence_url: str = "", now: datetime | None = None
-) -> Approval:
-    """One person's approval of one checklist item (one live approval per person per item)."""
-    now = _now(now)
-    if not _is_user(actor):
-        raise DomainError("A checklist approval by a person needs a user; system approvals carry evidence.")
-    _require(actor, PERM_APPROVE, "approving checklist items")
-    window = MaintenanceWindow.objects.select_for_update().get(pk=item.window_id)
-    locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
-    live = list(locked.approvals.filter(revoked_at__isnull=True).values_list("user_id", flat=True))
+def approval_facts(
+    window: MaintenanceWindow,
+    item: ChecklistItem,
+    actor,
+    *,
+    live=None,
+    note: str = "",
+    evidence: bool = False,
+    phase=None,
+) -> policy.ApprovalFacts:
+    """The facts the approval rules look at, for `actor` and `item` (read-only; also used to build the pages)."""
+    if live is None:
+        live = [a.user_id for a in item.approvals.all() if a.revoked_at is None]
     _, actor_name = actor_fields(actor)
-    facts = policy.ApprovalFacts(
-        item_text=locked.text,
-        item_key=locked.key,
-        item_phase=locked.phase,
+    return policy.ApprovalFacts(
+        item_text=item.text,
+        item_key=item.key,
+        item_phase=item.phase,
         window_status=window.status,
         window_closed=window.closed_at is not None,
-        phase=current_phase(),
-        actor_is_system=False,
-        actor_id=actor.pk,
+        phase=phase or current_phase(),
+        actor_is_system=not _is_user(actor),
+        actor_id=actor.pk if _is_user(actor) else None,
         actor_name=actor_name,
         owner_id=window.owner_id,
         on_call_id=window.on_call_engineer_id,
         on_call_name=str(window.on_call_engineer or ""),
         rollback_plan=window.rollback_plan,
         live_approver_ids=tuple(live),
-        required_approvals=locked.required_approvals,
+        required_approvals=item.required_approvals,
         owner_may_self_approve=settings.OPS_OWNER_MAY_SELF_APPROVE,
         note=note,
-        evidence=bool(evidence_url.strip()),
+        evidence=evidence,
+        item_done=item.done_at is not None,
     )
+
+
+def approval_refusals(window: MaintenanceWindow, item: ChecklistItem, user, *, phase=None) -> list[policy.Violation]:
+    """Why `user` cannot approve (or, for the on-call item, confirm) `item` now, whatever they would type into the
+    form; empty when they can. Read-only: the checklist panel and the Approve page are built from it."""
+    if item.key == ItemKey.ON_CALL_CONFIRMED:
+        return policy.check_on_call_confirmation(approval_facts(window, item, user, phase=phase))
+    if not user.has_perm(PERM_APPROVE):
+        from ersen_ops.core.admin_workflow import role_refusal
+
+        return [policy.Violation("role", role_refusal(PERM_APPROVE))]
+    return policy.approval_eligibility(approval_facts(window, item, user, phase=phase))
+
+
+def approval_refusal(window: MaintenanceWindow, item: ChecklistItem, user, *, phase=None) -> str:
+    return " ".join(v.message for v in approval_refusals(window, item, user, phase=phase))
+
+
+def item_requirements(window: MaintenanceWindow, item: ChecklistItem, user, *, phase=None) -> list[str]:
+    """What approving `item` needs, in the policy's words, as `user` would read it beside the item."""
+    needs = policy.item_requirements(
+        item_key=item.key,
+        item_phase=item.phase,
+        phase=phase or current_phase(),
+        owner_may_self_approve=settings.OPS_OWNER_MAY_SELF_APPROVE,
+    )
+    if not (_is_user(user) and user.pk == window.owner_id):
+        needs = [n for n in needs if n != policy.SOD_REQUIREMENT]  # it concerns the owner only
+    if item.required_approvals > 1:
+        live = sum(1 for a in item.approvals.all() if a.revoked_at is None)
+        needs.append(f"needs {item.required_approvals} approvals ({live} so far)")
+    return needs
+
+
+@transaction.atomic
+def checklist_approve(
+    *, actor, item: ChecklistItem, note: str = "", evidence_url: str = "", now: datetime | None = None
+) -> Approval:
+    """One person's approval of one checklist item (one live approval per person per item).
+
+    The on-call item is the on-call engineer's own confirmation: it goes to `checklist_confirm_on_call`.
+    """
+    now = _now(now)
+    if not _is_user(actor):
+        raise DomainError("A checklist approval by a person needs a user; system approvals carry evidence.")
+    if item.key == ItemKey.ON_CALL_CONFIRMED:
+        return checklist_confirm_on_call(actor=actor, window=item.window, note=note, now=now)
+    _require(actor, PERM_APPROVE, "approving checklist items")
+    window = MaintenanceWindow.objects.select_for_update().get(pk=item.window_id)
+    locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    live = list(locked.approvals.filter(revoked_at__isnull=True).values_list("user_id", flat=True))
+    _, actor_name = actor_fields(actor)
+    facts = approval_facts(window, locked, actor, live=live, note=note, evidence=bool(evidence_url.strip()))
+    # A done item still takes a further approval (a second pair of eyes); the page just doesn't offer it.
+    facts = dataclasses.replace(facts, item_done=False)
     _raise_violations(policy.check_approval(facts), f"Cannot approve “{locked.text}”:")
     summary = ""
     if locked.key == ItemKey.ROLLBACK_PLAN:
         summary = f"Rollback plan at approval time:\n{window.rollback_plan.strip()}"
-    elif locked.key == ItemKey.ON_CALL_CONFIRMED:
-        summary = f"Confirmed by the on-call engineer {actor_name} at {policy.fmt_local(now)}."
-    approval = Approval(
-        item=locked,
-        user=actor,
-        actor_name=actor_name,
-        approved_at=now,
-        note=note.strip(),
-        evidence_url=evidence_url.strip(),
-        evidence_summary=summary,
-    )
-    try:
-        approval.full_clean(validate_constraints=False)
-    except ValidationError as exc:
-        raise DomainError(f"Cannot approve “{locked.text}”:", details=exc.messages) from None
-    try:
-        with transaction.atomic():
-            approval.save()
-    except IntegrityError:
-        # Another request of the same person won the race; the database constraint is the last word.
-        raise PolicyViolation(f"Cannot approve “{locked.text}”: {actor_name} has already approved it.") from None
+    approval = _save_approval(locked, actor, actor_name, now=now, note=note, evidence_url=evidence_url, summary=summary)
     became_done = _refresh_done(locked, window, now)
     record(
         actor=actor,
@@ -809,12 +887,157 @@ def checklist_approve(
     return approval
 
 
+def _save_approval(item, actor, actor_name, *, now, note="", evidence_url="", summary="") -> Approval:
+    approval = Approval(
+        item=item,
+        user=actor,
+        actor_name=actor_name,
+        approved_at=now,
+        note=note.strip(),
+        evidence_url=evidence_url.strip(),
+        evidence_summary=summary,
+    )
+    try:
+        approval.full_clean(validate_constraints=False)
+    except ValidationError as exc:
+        raise DomainError(f"Cannot approve “{item.text}”:", details=exc.messages) from None
+    try:
+        with transaction.atomic():
+            approval.save()
+    except IntegrityError:
+        # Another request of the same person won the race; the database constraint is the last word.
+        raise PolicyViolation(f"Cannot approve “{item.text}”: {actor_name} has already approved it.") from None
+    return approval
+
+
+@transaction.atomic
+def checklist_confirm_on_call(
+    *, actor, window: MaintenanceWindow, note: str = "", now: datetime | None = None
+) -> Approval:
+    """The window's on-call engineer confirms being available: their own act, so no approver role is needed and
+    separation of duties does not apply (an owner who is also on call may confirm). Audited."""
+    now = _now(now)
+    if not _is_user(actor):
+        raise DomainError("Only the on-call engineer in person can confirm being available.")
+    locked_window = _lock(window)
+    locked = locked_window.checklist_items.select_for_update().filter(key=ItemKey.ON_CALL_CONFIRMED).first()
+    if locked is None:
+        raise PolicyViolation(
+            f"“{locked_window}” has no on-call item to confirm"
+            + (
+                " yet: its checklist is created when it is scheduled."
+                if locked_window.status == WindowStatus.DRAFT
+                else "."
+            )
+        )
+    live = list(locked.approvals.filter(revoked_at__isnull=True).values_list("user_id", flat=True))
+    _, actor_name = actor_fields(actor)
+    facts = approval_facts(locked_window, locked, actor, live=live, note=note)
+    _raise_violations(policy.check_on_call_confirmation(facts), f"Cannot confirm “{locked.text}”:")
+    summary = f"Confirmed by the on-call engineer {actor_name} at {policy.fmt_local(now)}."
+    approval = _save_approval(locked, actor, actor_name, now=now, note=note, summary=summary)
+    became_done = _refresh_done(locked, locked_window, now)
+    record(
+        actor=actor,
+        action="maintenance.on_call.confirmed",
+        target=locked_window,
+        data={
+            "item": locked.text,
+            "item_id": locked.pk,
+            "phase": locked.phase,
+            "approval_id": approval.pk,
+            "on_call_engineer": actor_name,
+            "note": approval.note,
+            "item_done": locked.done_at is not None,
+            "became_done": became_done,
+        },
+    )
+    _maybe_close(locked_window, now=now)
+    _refresh(window, locked_window)
+    return approval
+
+
+def on_call_confirm_url(window: MaintenanceWindow) -> str:
+    """The absolute link, in the email that asks the on-call engineer, to the page where they confirm."""
+    from django.urls import reverse
+
+    path = reverse("admin:maintenance_maintenancewindow_on_call", args=[window.pk])
+    return settings.OPS_STATUS_PAGE_URL.rstrip("/") + path
+
+
+def _ask_on_call(window: MaintenanceWindow, *, actor) -> list:
+    """Email the on-call engineer a link to confirm being available (when the window has an open on-call item)."""
+    engineer = window.on_call_engineer
+    item = window.checklist_items.filter(key=ItemKey.ON_CALL_CONFIRMED, done_at__isnull=True).first()
+    if engineer is None or item is None:
+        return []
+    url = on_call_confirm_url(window)
+    deliveries = notify(
+        event="maintenance.on_call_requested",
+        channels=[Channel.EMAIL],
+        subject=messages.on_call_request_subject(window),
+        body=messages.on_call_request_text(window, url=url),
+        related=window,
+        actor=actor,
+        extra_recipients=[engineer.email] if engineer.email else [],
+    )
+    record(
+        actor=actor,
+        action="maintenance.on_call.requested",
+        target=window,
+        data={
+            "on_call_engineer": engineer.get_username(),
+            "email": engineer.email,
+            "url": url,
+            "deliveries": [d.pk for d in deliveries],
+        },
+    )
+    return deliveries
+
+
+def _on_call_changed(window: MaintenanceWindow, *, actor, now: datetime) -> None:
+    """A new on-call engineer: the previous one's confirmation no longer counts; ask the new one."""
+    item = window.checklist_items.select_for_update().filter(key=ItemKey.ON_CALL_CONFIRMED).first()
+    if item is None:
+        return
+    _, actor_name = actor_fields(actor)
+    for approval in (
+        item.approvals.select_for_update().filter(revoked_at__isnull=True).exclude(user_id=window.on_call_engineer_id)
+    ):
+        approval.revoked_at = now
+        approval.save(update_fields=["revoked_at"])
+        ApprovalRevocation.objects.create(
+            approval=approval,
+            revoked_by=actor if _is_user(actor) else None,
+            revoked_by_name=actor_name,
+            revoked_at=now,
+            reason="The window's on-call engineer changed.",
+        )
+        record(
+            actor=actor,
+            action="maintenance.checklist.revoked",
+            target=window,
+            data={
+                "item": item.text,
+                "item_id": item.pk,
+                "approval_id": approval.pk,
+                "approved_by": approval.actor_name,
+                "reason": "The window's on-call engineer changed.",
+            },
+        )
+    _refresh_done(item, window, now)
+    if window.status == WindowStatus.SCHEDULED:
+        _ask_on_call(window, actor=actor)
+
+
 @transaction.atomic
 def checklist_revoke(*, actor, approval: Approval, reason: str, now: datetime | None = None) -> ApprovalRevocation:
     """Withdraw a live approval: recorded as its own row and event; the approval itself is kept."""
     now = _now(now)
-    _require(actor, PERM_APPROVE, "revoking checklist approvals")
     item = ChecklistItem.objects.get(pk=approval.item_id)
+    own_confirmation = item.key == ItemKey.ON_CALL_CONFIRMED and _is_user(actor) and approval.user_id == actor.pk
+    if not own_confirmation:  # the on-call engineer may withdraw their own confirmation without the role
+        _require(actor, PERM_APPROVE, "revoking checklist approvals")
     window = MaintenanceWindow.objects.select_for_update().get(pk=item.window_id)
     item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
     locked = Approval.objects.select_for_update().get(pk=approval.pk)

@@ -62,6 +62,8 @@ class WorkflowAction:
     perform: Callable  # perform(request, obj, cleaned_data) -> str | None (success message)
     available: Callable = lambda obj: True  # noqa: E731 - the state allows it
     unavailable_reason: Callable = lambda obj: ""  # noqa: E731 - why not, for the disabled button
+    # A short pointer for the button bar when the full reason is written elsewhere on the page (said once).
+    unavailable_summary: Callable | None = None
     form_class: type[forms.Form] | None = None
     describe: Callable = lambda obj: ""  # noqa: E731 - "what will happen", shown on the confirmation page
     touches_production: bool = False
@@ -111,7 +113,7 @@ class WorkflowAdminMixin:
             if not allowed:
                 reason = role_refusal(action.permission)
             elif not state_ok:
-                reason = action.unavailable_reason(obj)
+                reason = (action.unavailable_summary or action.unavailable_reason)(obj)
             buttons.append(
                 {
                     "name": action.name,

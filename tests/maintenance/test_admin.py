@@ -121,8 +121,10 @@ def test_change_form_shows_announcement_checklists_and_approve_buttons_for_appro
     html = client.get(change_url(scheduled_window)).content.decode()
     assert "**When**: Tuesday, January 12, 2027 02:00-03:00 PST" in html
     assert "Backup completed and verified" in html and "Post-maintenance summary in #team-ops" in html
-    # the open "before" items while scheduled (the two the system approved have none)
-    assert html.count('class="button approve-button"') == 3
+    # the open "before" items while scheduled (the two the system approved have none); the approver is also the
+    # on-call engineer, who confirms their own availability on their page
+    assert html.count('class="button approve-button"') == 2
+    assert html.count('class="button confirm-on-call-button"') == 1
     assert "system:maintenance" in html  # automated approvals shown with evidence
     assert "Notifications" in html and "Audit history" in html
 
@@ -209,13 +211,15 @@ def test_operator_drives_the_lifecycle_from_the_admin(client, users, make_window
     for key, data in [
         (ItemKey.BACKUP_VERIFIED, {"note": "", "evidence_url": "https://backups.example/1"}),
         (ItemKey.ROLLBACK_PLAN, {"note": "read it"}),
-        (ItemKey.ON_CALL_CONFIRMED, {}),
     ]:
         item = ChecklistItem.objects.get(window=window, key=key)
         with time_machine.travel(JAN_TUE_0200 - timedelta(hours=1), tick=False):
             assert client.get(action_url(window, "approve") + f"?item={item.pk}").status_code == 200
             response = client.post(action_url(window, "approve"), {"item": item.pk, **data})
         assert response.status_code == 302, response.content.decode()
+    with time_machine.travel(JAN_TUE_0200 - timedelta(hours=1), tick=False):
+        on_call = reverse("admin:maintenance_maintenancewindow_on_call", args=[window.pk])
+        assert client.post(on_call, {"note": ""}).status_code == 302
     login(client, users["operator"])
     with time_machine.travel(JAN_TUE_0200, tick=False):
         assert client.post(action_url(window, "start"), {}).status_code == 302
