@@ -8,6 +8,7 @@ permission checked in the view).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from django import forms
 from django.contrib import admin
@@ -16,7 +17,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
@@ -244,8 +245,86 @@ class RunForm(forms.Form):
     justification = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        help_text="Required post-launch outside an in-progress window of the host's components (the run is flagged).",
+        help_text="Required, as the window rule above says; kept with the run, which is flagged.",
     )
+
+    # The parameter fields (param__<name>) are added per runbook by run_form_for().
+
+
+PARAM_PREFIX = "param__"
+
+
+def _param_field(param, task_label: str, resolved: str) -> forms.Field:
+    """A typed field for one task parameter, validated by the library's own allow-list (Param.check)."""
+    from runbooks import library
+
+    default = param.default_value()
+    help_parts = [param.help, f"Allowed: {param.rule}."]
+    help_parts.append(f"Task default: {default!r}." if default not in (None, "") else "Task default: empty.")
+    if resolved != default:
+        help_parts.append(f"This runbook and host use {resolved!r}.")
+    common = {
+        "required": False,
+        "initial": resolved,
+        "label": param.name,
+        "help_text": " ".join(p for p in help_parts if p),
+    }
+    if param.pattern == library.YES_NO[0]:
+        field = forms.ChoiceField(choices=[("yes", "yes"), ("no", "no")], **common)
+    elif param.pattern == library.NUMBER[0]:
+        field = forms.IntegerField(min_value=param.min_value, max_value=param.max_value, **common)
+    elif param.multiline:
+        field = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), strip=True, **common)
+    else:
+        field = forms.CharField(strip=True, max_length=500, widget=forms.TextInput(attrs={"size": 60}), **common)
+
+    def check(value):
+        if value in (None, ""):
+            return
+        try:
+            param.check(str(value), task_label)
+        except library.ParameterRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    field.validators.append(check)
+    return field
+
+
+def run_form_for(runbook) -> type[RunForm]:
+    """The Run form of this runbook: one typed field per parameter its steps declare, showing the value this run
+    would use; only changed values are sent as overrides (to every step that declares the parameter)."""
+    from runbooks import library
+
+    preview = _run_preview(runbook)[0]
+    resolved = {}
+    if preview is not None:
+        for step in preview.plan:
+            for name, value in step["params"].items():
+                resolved.setdefault(name, value)
+    fields = {}
+    for step in selectors.runbook_steps(runbook):
+        spec = library.get_task(step["task"])
+        for param in spec.params:
+            field_name = PARAM_PREFIX + param.name
+            if field_name not in fields:
+                value = resolved.get(param.name, param.default_value() or "")
+                fields[field_name] = _param_field(param, spec.label, str(value))
+    form_class = type("RunbookRunForm", (RunForm,), fields)
+    if preview is not None and not preview.verdict.needs_justification:
+        # The window rule above says no justification is needed: don't ask for one.
+        form_class.base_fields.pop("justification", None)
+    return form_class
+
+
+def _query_overrides(runbook) -> dict:
+    """Parameter values from the Run page's query string or form (?param__database=…), as typed by the operator."""
+    request = runbook._request
+    source = request.POST if request.method == "POST" else request.GET
+    return {
+        key.removeprefix(PARAM_PREFIX): value.strip()
+        for key, value in source.items()
+        if key.startswith(PARAM_PREFIX) and value.strip() != ""
+    }
 
 
 def _window_from(value):
@@ -283,17 +362,44 @@ def _run_preview(runbook):
     return runbook._preview
 
 
+def _run_preview_with_values(runbook):
+    """The preview for the values the operator typed (the commands re-rendered), else the runbook's own."""
+    if hasattr(runbook, "_typed_preview"):
+        return runbook._typed_preview
+    preview, error, host, hosts, window = _run_preview(runbook)
+    typed = _changed_overrides(runbook)
+    if typed and host is not None and preview is not None:
+        try:
+            preview = selectors.execution_preview(runbook=runbook, host=host, window=window, overrides=typed)
+        except DomainError as exc:
+            preview, error = None, str(exc)
+    runbook._typed_preview = (preview, error, host, hosts, window, typed)
+    return runbook._typed_preview
+
+
+def _changed_overrides(runbook) -> dict:
+    """Typed values that differ from the runbook's own (as text: the library validates text)."""
+    preview = _run_preview(runbook)[0]
+    resolved = {}
+    if preview is not None:
+        for step in preview.plan:
+            for name, value in step["params"].items():
+                resolved.setdefault(name, str(value))
+    return {k: v for k, v in _query_overrides(runbook).items() if resolved.get(k) != v}
+
+
 def _run_initial(request, runbook):
-    preview, _, host, _, window = _run_preview(runbook)
+    preview, _, host, _, window, typed = _run_preview_with_values(runbook)
     return {
         "host": host.pk if host else None,
         "window": window.pk if window else None,
         "digest": preview.digest if preview else "",
+        **{PARAM_PREFIX + k: v for k, v in typed.items()},
     }
 
 
 def _run_describe(runbook):
-    preview, error, host, hosts, window = _run_preview(runbook)
+    preview, error, host, hosts, window, typed = _run_preview_with_values(runbook)
     if host is None:
         return "There is no enabled host: add one (and pin its key) first."
     query = {"window": window.pk} if window else {}
@@ -317,7 +423,19 @@ def _run_describe(runbook):
     if error:
         parts.append(format_html('<span class="errornote">{}</span>', error))
         return format_html_join(BR, "{}", ((p,) for p in parts))
-    parts.append(format_html("<strong>Window rule:</strong> {}", preview.verdict.reason))
+    rule = preview.verdict.reason
+    if preview.verdict.needs_justification:
+        rule += " Type the justification below."
+    else:
+        rule += " No justification is needed."
+    parts.append(format_html('<strong>Window rule:</strong> <span class="window-rule">{}</span>', rule))
+    if typed:
+        parts.append(
+            format_html(
+                "<strong>Parameters you changed:</strong> {} (the commands below use them).",
+                ", ".join(f"{k}={v}" for k, v in sorted(typed.items())),
+            )
+        )
     for problem in preview.problems:
         parts.append(format_html('<span class="errornote">{}</span>', problem))
     if preview.busy_with:
@@ -357,6 +475,7 @@ def _run_perform(request, runbook, data):
         host=host,
         window=window,
         justification=data.get("justification", ""),
+        overrides=_changed_overrides(runbook) or None,
         via=LaunchChannel.WINDOW if window else LaunchChannel.ADMIN,
         expected_digest=data["digest"],
     )
@@ -392,6 +511,7 @@ class RunbookAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
             available=lambda rb: rb.enabled,
             unavailable_reason=lambda rb: "" if rb.enabled else "This runbook is disabled.",
             touches_production=True,
+            extra={"rerender": "Show the commands for these values"},
         )
     ]
 
@@ -399,15 +519,32 @@ class RunbookAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         return super().get_queryset(request).annotate(_steps=Count("steps"), _last_status=Subquery(_latest_status()))
 
     def get_workflow_actions(self, request, obj):
-        if obj is not None:
-            obj._request = request  # the Run page previews the host chosen in the request
-        return super().get_workflow_actions(request, obj)
+        if obj is None:
+            return super().get_workflow_actions(request, obj)
+        obj._request = request  # the Run page previews the host chosen in the request
+        return [
+            replace(a, form_class=lambda *args, **kwargs: run_form_for(obj)(*args, **kwargs)) if a.name == "run" else a
+            for a in super().get_workflow_actions(request, obj)
+        ]
 
     def workflow_view(self, request, object_id, action):
+        if action == "run" and request.method == "POST" and "_rerender" in request.POST:
+            # "Show the commands for these values": nothing runs; the Run page again, for the typed values.
+            keep = ("host", "window")
+            query = {k: v for k, v in request.POST.items() if k in keep or k.startswith(PARAM_PREFIX)}
+            return HttpResponseRedirect(f"{request.path}?{urlencode(query)}")
         response = super().workflow_view(request, object_id, action)
         url = getattr(request, "_runbook_execution_url", None)
         if url and isinstance(response, HttpResponseRedirect):
             return HttpResponseRedirect(url)  # straight to the live execution page
+        if action == "run" and request.method == "POST" and hasattr(response, "context_data"):
+            # Refused (e.g. the values changed since review): the page now shows the commands for the posted
+            # values, so a second Confirm confirms what is on screen.
+            form = response.context_data.get("form")
+            preview = _run_preview_with_values(response.context_data["original"])[0]
+            if form is not None and preview is not None:
+                form.data = form.data.copy()
+                form.data["digest"] = preview.digest
         return response
 
     @admin.display(description="steps", ordering="_steps")
@@ -648,6 +785,15 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
         execution = get_object_or_404(self.get_queryset(request), pk=object_id)
         payload = selectors.execution_payload(execution)
         payload["steps_total_planned"] = len(execution.plan)
+        # The page's own fields, formatted as on a reload (zones included), so everything on it is live.
+        payload["fields"] = {
+            "status_column": str(self.status_column(execution)),
+            "started_column": str(self.started_column(execution)),
+            "finished_column": str(self.finished_column(execution)),
+            "duration_column": str(self.duration_column(execution)),
+            "heartbeat_column": str(self.heartbeat_column(execution)),
+            "worker": escape(execution.worker) or "-",
+        }
         return JsonResponse(payload)
 
     def workflow_view(self, request, object_id, action):
@@ -707,7 +853,13 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
     @admin.display(description="duration")
     def duration_column(self, obj):
         duration = obj.duration
-        return f"{duration.total_seconds():.1f} s" if duration else "—"
+        if duration:
+            return f"{duration.total_seconds():.1f} s"
+        if obj.status == ExecutionStatus.RUNNING and obj.started_at:
+            from django.utils import timezone
+
+            return f"running for {(timezone.now() - obj.started_at).total_seconds():.0f} s"
+        return "—"
 
     @admin.display(description="outside window", boolean=True, ordering="outside_window")
     def flagged(self, obj):

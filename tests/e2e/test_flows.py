@@ -228,6 +228,11 @@ def test_flow_3_run_the_database_backup_from_the_window_and_watch_it_live(
     description = page.locator(".workflow-description")
     expect(description).to_contain_text("Target: sandbox")
     expect(description).to_contain_text("pg_dump")
+    # The task's parameters are a typed form showing the values this run uses; the window rule is said once.
+    expect(page.locator("#id_param__verify_restore")).to_have_value("no")
+    expect(page.locator("#id_param__database")).to_have_value("ersen")
+    expect(page.locator(".window-rule")).to_have_count(1)
+    expect(page.locator("#id_justification")).to_have_count(0)  # read-only prep of the linked window: not needed
     operator.shot("run page shows the target and the exact commands")
     page.click("input[type=submit][value='Confirm: Run']")
 
@@ -237,6 +242,12 @@ def test_flow_3_run_the_database_backup_from_the_window_and_watch_it_live(
     expect(page.locator("#execution-steps")).to_contain_text("Dump database")
     assert page.locator("#execution-live").get_attribute("data-final") == "0", "still running: seen live"
     expect(page.locator(".field-status_column .readonly")).to_contain_text("Running")  # the page follows too
+    # Everything on the page is live: Started, Worker and Heartbeat fill in while it runs (no reload) ...
+    expect(page.locator(".field-started_column .readonly")).to_contain_text("UTC")
+    expect(page.locator(".field-worker .readonly")).not_to_have_text("-")
+    expect(page.locator(".field-heartbeat_column .readonly")).to_contain_text("UTC")
+    # ... and the running step's output is open, following its tail.
+    expect(page.locator("#execution-steps tr[data-status=running] details.step-stdout")).to_have_attribute("open", "")
     operator.shot("output arriving live", full_page=False)
     expect(page.locator("#execution-live")).to_have_attribute("data-final", "1", timeout=60_000)
     expect(page.locator(".field-status_column")).to_contain_text("Succeeded")

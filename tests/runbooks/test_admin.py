@@ -278,3 +278,64 @@ def test_operators_cannot_pin_host_keys(client, users, sandbox):
     host = HostFactory(name="sandbox", hostname="127.0.0.1", port=sandbox.port)
     client.force_login(users["operator"])
     assert client.get(reverse("admin:runbooks_host_workflow", args=[host.pk, "pin"])).status_code == 403
+
+
+# --- the Run page's parameter form (issue 14 point 9) --------------------------------------------------------
+
+
+def test_run_page_has_a_typed_field_per_parameter_with_the_value_this_run_uses(client, users, host, backup):
+    client.force_login(users["operator"])
+    response = client.get(run_url(backup, host=host.pk))
+    form = response.context["form"]
+    assert form["param__verify_restore"].field.choices == [("yes", "yes"), ("no", "no")]
+    assert form["param__verify_restore"].value() == "no"
+    assert form["param__backup_dir"].value() == "/srv/backups"  # the host's default, not the task's
+    help_text = form["param__backup_dir"].help_text
+    assert "Allowed: an absolute path" in help_text and "This runbook and host use '/srv/backups'." in help_text
+    assert "Task default: 'ersen'." in form["param__database"].help_text
+
+
+def test_changed_values_re_render_the_commands_before_anything_runs(client, users, host, backup):
+    site_settings_set_phase(actor="system:test", phase="prelaunch")
+    client.force_login(users["operator"])
+    digest = client.get(run_url(backup, host=host.pk)).context["form"].initial["digest"]
+    values = {"host": host.pk, "digest": digest, "param__database": "billing", "param__verify_restore": "yes"}
+    shown = client.post(run_url(backup), {**values, "_rerender": "1"})
+    assert shown.status_code == 302 and "param__database=billing" in shown["Location"]
+    assert not RunbookExecution.objects.exists()
+    page = client.get(shown["Location"])
+    html = page.content.decode()
+    assert "pg_dump -U ersen billing" in html and "Parameters you changed:" in html
+    new_digest = page.context["form"].initial["digest"]
+    assert new_digest != digest
+    response = client.post(run_url(backup), {**values, "digest": new_digest})
+    assert response.status_code == 302
+    execution = RunbookExecution.objects.get()
+    assert execution.plan[0]["params"]["database"] == "billing"
+    assert execution.plan[0]["params"]["verify_restore"] == "yes"
+
+
+def test_a_value_outside_the_allow_list_is_a_field_error_naming_the_rule(client, users, host, backup):
+    site_settings_set_phase(actor="system:test", phase="prelaunch")
+    client.force_login(users["operator"])
+    digest = client.get(run_url(backup, host=host.pk)).context["form"].initial["digest"]
+    response = client.post(run_url(backup), {"host": host.pk, "digest": digest, "param__database": "ersen; rm -rf /"})
+    assert response.status_code == 400
+    errors = response.context["form"].errors["param__database"]
+    assert "'ersen; rm -rf /' is refused — allowed: a PostgreSQL name" in errors[0]
+    assert not RunbookExecution.objects.exists()
+
+
+def test_the_window_rule_is_stated_once_and_the_justification_is_asked_only_when_needed(client, users, host, backup):
+    site_settings_set_phase(actor="system:test", phase="prelaunch")
+    client.force_login(users["operator"])
+    page = client.get(run_url(backup, host=host.pk))
+    html = page.content.decode()
+    assert html.count('class="window-rule"') == 1 and "No justification is needed." in html
+    assert "justification" not in page.context["form"].fields
+    site_settings_set_phase(actor="system:test", phase="postlaunch")
+    page = client.get(run_url(backup, host=host.pk))
+    html = page.content.decode()
+    assert "has no maintenance window in progress" in html and "Type the justification below." in html
+    assert "outside a window" not in html and "outside an in-progress window" not in html
+    assert "justification" in page.context["form"].fields
