@@ -50,7 +50,10 @@ except ImportError:  # pragma: no cover - until it lands
 
 def _perform_schedule(request, obj, data):
     services.window_schedule(actor=request.user, window=obj, justification=data.get("justification", ""))
-    return f"Scheduled “{obj}”; the announcement is queued."
+    asked = (
+        f" The on-call engineer {obj.on_call_engineer} is asked by email to confirm." if obj.on_call_engineer else ""
+    )
+    return f"Scheduled “{obj}”; the announcement is queued.{asked}"
 
 
 def _perform_start(request, obj, data):

@@ -25,6 +25,7 @@ from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
+from ersen_ops.core.people import person_link
 from runbooks import library, policy, selectors, services
 from runbooks.choices import RETRYABLE_STATUSES, STATUS_COLOURS, STEP_COLOURS, ExecutionStatus, LaunchChannel
 from runbooks.models import ExecutionStep, Host, Runbook, RunbookExecution, RunbookStep
@@ -124,7 +125,7 @@ class HostAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         "host_key_type",
         "host_key_fingerprint",
         "host_key_pinned_at_display",
-        "host_key_pinned_by",
+        "pinned_by",
         "audit_history",
     )
     fieldsets = (
@@ -133,7 +134,7 @@ class HostAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         (
             "Pinned host key (change it with “Fetch and pin host key”)",
             {
-                "fields": ("host_key_type", "host_key_fingerprint", "host_key_pinned_at_display", "host_key_pinned_by"),
+                "fields": ("host_key_type", "host_key_fingerprint", "host_key_pinned_at_display", "pinned_by"),
             },
         ),
         (None, {"fields": ("notes",)}),
@@ -154,6 +155,12 @@ class HostAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("components")
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj._viewer = request.user  # "pinned by" names a person with what this viewer may see
+        return obj
+
     @admin.display(description="address")
     def address(self, obj):
         return obj.address
@@ -170,7 +177,10 @@ class HostAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
 
     @admin.display(description="pinned by")
     def pinned_by(self, obj):
-        return obj.host_key_pinned_by or "—"
+        # A plain name in the list; on the host's page the person helper (never a link to the user admin).
+        if not hasattr(obj, "_viewer"):
+            return obj.host_key_pinned_by or "—"
+        return person_link(obj.host_key_pinned_by, obj._viewer)
 
     @admin.display(description="pinned at")
     def host_key_pinned_at_display(self, obj):
