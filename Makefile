@@ -4,6 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ADDR   ?= 127.0.0.1:8000
+# `make sandbox-host` listens on these; `make run` points the demo's "sandbox" host at them.
+SANDBOX_SSH_PORT ?= 2222
+SANDBOX_TLS_PORT ?= 8443
+# What `make run` serves on flows into the portal (status page URL in subscriber email, the demo smoke test)
+# unless OPS_STATUS_PAGE_URL is set explicitly (environment or .env).
+RUN_ENV = OPS_RUN_ADDR=$(ADDR) OPS_SANDBOX_SSH_PORT=$(SANDBOX_SSH_PORT) OPS_SANDBOX_TLS_PORT=$(SANDBOX_TLS_PORT)
 
 .PHONY: run processes test install serve worker migrate lint lock bench sandbox-host clean
 
@@ -21,15 +27,15 @@ run: export DEBUG ?= 1
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py apply_schedules
-	$(BIN)/python manage.py seed_demo --url http://$(ADDR)
-	@$(MAKE) --no-print-directory processes ADDR=$(ADDR)
+	$(RUN_ENV) $(BIN)/python manage.py seed_demo
+	@$(MAKE) --no-print-directory processes ADDR=$(ADDR) SANDBOX_SSH_PORT=$(SANDBOX_SSH_PORT) SANDBOX_TLS_PORT=$(SANDBOX_TLS_PORT)
 
 ## make processes: only the processes of the Procfile (web, worker), through honcho; Ctrl-C stops all of them.
 ## `--env /dev/null`: the settings read .env themselves (the environment wins), so honcho must not override it.
 processes: export DEBUG ?= 1
 processes: $(STAMP)
 	@echo "Starting the Procfile's processes (web on http://$(ADDR)/admin/, worker); Ctrl-C stops all."
-	@ADDR=$(ADDR) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --env /dev/null start
+	@ADDR=$(ADDR) $(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --env /dev/null start
 
 ## make test: install and run the whole suite (CI=true turns missing programs into failures)
 test: $(STAMP)
@@ -54,7 +60,7 @@ lint: $(STAMP)
 ## to try every runbook from `make run` (see README "Runbooks"); Ctrl-C stops it
 sandbox-host: export DEBUG ?= 1
 sandbox-host: $(STAMP)
-	$(BIN)/python manage.py sandbox_host
+	$(BIN)/python manage.py sandbox_host --port $(SANDBOX_SSH_PORT) --tls-port $(SANDBOX_TLS_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py $(BENCH)

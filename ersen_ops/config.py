@@ -92,3 +92,16 @@ def email(name: str, default: str) -> dict:
         raise
     except Exception as exc:
         raise ConfigError(f"{name}: cannot parse the email URL: {exc}") from None
+
+
+def url_of_addr(addr: str) -> str:
+    """'127.0.0.1:8101' → 'http://127.0.0.1:8101'; a bare port or a wildcard host is reached on 127.0.0.1."""
+    addr = (addr or "").strip()
+    if "://" in addr:
+        return addr.rstrip("/")
+    host, sep, port = addr.rpartition(":")
+    if not sep:  # runserver accepts a bare port too
+        host, port = "", addr
+    if host in ("", "0.0.0.0", "[::]", "0"):
+        host = "127.0.0.1"
+    return f"http://{host}:{port}" if port else f"http://{host}"

@@ -48,7 +48,13 @@ try:
     OPS_MAINTENANCE_TZ = config.string("OPS_MAINTENANCE_TZ", "America/Los_Angeles")
     OPS_EMAIL_FROM = config.string("OPS_EMAIL_FROM", "Ersen Ops <ops@ersen.xyz>")
     OPS_STATUS_PAGE_NAME = config.string("OPS_STATUS_PAGE_NAME", "Ersen")
-    OPS_STATUS_PAGE_URL = config.string("OPS_STATUS_PAGE_URL", "http://127.0.0.1:8000")
+    # The host:port `make run` serves on (it sets this from ADDR): the default of OPS_STATUS_PAGE_URL (links in
+    # subscriber email, feeds) and the address the demo's smoke test checks. Set OPS_STATUS_PAGE_URL to override.
+    OPS_RUN_ADDR = config.string("OPS_RUN_ADDR", "127.0.0.1:8000")
+    OPS_STATUS_PAGE_URL = config.string("OPS_STATUS_PAGE_URL", config.url_of_addr(OPS_RUN_ADDR))
+    # Ports of `make sandbox-host` (SANDBOX_SSH_PORT / SANDBOX_TLS_PORT in the Makefile): the demo host points there.
+    OPS_SANDBOX_SSH_PORT = config.integer("OPS_SANDBOX_SSH_PORT", 2222, minimum=1, maximum=65535)
+    OPS_SANDBOX_TLS_PORT = config.integer("OPS_SANDBOX_TLS_PORT", 8443, minimum=1, maximum=65535)
     # Public status page and Statuspage v2 API (ersen_ops.status).
     OPS_STATUS_PAGE_ID = config.string("OPS_STATUS_PAGE_ID", "ersen")
     OPS_STATUS_PAGE_TIME_ZONE = config.string("OPS_STATUS_PAGE_TIME_ZONE", OPS_MAINTENANCE_TZ)

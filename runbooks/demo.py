@@ -1,6 +1,7 @@
 """Demo data: the four runbooks of the seed's infrastructure procedures and a "sandbox" host.
 
-The sandbox host points at `make sandbox-host` (127.0.0.1:2222). Its key is not pinned here on purpose:
+The sandbox host points at `make sandbox-host` (127.0.0.1, port OPS_SANDBOX_SSH_PORT = SANDBOX_SSH_PORT, 2222), and
+its smoke test checks the portal where `make run` serves it (OPS_RUN_ADDR = ADDR). Its key is not pinned here on purpose:
 pinning is an explicit, audited admin action ("Fetch and pin host key"). Running this twice changes nothing.
 """
 
@@ -8,10 +9,13 @@ from __future__ import annotations
 
 import getpass
 
+from django.conf import settings
+
+from ersen_ops.config import url_of_addr
 from ersen_ops.status.models import Component
 from runbooks import services
 from runbooks.models import Host, Runbook
-from runbooks.sandbox import DEFAULT_SSH_PORT, demo_parameter_defaults
+from runbooks.sandbox import demo_parameter_defaults
 
 ACTOR = "system:demo"
 
@@ -53,15 +57,26 @@ def seed(stdout) -> None:
             continue
         runbook = Runbook(slug=slug, name=name, description=description, default_host_role=role)
         services.runbook_save(actor=ACTOR, runbook=runbook, steps=steps)
-    if not Host.objects.filter(name="sandbox").exists():
+    ssh_port, tls_port = settings.OPS_SANDBOX_SSH_PORT, settings.OPS_SANDBOX_TLS_PORT
+    # The smoke test checks the portal where `make run` serves it (ADDR → OPS_RUN_ADDR), never a fixed :8000.
+    parameters = demo_parameter_defaults(tls_port=tls_port, web=url_of_addr(settings.OPS_RUN_ADDR))
+    host = Host.objects.filter(name="sandbox").first()
+    if host is None:
         host = Host(
             name="sandbox",
             hostname="127.0.0.1",
-            port=DEFAULT_SSH_PORT,
+            port=ssh_port,
             ssh_user=getpass.getuser(),
             roles="db, web",
-            parameter_defaults=demo_parameter_defaults(),
+            parameter_defaults=parameters,
             notes="Local sandbox host: run `make sandbox-host`, then pin its key with “Fetch and pin host key”.",
         )
         components = Component.objects.filter(name__in=["Database", "Website", "Login", "Widgets", "Payments"])
         services.host_save(actor=ACTOR, host=host, components=list(components))
+    elif host.hostname == "127.0.0.1" and (
+        host.port != ssh_port or {k: host.parameter_defaults.get(k) for k in parameters} != parameters
+    ):
+        # `make run` with another ADDR or sandbox ports: the demo host follows (audited like any edit).
+        host.port = ssh_port
+        host.parameter_defaults = {**host.parameter_defaults, **parameters}
+        services.host_save(actor=ACTOR, host=host, components=list(host.components.all()))

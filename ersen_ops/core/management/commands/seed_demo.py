@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.module_loading import import_string, module_has_submodule
 
+from ersen_ops.config import url_of_addr
 from ersen_ops.core import roles
 
 DEMO_USERS = [
@@ -32,7 +33,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet-credentials", action="store_true", help="Do not print the logins.")
-        parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the portal will be served.")
+        parser.add_argument(
+            "--url", default=None, help="Where the portal will be served (default: OPS_RUN_ADDR, which make run sets)."
+        )
 
     def handle(self, *args, **options):
         creds_file = Path(settings.BASE_DIR) / ".demo-credentials"
@@ -51,7 +54,7 @@ class Command(BaseCommand):
         creds_file.write_text("".join(f"{u}:{p}\n" for u, p in known.items()))
         creds_file.chmod(0o600)
         if not options["quiet_credentials"]:
-            url = options["url"].rstrip("/")
+            url = (options["url"] or url_of_addr(settings.OPS_RUN_ADDR)).rstrip("/")
             self.stdout.write(f"\nErsen Ops is at {url}/admin/  (public status page: {url}/)")
             self.stdout.write("Logins (kept in .demo-credentials):")
             for user, role in DEMO_USERS:
