@@ -142,3 +142,39 @@ def test_owner_and_on_call_names_link_to_their_windows_not_the_user_admin(sessio
 
 def _item(window, key):
     return ChecklistItem.objects.get(window=window, key=key)
+
+
+def test_run_page_parameters_re_render_the_commands_before_anything_runs(session_for, users, live_server):
+    """Point 9: typed parameter fields with the values this run uses; changed values re-render the commands;
+    a value outside the allow-list is refused on its field; the window rule is said once."""
+    from runbooks.models import RunbookExecution
+    from tests.runbooks.factories import HostFactory, runbook_with_steps
+
+    site_settings_set_phase(actor="system:test", phase=Phase.PRELAUNCH)
+    HostFactory(
+        name="db-1",
+        host_key_type="ssh-ed25519",
+        host_key="AAAAC3NzaC1lZDI1NTE5AAAAIBd7Yy2Y6q1rX8h9r7e9o1H0Xw4oU2mJm3nq1aVbQwzA",
+        host_key_fingerprint="SHA256:pinnedpinnedpinned",
+    )
+    backup = runbook_with_steps("database-backup", [{"task": "backup_database"}], name="Database backup")
+    operator = session_for("operator")
+    page = operator.login("operator")
+    page.goto(operator.url(f"/admin/runbooks/runbook/{backup.pk}/do/run/"))
+    expect(page.locator("#id_param__database")).to_have_value("ersen")
+    expect(page.locator(".field-param__database .help")).to_contain_text("Allowed: a PostgreSQL name")
+    expect(page.locator(".window-rule")).to_have_count(1)
+    expect(page.locator(".window-rule")).to_contain_text("No justification is needed.")
+    page.fill("#id_param__database", "billing")
+    page.select_option("#id_param__verify_restore", "yes")
+    page.click("input[name=_rerender]")
+    description = page.locator(".workflow-description")
+    expect(description).to_contain_text("pg_dump -U ersen billing")
+    expect(description).to_contain_text("Parameters you changed: database=billing, verify_restore=yes")
+    expect(page.locator("#id_param__database")).to_have_value("billing")
+    operator.shot("commands re-rendered for the typed values")
+    page.fill("#id_param__database", "billing; rm -rf /")
+    page.click("input[type=submit][value='Confirm: Run']")
+    expect(page.locator(".field-param__database .errorlist")).to_contain_text("is refused — allowed: a PostgreSQL name")
+    assert not RunbookExecution.objects.exists()
+    operator.shot("a value outside the allow-list is refused on its field")
