@@ -148,7 +148,10 @@ def _describe_schedule(obj):
         + (f" ({items} items)" if items else "")
         + "; approvers can then approve the “before” items. Start needs all of them.",
         # Routine and urgent refusals are the page's error (no Confirm button); an emergency may override some.
-        refusals=_schedule_refusals(obj) if obj.type == MaintenanceType.EMERGENCY else (),
+        # (What no justification overrides is the page's error, said once there.)
+        refusals=[v for v in _schedule_refusals(obj) if v.rule == "freeze"]
+        if obj.type == MaintenanceType.EMERGENCY
+        else (),
         refusal_title="The protocol refuses it as it stands; a written justification may override a freeze:",
         extra=format_html(
             "{}<p><strong>Announcement</strong> (the seed's template):</p><pre class='announcement'>{}</pre>",
