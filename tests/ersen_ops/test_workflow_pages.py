@@ -99,7 +99,7 @@ def test_schedule_confirmation_shows_the_announcement_and_the_protocols_verdict(
     html = client.get(action_url(window, "schedule")).content.decode()
     assert "Confirm: Schedule" not in html and "Schedule: not possible now" in html
     assert "must lie inside one slot" in html
-    assert "Next valid routine slots: Tue 2027-01-12 02:00 PST" in html
+    assert "Next valid routine slots for this window: Tue 2027-01-12 02:00–03:00 PST" in html
     assert "<pre class='announcement'>## Scheduled Maintenance" in html
 
 
