@@ -16,11 +16,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_people import person_filter
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin, report_message, reported_action
-from ersen_ops.core.display import both_zones, status_badge
+from ersen_ops.core.display import both_zones, countdown, status_badge
 from ersen_ops.core.errors import DomainError
 from ersen_ops.core.people import person_link
 from ersen_ops.notifications import outcomes
@@ -29,7 +30,7 @@ from ersen_ops.notifications.choices import Channel, PagerAction
 from incidents import forms, policy, selectors, services
 from incidents.admin_views import report_view
 from incidents.calendar import sprint_calendar
-from incidents.choices import IMPACT_COLOURS, LEVEL_COLOURS, STATUS_COLOURS, Level
+from incidents.choices import IMPACT_COLOURS, LEVEL_COLOURS, STATUS_COLOURS, IncidentStatus, Level
 from incidents.models import BacklogIncident, Incident, SprintQueueIncident
 
 P_ACK = "incidents.acknowledge_incident"
@@ -61,11 +62,11 @@ def sla_cell(obj, now):
     if obj.resolved_at is not None:
         return "—"
     # Ticks every second in the browser (ersen_ops/core/static/ops/live.js); the text is right without JS too.
-    return format_html(
-        '<span class="ops-countdown" data-due="{}" title="response due {}">{}</span>',
-        obj.response_due_at.isoformat(),
-        policy.format_moment(obj.response_due_at),
+    return countdown(
+        obj.response_due_at,
         policy.time_to_due(response_due_at=obj.response_due_at, now=now),
+        title=f"response due {policy.format_moment(obj.response_due_at)}",
+        now=now,
     )
 
 
@@ -80,9 +81,9 @@ def components_cell(obj):
     if not impacts:
         return "—"
     return format_html_join(
-        ", ",
-        '{} <span style="color:{}" title="{}">●</span>',
-        ((ic.component.name, IMPACT_COLOURS.get(ic.impact), ic.get_impact_display()) for ic in impacts),
+        mark_safe("<br>"),
+        "{} {}",
+        ((ic.component.name, status_badge(ic.impact, ic.get_impact_display(), IMPACT_COLOURS)) for ic in impacts),
     )
 
 
@@ -292,6 +293,37 @@ WORKFLOW = [
 # --- the incident admin -------------------------------------------------------------------------
 
 
+class OpenFirstStatusFilter(admin.SimpleListFilter):
+    """Status, defaulting to the open incidents (one click to all): the list is where the work is."""
+
+    title = "status"
+    parameter_name = "status"
+    OPEN, ALL = "open", "all"
+
+    def lookups(self, request, model_admin):
+        return [(self.OPEN, "Open (not resolved)"), *IncidentStatus.choices, (self.ALL, "All")]
+
+    def value(self):
+        return super().value() or self.OPEN
+
+    def choices(self, changelist):
+        # No "All" of Django's own (which would mean "no parameter", i.e. open): ours is a value.
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.OPEN:
+            return queryset.filter(resolved_at__isnull=True)
+        if value in IncidentStatus.values:
+            return queryset.filter(status=value)
+        return queryset
+
+
 class ComponentFilter(admin.SimpleListFilter):
     title = "component"
     parameter_name = "component"
@@ -326,7 +358,7 @@ class UnacknowledgedFilter(admin.SimpleListFilter):
 class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, DeliveriesMixin, admin.ModelAdmin):
     list_filter = (
         "level",
-        "status",
+        OpenFirstStatusFilter,
         "breached",
         ComponentFilter,
         UnacknowledgedFilter,
@@ -416,10 +448,13 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
             return HttpResponseRedirect(request.path)
 
     def changelist_view(self, request, extra_context=None):
+        showing_open = request.GET.get(OpenFirstStatusFilter.parameter_name, OpenFirstStatusFilter.OPEN) == "open"
         extra_context = {
             **(extra_context or {}),
             "sprint": current_sprint(),
             "can_open": request.user.has_perm(P_OPEN),
+            "showing_open": showing_open,
+            "all_url": "?" + _with_param(request, OpenFirstStatusFilter.parameter_name, OpenFirstStatusFilter.ALL),
         }
         return super().changelist_view(request, extra_context)
 
@@ -480,6 +515,13 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
                 "last_paged": both_zones(obj.last_paged_at),
             },
         )
+
+
+def _with_param(request, name: str, value: str) -> str:
+    query = request.GET.copy()
+    query[name] = value
+    query.pop("p", None)  # page numbers belong to the old selection
+    return query.urlencode()
 
 
 def _opened_message(incident) -> str:

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from ersen_ops.core.templatetags.ops import (  # noqa: F401
     badge,
+    countdown,
     duration,
     in_local,
     in_pacific,
@@ -15,6 +16,7 @@ from ersen_ops.core.templatetags.ops import (  # noqa: F401
     local_and_pacific,
     operator_zone_differs,
     relative,
+    urgency_class,
 )
 
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from incidents import services
+from incidents.choices import Impact, Level
+from tests.factories import ComponentFactory
+from tests.incidents.factories import open_incident
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -17,3 +27,43 @@ def test_the_browser_finds_the_favicon_on_admin_and_public_pages(session_for, us
             response = page.request.get(href)
             assert response.ok and response.headers["content-type"].startswith("image/"), href
     assert visitor.page.request.get(visitor.url("/favicon.ico")).headers["content-type"] == "image/x-icon"
+
+
+def test_incidents_list_open_by_default_urgency_colours_and_impact_in_words(session_for, users):
+    now = timezone.now()
+    api = ComponentFactory(name="API")
+    commander = users["commander"]
+    open_incident(
+        level=Level.P3,
+        title="Export button broken",
+        actor=commander,
+        now=now - timedelta(hours=1),
+        components={api: Impact.DEGRADED_PERFORMANCE},
+    )
+    open_incident(level=Level.P4, title="Typo in footer", actor=commander, components={})
+    done = open_incident(level=Level.P2, title="Login errors", actor=commander, components={})
+    services.incident_resolve(actor=commander, incident=done, body="Fixed.")
+
+    viewer = session_for("viewer")
+    page = viewer.login("viewer")
+    page.goto(viewer.url("/admin/incidents/incident/"))
+    expect(page.locator("h1")).to_have_text("Open incidents")
+    rows = page.locator("#result_list tbody tr")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#result_list")).not_to_contain_text("Login errors")
+
+    p3 = rows.filter(has_text="Export button broken")
+    p4 = rows.filter(has_text="Typo in footer")
+    expect(p3.locator(".ops-countdown")).to_have_class(re.compile(r"\bdue-within-day\b"))
+    expect(p4.locator(".ops-countdown")).to_have_class(re.compile(r"\bdue-later\b"))
+    page.wait_for_timeout(1200)  # a tick of live.js keeps the class the time left calls for
+    expect(p3.locator(".ops-countdown")).to_have_class(re.compile(r"\bdue-within-day\b"))
+    colour = "el => getComputedStyle(el).color"
+    assert p3.locator(".ops-countdown").evaluate(colour) != p4.locator(".ops-countdown").evaluate(colour)
+    expect(p3.locator("td.field-components_col")).to_have_text("API Degraded performance")
+    viewer.shot("incidents list, open by default")
+
+    page.click("#show-all-incidents")
+    expect(page.locator("h1")).to_have_text("Incidents")
+    expect(rows).to_have_count(3)
+    expect(page.locator("#result_list")).to_contain_text("Login errors")

@@ -51,5 +51,5 @@ def test_waiting_incident_shows_a_ticking_sla_countdown(client, users):
     incident = open_incident(level=Level.P1, actor=users["commander"])
     client.force_login(users["viewer"])
     html = client.get(reverse("admin:incidents_incident_change", args=[incident.pk])).content.decode()
-    assert f'class="ops-countdown" data-due="{incident.response_due_at.isoformat()}"' in html
+    assert f'class="ops-countdown due-within-hour" data-due="{incident.response_due_at.isoformat()}"' in html
     assert "due in 14 min" in html or "due in 15 min" in html

@@ -7,6 +7,7 @@ Times: Pacific (`OPS_MAINTENANCE_TZ`, the zone of the maintenance policy and the
 
 from __future__ import annotations
 
+import json
 import zoneinfo
 from datetime import datetime, timedelta
 
@@ -82,6 +83,36 @@ def local_and_pacific(dt):
     parts.append(short(pacific(dt)))
     return format_html(
         '<time datetime="{}" title="{}">{}</time>', dt.isoformat(), in_utc(dt), " · ".join(dict.fromkeys(parts))
+    )
+
+
+# Time left → colour class, for every countdown to a due time. The first step whose limit (seconds) the time
+# left is under wins; the browser re-applies the same steps as the countdown ticks (data-urgency, live.js).
+URGENCY_STEPS = ((0, "breached"), (60 * 60, "due-within-hour"), (24 * 60 * 60, "due-within-day"))
+URGENCY_LATER = "due-later"
+
+
+def urgency_class(time_left: timedelta) -> str:
+    """'breached' (past due), 'due-within-hour', 'due-within-day' or 'due-later'."""
+    seconds = time_left.total_seconds()
+    return next((css for limit, css in URGENCY_STEPS if seconds < limit), URGENCY_LATER)
+
+
+_URGENCY_JSON = json.dumps([*URGENCY_STEPS, (None, URGENCY_LATER)], separators=(",", ":"))
+
+
+@register.simple_tag
+def countdown(due: datetime, text: str, *, prefix: str = "due in ", title: str = "", now: datetime | None = None):
+    """A countdown to `due` that ticks in the browser, coloured by the time left (`urgency_class`)."""
+    css = urgency_class(due - (now or timezone.now()))
+    return format_html(
+        '<span class="ops-countdown {}" data-due="{}" data-prefix="{}" data-urgency="{}" title="{}">{}</span>',
+        css,
+        due.isoformat(),
+        prefix,
+        _URGENCY_JSON,
+        title,
+        text,
     )
 
 

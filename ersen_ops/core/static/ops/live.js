@@ -1,5 +1,6 @@
 /* Live feedback in the admin, without a framework:
- *  - response-SLA countdowns: <span class="ops-countdown" data-due="ISO">…</span> tick every second;
+ *  - countdowns: <span class="ops-countdown" data-due="ISO" data-urgency="[…]">…</span> tick every second and
+ *    take the colour class of the time left;
  *  - notification tables: <table data-live-deliveries="URL"> rows <tr data-delivery="ID" data-status="…">
  *    are polled while any is queued or sending, so "queued → sent" shows without a reload.
  */
@@ -16,19 +17,26 @@
     return m + " min " + two(s) + " s";
   }
 
+  // The colour class for the time left, from the server's steps (ops.urgency_class): [[limit s, class], …, [null, class]].
+  function urgency(el, left) {
+    var steps;
+    try { steps = JSON.parse(el.dataset.urgency || "[]"); } catch (e) { return; }
+    var chosen = null;
+    steps.forEach(function (step) {
+      if (chosen === null && (step[0] === null || left < step[0])) { chosen = step[1]; }
+    });
+    steps.forEach(function (step) { if (step[1] !== chosen) { el.classList.remove(step[1]); } });
+    if (chosen) { el.classList.add(chosen); }
+  }
+
   function tickCountdowns() {
     var now = Date.now();
     document.querySelectorAll(".ops-countdown[data-due]").forEach(function (el) {
       var due = Date.parse(el.dataset.due);
       if (isNaN(due)) { return; }
       var left = (due - now) / 1000;
-      if (left >= 0) {
-        el.textContent = (el.dataset.prefix || "due in ") + span(left);
-        el.classList.remove("breached");
-      } else {
-        el.textContent = "overdue by " + span(-left);
-        el.classList.add("breached");
-      }
+      el.textContent = left >= 0 ? (el.dataset.prefix || "due in ") + span(left) : "overdue by " + span(-left);
+      urgency(el, left);
     });
   }
 
