@@ -5,6 +5,10 @@
   as long as the email may be read), revoked by bumping `token_version` when the address unsubscribes;
 - webhook: `{"w": public_id}` for the `meta.unsubscribe` link of a payload.
 
+Manage and webhook links carry no timestamp: the same subscriber and version always give the same link, so the
+List-Unsubscribe header and the body of one message agree whatever second each was written in. Links written
+before, with a timestamp, still read.
+
 Salts keep the kinds apart: a manage token is not a confirm token. Nothing in a token is secret;
 the signature is what makes it unforgeable.
 """
@@ -39,12 +43,22 @@ def confirm_token(subscriber) -> str:
     return signing.dumps({"s": subscriber.public_id, "v": subscriber.token_version}, salt=CONFIRM_SALT, compress=True)
 
 
+def _stable(data: dict, salt: str) -> str:
+    return signing.Signer(salt=salt).sign_object(data, compress=True)
+
+
+def _read_stable(token: str, salt: str):
+    if token.count(signing.Signer().sep) == 2:  # value:timestamp:signature, a link written before links were stable
+        return signing.loads(token, salt=salt)
+    return signing.Signer(salt=salt).unsign_object(token)
+
+
 def manage_token(subscriber) -> str:
-    return signing.dumps({"s": subscriber.public_id, "v": subscriber.token_version}, salt=MANAGE_SALT, compress=True)
+    return _stable({"s": subscriber.public_id, "v": subscriber.token_version}, MANAGE_SALT)
 
 
 def webhook_token(webhook) -> str:
-    return signing.dumps({"w": webhook.public_id}, salt=WEBHOOK_SALT, compress=True)
+    return _stable({"w": webhook.public_id}, WEBHOOK_SALT)
 
 
 def _subscriber_data(data) -> TokenData:
@@ -65,14 +79,14 @@ def read_confirm_token(token: str) -> TokenData:
 
 def read_manage_token(token: str) -> TokenData:
     try:
-        return _subscriber_data(signing.loads(token, salt=MANAGE_SALT))
+        return _subscriber_data(_read_stable(token, MANAGE_SALT))
     except signing.BadSignature:
         raise BadToken("invalid link") from None
 
 
 def read_webhook_token(token: str) -> str:
     try:
-        data = signing.loads(token, salt=WEBHOOK_SALT)
+        data = _read_stable(token, WEBHOOK_SALT)
     except signing.BadSignature:
         raise BadToken("invalid link") from None
     if not isinstance(data, dict) or not isinstance(data.get("w"), str):

@@ -31,6 +31,8 @@ def _no_stray_connections_at_teardown(django_db_setup, django_db_blocker):
     (PostgreSQL refuses to drop a database in use, which would break the next run's --create-db)."""
     yield
     if connection.vendor == "postgresql":
+        # A test may have terminated this very connection (database-drop tests): start from a fresh one.
+        connection.close()
         with django_db_blocker.unblock(), connection.cursor() as cursor:
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -118,3 +118,20 @@ def test_confirm_links_expire_and_manage_links_do_not(settings):
         tokens.read_confirm_token(manage)
     with pytest.raises(tokens.BadToken):
         tokens.read_manage_token(manage[:-2] + "xx")
+
+
+def test_a_manage_link_is_the_same_whatever_second_it_is_written_in():
+    # The List-Unsubscribe header and the body's links are written at different instants of one send.
+    first = tokens.manage_token(_Sub())
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        assert tokens.manage_token(_Sub()) == first
+        assert tokens.unsubscribe_url(_Sub()).endswith(first)
+
+
+def test_links_written_with_a_timestamp_before_still_read():
+    from django.core import signing
+
+    old = signing.dumps({"s": "sub_abc", "v": 3}, salt=tokens.MANAGE_SALT, compress=True)
+    assert tokens.read_manage_token(old) == tokens.TokenData("sub_abc", 3)
+    old_webhook = signing.dumps({"w": "whk_1"}, salt=tokens.WEBHOOK_SALT, compress=True)
+    assert tokens.read_webhook_token(old_webhook) == "whk_1"
