@@ -10,15 +10,29 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from ersen_ops.audit.choices import ActorKind
 from ersen_ops.audit.models import AuditEvent
-from ersen_ops.audit.selectors import audit_events_for
+from ersen_ops.audit.selectors import actor_kind_q, audit_events_for
 from ersen_ops.core.display import in_utc, local_and_pacific
+
+
+class ActorKindFilter(admin.SimpleListFilter):
+    title = "actor kind"
+    parameter_name = "actor_kind"
+
+    def lookups(self, request, model_admin):
+        return ActorKind.choices
+
+    def queryset(self, request, queryset):
+        if self.value() in ActorKind.values:
+            return queryset.filter(actor_kind_q(self.value()))
+        return queryset
 
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     list_display = ("id", "when", "actor_name", "action", "target", "request_id")
-    list_filter = ("action", "actor_name", "target_type", ("created_at", admin.DateFieldListFilter))
+    list_filter = (ActorKindFilter, "action", "actor_name", "target_type", ("created_at", admin.DateFieldListFilter))
     search_fields = ("action", "actor_name", "target_repr", "target_id", "request_id")
     date_hierarchy = "created_at"
     list_select_related = ("target_type",)

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC
 
+from ersen_ops.audit.choices import ANONYMOUS_ACTOR, TOKEN_ACTOR_PREFIX, ActorKind
 from ersen_ops.audit.witness import WitnessLine
+
+
+def actor_kind(*, actor_id: int | None, actor_name: str) -> ActorKind:
+    """A user, or an anonymous visitor, is a person; "token:…" is an API token; anything else the system."""
+    if actor_id is not None or actor_name == ANONYMOUS_ACTOR:
+        return ActorKind.PERSON
+    if actor_name.startswith(TOKEN_ACTOR_PREFIX):
+        return ActorKind.TOKEN
+    return ActorKind.SYSTEM
 
 
 @dataclass(frozen=True)

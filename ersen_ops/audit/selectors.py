@@ -10,8 +10,27 @@ from django.db import models
 from django.db.models import Count, Max, Min, Q
 
 from ersen_ops.audit.chain import compute_hash, event_fields
+from ersen_ops.audit.choices import ANONYMOUS_ACTOR, TOKEN_ACTOR_PREFIX, ActorKind
 from ersen_ops.audit.models import AuditEvent
 from ersen_ops.audit.policy import WitnessFacts
+
+
+def actor_kind_q(kind: str) -> Q:
+    """The rows of one actor kind, as policy.actor_kind classifies a single event."""
+    person = Q(actor__isnull=False) | Q(actor_name=ANONYMOUS_ACTOR)
+    token = Q(actor__isnull=True, actor_name__startswith=TOKEN_ACTOR_PREFIX)
+    return {ActorKind.PERSON: person, ActorKind.TOKEN: token, ActorKind.SYSTEM: ~person & ~token}[ActorKind(kind)]
+
+
+def audit_recent(*, limit: int, kinds=None):
+    """The newest events, of the given actor kinds only (all kinds by default)."""
+    events = AuditEvent.objects.order_by("-id")
+    if kinds is not None:
+        query = Q(pk__in=[])
+        for kind in kinds:
+            query |= actor_kind_q(kind)
+        events = events.filter(query)
+    return events[:limit]
 
 
 def audit_events_for(obj: models.Model, *, limit: int = 50):

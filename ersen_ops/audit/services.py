@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from ersen_ops.audit import policy, selectors, witness
 from ersen_ops.audit.chain import compute_hash, event_fields
-from ersen_ops.audit.choices import AuditAction
+from ersen_ops.audit.choices import ANONYMOUS_ACTOR, SYSTEM_ACTOR_PREFIX, TOKEN_ACTOR_PREFIX, AuditAction
 from ersen_ops.audit.models import AuditEvent
 from ersen_ops.audit.witness import WitnessLine
 from ersen_ops.core import context
@@ -34,14 +34,16 @@ Actor = AbstractBaseUser | str | None
 
 
 def actor_fields(actor: Actor) -> tuple[Any, str]:
-    """(user or None, display name) for a user, a system actor name, or nobody."""
+    """(user or None, display name) for a user, a system actor name ("system:…"), an API token ("token:…"),
+    or nobody."""
     if actor is None:
-        return None, "system"
+        return None, SYSTEM_ACTOR_PREFIX
     if isinstance(actor, str):
-        return None, actor if actor.startswith("system") else f"system:{actor}"
+        named = actor.startswith((SYSTEM_ACTOR_PREFIX, TOKEN_ACTOR_PREFIX))
+        return None, actor if named else f"{SYSTEM_ACTOR_PREFIX}:{actor}"
     if getattr(actor, "is_authenticated", False):
         return actor, actor.get_username()
-    return None, "anonymous"
+    return None, ANONYMOUS_ACTOR
 
 
 def _jsonable(data: Any) -> Any:

@@ -7,10 +7,14 @@ from django.utils import timezone
 
 from ersen_ops.core.dashboard import dashboard
 
+AUDIT_PARAM, WITH_SYSTEM = "audit", "all"  # ?audit=all: system events in "Last 20 audit events" too
+
 
 def control_room(request):
     """The admin index, with what is happening right now above the app list (reads only)."""
-    board = dashboard(user=request.user, now=timezone.now())
+    board = dashboard(
+        user=request.user, now=timezone.now(), audit_with_system=request.GET.get(AUDIT_PARAM) == WITH_SYSTEM
+    )
     return admin.site.index(request, extra_context={"dashboard": board})
 
 

@@ -442,11 +442,14 @@ class AuditRow:
     target_label: str
 
 
-def audit_recent() -> list[AuditRow]:
-    from ersen_ops.audit.models import AuditEvent
+def audit_recent(*, with_system: bool = False) -> list[AuditRow]:
+    """The newest events: people's (and API tokens') actions, and the system's too when asked."""
+    from ersen_ops.audit import selectors as audit_selectors
+    from ersen_ops.audit.choices import ActorKind
 
+    kinds = None if with_system else [kind for kind in ActorKind if kind != ActorKind.SYSTEM]
     rows = []
-    for e in AuditEvent.objects.order_by("-id")[:AUDIT_EVENTS]:
+    for e in audit_selectors.audit_recent(limit=AUDIT_EVENTS, kinds=kinds):
         target_url, target_label = _target(e.target_type_id, e.target_id, e.target_repr)
         rows.append(
             AuditRow(
@@ -481,6 +484,7 @@ class Dashboard:
     deliveries_failed_total: int = 0
     notifications: NotificationHealth | None = None
     audit: list[AuditRow] | None = None
+    audit_with_system: bool = False
 
     @property
     def headline(self) -> list[dict]:
@@ -550,11 +554,11 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def dashboard(*, user, now: datetime) -> Dashboard:
+def dashboard(*, user, now: datetime, audit_with_system: bool = False) -> Dashboard:
     """Everything the control room shows, for this user (sections they may not view are left out)."""
     from ersen_ops.core.services import current_phase
 
-    board = Dashboard(now=now, phase=current_phase())
+    board = Dashboard(now=now, phase=current_phase(), audit_with_system=audit_with_system)
     if user.has_perm(PERMS["status"]):
         board.status = public_status(now=now)
     if user.has_perm(PERMS["windows"]):
@@ -569,5 +573,5 @@ def dashboard(*, user, now: datetime) -> Dashboard:
         board.deliveries_failed, board.deliveries_failed_total = deliveries_failed(now=now)
         board.notifications = notification_health(now=now, phase=board.phase)
     if user.has_perm(PERMS["audit"]):
-        board.audit = audit_recent()
+        board.audit = audit_recent(with_system=audit_with_system)
     return board

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from ersen_ops.audit.services import record
 from incidents import services
 from incidents.choices import Impact, Level
 from tests.factories import ComponentFactory
@@ -67,3 +68,31 @@ def test_incidents_list_open_by_default_urgency_colours_and_impact_in_words(sess
     expect(page.locator("h1")).to_have_text("Incidents")
     expect(rows).to_have_count(3)
     expect(page.locator("#result_list")).to_contain_text("Login errors")
+
+
+def test_control_room_shows_peoples_actions_with_a_toggle_and_the_audit_log_filters_by_actor_kind(session_for, users):
+    record(actor=users["operator"], action="window.scheduled")
+    for n in range(25):  # what seeding leaves: many notification events after the last human action
+        record(actor="system:notifications", action="delivery.sent", data={"n": n})
+
+    admin = session_for("admin")
+    page = admin.login("admin")
+    audit = page.locator("#cr-audit")
+    expect(audit.locator("h2")).to_contain_text("by people")
+    expect(audit.locator("tbody")).to_contain_text("window.scheduled")
+    expect(audit.locator("tbody")).not_to_contain_text("delivery.sent")
+    admin.shot("control room, people's actions")
+
+    page.click("#cr-audit-system")
+    expect(audit.locator("tbody tr")).to_have_count(20)
+    expect(audit.locator("tbody")).to_contain_text("delivery.sent")
+    page.click("#cr-audit-people")
+    expect(audit.locator("tbody")).not_to_contain_text("delivery.sent")
+
+    page.goto(admin.url("/admin/audit/auditevent/"))
+    page.click("#changelist-filter a:text-is('People')")
+    expect(page.locator("#result_list")).to_contain_text("window.scheduled")  # and the admin's own login
+    expect(page.locator("#result_list")).not_to_contain_text("delivery.sent")
+    page.click("#changelist-filter a:text-is('System')")
+    expect(page.locator("#result_list tbody tr")).to_have_count(25)
+    admin.shot("audit log filtered by actor kind")
