@@ -24,6 +24,7 @@ from ersen_ops.audit.choices import ANONYMOUS_ACTOR, SYSTEM_ACTOR_PREFIX, TOKEN_
 from ersen_ops.audit.models import AuditEvent
 from ersen_ops.audit.witness import WitnessLine
 from ersen_ops.core import context
+from ersen_ops.core.clients import request_client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,8 @@ def record(
     user, actor_name = actor_fields(actor)
     ctx = context.current()
     request_id = getattr(request, "request_id", "") if request is not None else ctx.request_id
-    remote_addr = request.META.get("REMOTE_ADDR") if request is not None else ctx.remote_addr
+    # The client's address by the one rule (behind Traefik: its X-Forwarded-For entry, not the proxy's address).
+    remote_addr = request_client_ip(request) if request is not None else ctx.remote_addr
     event = AuditEvent(
         created_at=timezone.now(),
         actor=user,

@@ -6,6 +6,7 @@ import re
 import uuid
 
 from ersen_ops.core import context
+from ersen_ops.core.clients import request_client_ip
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -19,7 +20,7 @@ class RequestIdMiddleware:
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id
         token = context.set_current(
-            context.RequestContext(request_id=request_id, remote_addr=request.META.get("REMOTE_ADDR"))
+            context.RequestContext(request_id=request_id, remote_addr=request_client_ip(request))
         )
         try:
             response = self.get_response(request)

@@ -57,6 +57,23 @@ def test_request_id_and_remote_address_are_recorded_from_the_request(client, use
     assert event.data == {"before": {"phase": "postlaunch"}, "after": {"phase": "prelaunch"}, "reason": ""}
 
 
+def test_behind_the_proxy_the_recorded_address_is_the_clients(client, users, settings):
+    from ersen_ops.core.services import site_settings_get
+
+    site_settings_get()
+    settings.BEHIND_PROXY = True
+    client.force_login(users["admin"])
+    client.post(
+        "/admin/core/sitesettings/1/change/",
+        {"phase": "prelaunch"},
+        REMOTE_ADDR="10.0.0.2",  # Traefik
+        HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.9",
+        HTTP_X_FORWARDED_PROTO="https",
+        secure=True,
+    )
+    assert AuditEvent.objects.get(action="site.phase_changed").remote_addr == "203.0.113.9"
+
+
 def test_events_cannot_be_changed_or_deleted_through_the_orm():
     event = record(actor="system", action="x")
     event.action = "y"
