@@ -12,6 +12,8 @@ from datetime import date as _date
 from datetime import timedelta as _timedelta
 from pathlib import Path
 
+from csp import constants as _csp
+
 from ersen_ops import config
 from ersen_ops.config import ConfigError
 from ersen_ops.core import roles as _roles
@@ -215,6 +217,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy and Permissions-Policy on every response (see "Security" below).
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "ersen_ops.core.middleware.RequestIdMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -308,6 +313,37 @@ CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"  # links out of the portal carry no path, query or token
+# CSP (django-csp 4): scripts only from our own static files (a nonce for a page that truly needs an
+# inline script: <script nonce="{{ request.csp_nonce }}">), no plugins, no <base> tricks, never framed
+# (nothing embeds the portal: Statuspage widgets read the JSON API, which CORS opens). Styles may be
+# inline: the admin's own templates and ours use style attributes, and a style cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_csp.SELF],
+        "script-src": [_csp.SELF, _csp.NONCE],
+        "style-src": [_csp.SELF, _csp.UNSAFE_INLINE],
+        "img-src": [_csp.SELF, "data:"],
+        "font-src": [_csp.SELF],
+        "connect-src": [_csp.SELF],
+        "object-src": [_csp.NONE],
+        "base-uri": [_csp.SELF],
+        "frame-ancestors": [_csp.NONE],
+    }
+}
+# Permissions-Policy: no sensors, camera, microphone, payment or device access for any page; WebAuthn
+# (the second factor) stays allowed for the portal itself.
+PERMISSIONS_POLICY = {
+    **{
+        feature: []
+        for feature in (
+            "accelerometer", "camera", "display-capture", "geolocation", "gyroscope", "hid", "magnetometer",
+            "microphone", "midi", "payment", "serial", "usb", "browsing-topics",
+        )
+    },
+    "publickey-credentials-create": ["self"],
+    "publickey-credentials-get": ["self"],
+}  # fmt: skip
 SECURE_HSTS_SECONDS = HSTS_SECONDS
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = HSTS_SECONDS > 0

@@ -4,6 +4,7 @@ server, with a real `manage.py qcluster` and the sshd sandbox host of the runboo
 - One browser for the whole session; a fresh context (cookies, time zone) per user per test.
 - The database is shared by three processes' worth of code (this test, the live-server thread, the qcluster
   process): tests are transactional, and on SQLite the test database is a file (tests/settings.py).
+- The pages visited must cause no Content-Security-Policy violation (logged on the browser's console).
 - Screenshots of every step go to test-artifacts/e2e/<flow>/ (git-ignored); CI keeps them as artifacts.
 """
 
@@ -70,10 +71,18 @@ class Session:
         self.flow = flow
         self.who = who
         self.context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id=OPERATOR_ZONE)
+        # Every Content-Security-Policy violation the browser logs fails the test at teardown.
+        self.csp_violations: list[str] = []
+        self.context.on("console", self._on_console)
         self.page = self.context.new_page()
         self.page.set_default_timeout(20_000)
         self.folder = ARTIFACTS / flow
         self.folder.mkdir(parents=True, exist_ok=True)
+
+    def _on_console(self, message) -> None:
+        # Older Chromium says "Refused to …", current "… violates the following Content Security Policy directive …".
+        if "Refused to" in message.text or "Content Security Policy" in message.text:
+            self.csp_violations.append(f"{message.page.url if message.page else '?'}: {message.text}")
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -115,5 +124,7 @@ def session_for(request, browser, live_server):
         return s
 
     yield make
+    violations = [v for s in opened for v in s.csp_violations]
     for s in opened:
         s.close()
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
