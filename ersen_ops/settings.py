@@ -177,6 +177,16 @@ try:
             raise ConfigError(f"OPS_OIDC_SCOPES: must include openid, got {','.join(OPS_OIDC_SCOPES)!r}")
     if OPS_SSO_ONLY and not OPS_OIDC_ISSUER:
         raise ConfigError("OPS_SSO_ONLY: needs OPS_OIDC_ISSUER (otherwise nobody but break-glass users could log in)")
+    # Access (README "Access"): who needs a second factor, re-authentication before production actions, sessions.
+    OPS_MFA_REQUIRED_GROUPS = config.str_list("OPS_MFA_REQUIRED_GROUPS", "Operators,Approvers,Incident commanders")
+    OPS_REAUTH_MINUTES = config.integer("OPS_REAUTH_MINUTES", 10, minimum=1, maximum=24 * 60)
+    OPS_SESSION_MAX_HOURS = config.integer("OPS_SESSION_MAX_HOURS", 12, minimum=1, maximum=24 * 30)
+    OPS_SESSION_IDLE_MINUTES = config.integer("OPS_SESSION_IDLE_MINUTES", 60, minimum=1, maximum=24 * 60)
+    if OPS_SESSION_IDLE_MINUTES > OPS_SESSION_MAX_HOURS * 60:
+        raise ConfigError(
+            f"OPS_SESSION_IDLE_MINUTES: must be at most OPS_SESSION_MAX_HOURS × 60 "
+            f"({OPS_SESSION_MAX_HOURS * 60}), got {OPS_SESSION_IDLE_MINUTES}"
+        )
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
@@ -204,6 +214,9 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "axes",  # login lockout (see "Login throttling" below)
+    "allauth.mfa",
+    "allauth.usersessions",
+    "django.contrib.humanize",  # allauth.mfa's security key list
     "corsheaders",
     "django_q",
     "ersen_ops.audit",
@@ -231,6 +244,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "ersen_ops.core.access.sessions.SessionLimitsMiddleware",
+    "ersen_ops.core.access.middleware.SecondFactorMiddleware",
     # Last: turns a lockout found during authentication into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -248,6 +263,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "ersen_ops.core.access.context_processors.access",
             ],
         },
     },
@@ -367,6 +383,31 @@ ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_SESSION_REMEMBER = True  # no "remember me" box: the session limits decide how long a login lasts
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_REAUTHENTICATION_TIMEOUT = OPS_REAUTH_MINUTES * 60
+# Sessions: at most OPS_SESSION_MAX_HOURS from login, OPS_SESSION_IDLE_MINUTES idle (ersen_ops.core.access.sessions);
+# the cookie does not outlive the first.
+SESSION_COOKIE_AGE = OPS_SESSION_MAX_HOURS * 3600
+# Second factor (allauth.mfa): authenticator apps, security keys / passkeys, one-time recovery codes.
+# Required for superusers and OPS_MFA_REQUIRED_GROUPS (ersen_ops.core.access.middleware).
+MFA_ADAPTER = "ersen_ops.core.access.adapters.MFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_TOTP_ISSUER = "Ersen Ops"
+MFA_ALLOW_UNVERIFIED_EMAIL = True  # email is not how anyone logs in here; accounts are made by superusers
+# Codes are throttled like passwords (OPS_LOGIN_MAX_FAILURES per OPS_LOGIN_COOLOFF_MINUTES, per user), counted in
+# the shared cache below (ersen_ops.core.access.forms); allauth refuses a code replayed inside its step (same cache).
+MFA_FORMS = {
+    "authenticate": "ersen_ops.core.access.forms.ThrottledAuthenticateForm",
+    "reauthenticate": "ersen_ops.core.access.forms.ThrottledReauthenticateForm",
+}
+
+# --- Cache: shared by every web process (rate-limit counts, used TOTP codes) -------------------
+# The database (table created by `migrate`, see ersen_ops.core.apps), or Redis when REDIS_URL is set.
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "ersen"}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "ersen_cache"}}
 
 # --- Login throttling: django-axes, counted in the database (all workers and machines share it) ----------
 # A lockout per username and, separately, per client address (the same client_ip() as subscriber rate limits)

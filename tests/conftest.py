@@ -76,6 +76,15 @@ def transactional_postgres(transactional_db):
 
 
 @pytest.fixture
+def client():
+    """Django's test client whose force_login() also passes the second factor as allauth records it
+    (tests/access.py); enforcement stays on."""
+    from tests.access import Client
+
+    return Client()
+
+
+@pytest.fixture
 def users(db):
     """One user per role, plus a superuser."""
     from tests.factories import make_role_users

@@ -14,6 +14,16 @@ def _after_migrate(sender, using="default", **kwargs):
 
     sync_roles(using=using)
     apply_schedules()
+    _create_cache_table(using)
+
+
+def _create_cache_table(using: str) -> None:
+    """The database cache (rate-limit counts, used TOTP codes) needs its table; creating it twice does nothing."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if any(c["BACKEND"].endswith("DatabaseCache") for c in settings.CACHES.values()):
+        call_command("createcachetable", database=using, verbosity=0)
 
 
 class CoreConfig(AppConfig):
@@ -34,6 +44,10 @@ class CoreConfig(AppConfig):
         # Every model JSONField in every admin form gets the size and depth limits. This app is first in
         # INSTALLED_APPS, so this runs before the admin's autodiscover instantiates any ModelAdmin.
         options.FORMFIELD_FOR_DBFIELD_DEFAULTS[models.JSONField] = {"form_class": LimitedJSONField}
+
+        from ersen_ops.core.access import signals as access_signals
+
+        access_signals.connect()  # allauth's factor/session signals → audit events
 
         # Runs once per migrate, after every app created its permissions.
         post_migrate.connect(_after_migrate, dispatch_uid="ersen_ops.core.after_migrate")

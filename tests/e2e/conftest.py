@@ -37,6 +37,24 @@ OPERATOR_ZONE = "Europe/Berlin"  # the browsers' zone: the admin shows it beside
 PASSWORD = "pw"  # tests.factories.UserFactory's
 
 
+_used_time_steps: dict[int, int] = {}
+
+
+def fresh_totp_code(user) -> str:
+    """The user's current TOTP code, waiting for the next time step if this one was used already (allauth
+    refuses a code replayed inside its step, as it should)."""
+    import time
+
+    from tests.access import totp_code
+
+    step = int(time.time()) // 30
+    if _used_time_steps.get(user.pk) == step:
+        time.sleep(30 - time.time() % 30 + 0.2)
+        step = int(time.time()) // 30
+    _used_time_steps[user.pk] = step
+    return totp_code(user, at=step * 30)
+
+
 @pytest.fixture(scope="session")
 def browser():
     chromium = require_program("chromium", "/usr/bin/chromium")
@@ -92,11 +110,25 @@ class Session:
         return self.page
 
     def login(self, username: str, password: str = PASSWORD):
-        """Log in through the real login page (the admin's /admin/login/ redirects to allauth's)."""
+        """Log in through the real pages: the admin's /admin/login/ redirects to allauth's login; a user who needs
+        a second factor is enrolled with a TOTP (if they have none) and types the current code, as a person would."""
+        from django.contrib.auth import get_user_model
+
+        from ersen_ops.core.access.factors import user_requires_second_factor
+        from tests.access import enrol_totp
+
+        user = get_user_model().objects.get(username=username)
+        needs_code = user_requires_second_factor(user)
+        if needs_code:
+            enrol_totp(user)
         page = self.goto("/admin/login/?next=/admin/")
         page.fill("#id_login", username)
         page.fill("#id_password", password)
         page.click("#login-form input[type=submit]")
+        if needs_code:
+            page.wait_for_selector("#id_code")
+            page.fill("#id_code", fresh_totp_code(user))
+            page.press("#id_code", "Enter")
         page.wait_for_selector("#control-room")
         return page
 

@@ -7,10 +7,10 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.test import Client
 from django.urls import reverse
 
 from ersen_ops.core import views
+from tests.access import Client
 from tests.maintenance.factories import MaintenanceWindowFactory
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,9 @@ def test_delivery_status_endpoint_reports_each_requested_delivery_with_one_query
     queued = DeliveryFactory(status=DeliveryStatus.QUEUED)
     DeliveryFactory(status=DeliveryStatus.FAILED)  # not asked for
     client.force_login(users["viewer"])
-    with django_assert_num_queries(5):  # session, user, the user's and the role's permissions, the deliveries
+    # session, user, whether the (exempt) viewer needs a second factor, the user's and the role's permissions,
+    # the deliveries
+    with django_assert_num_queries(6):
         data = client.get(STATUS_URL, {"ids": f"{sent.pk},{queued.pk},junk"}).json()
     by_id = {d["id"]: d for d in data["deliveries"]}
     assert set(by_id) == {sent.pk, queued.pk}
