@@ -11,7 +11,7 @@ SANDBOX_TLS_PORT ?= 8443
 # unless OPS_STATUS_PAGE_URL is set explicitly (environment or .env).
 RUN_ENV = OPS_RUN_ADDR=$(ADDR) OPS_SANDBOX_SSH_PORT=$(SANDBOX_SSH_PORT) OPS_SANDBOX_TLS_PORT=$(SANDBOX_TLS_PORT)
 
-.PHONY: run processes test install serve worker migrate lint lock bench sandbox-host clean
+.PHONY: run processes test install serve worker migrate lint lock bench sandbox-host clean code
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
@@ -36,6 +36,11 @@ processes: export DEBUG ?= 1
 processes: $(STAMP)
 	@echo "Starting the Procfile's processes (web on http://$(ADDR)/admin/, worker); Ctrl-C stops all."
 	@ADDR=$(ADDR) $(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --env /dev/null start
+
+## make code U=operator: the demo login's current second-factor code (what an authenticator app would show)
+code: $(STAMP)
+	@test -n "$(U)" || { echo "usage: make code U=operator   (a demo login from .demo-credentials)"; exit 2; }
+	@$(BIN)/python manage.py totp_code "$(U)"
 
 ## make test: install and run the whole suite (CI=true turns missing programs into failures)
 test: $(STAMP)

@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string, module_has_submodule
 
 from ersen_ops.config import url_of_addr
 from ersen_ops.core import roles
+from ersen_ops.core.access.demo_factors import NoTOTP, current_code, ensure_demo_totp
 
 DEMO_USERS = [
     ("admin", None),
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             roles.sync_roles()
             self._seed_users(known)
+            self._seed_second_factors()
             for config in apps.get_app_configs():
                 if module_has_submodule(config.module, "demo"):
                     import_string(f"{config.name}.demo.seed")(self.stdout)
@@ -56,10 +58,22 @@ class Command(BaseCommand):
         if not options["quiet_credentials"]:
             url = (options["url"] or url_of_addr(settings.OPS_RUN_ADDR)).rstrip("/")
             self.stdout.write(f"\nErsen Ops is at {url}/admin/  (public status page: {url}/)")
-            self.stdout.write("Logins (kept in .demo-credentials):")
+            self.stdout.write("Logins (kept in .demo-credentials); a second factor is asked after the password:")
+            User = get_user_model()
             for user, role in DEMO_USERS:
                 if user in known:
-                    self.stdout.write(f"  {user:10} {known[user]:24} {role or 'superuser'}")
+                    line = f"  {user:10} {known[user]:24} {role or 'superuser':20}"
+                    account = User.objects.filter(username=user).first()
+                    code = _code_hint(account) if account else ""
+                    self.stdout.write(f"{line} {code}".rstrip())
+
+    def _seed_second_factors(self):
+        """Every demo login whose role needs a second factor gets an authenticator app (TOTP) enrolled."""
+        User = get_user_model()
+        for username, _role in DEMO_USERS:
+            user = User.objects.filter(username=username).first()
+            if user is not None:
+                ensure_demo_totp(user)
 
     def _seed_users(self, known):
         User = get_user_model()
@@ -73,3 +87,12 @@ class Command(BaseCommand):
                 user = User.objects.create_user(username, f"{username}@ersen.xyz", password, is_staff=True)
                 user.groups.add(Group.objects.get(name=role))
             known[username] = password
+
+
+def _code_hint(user) -> str:
+    """'code: make code U=operator (now 123456)' for a login with a TOTP, '' for one without."""
+    try:
+        code, _seconds = current_code(user)
+    except NoTOTP:
+        return ""
+    return f"code: make code U={user.get_username()}  (now {code})"
