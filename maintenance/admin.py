@@ -293,6 +293,7 @@ WINDOW_ACTIONS = [
         form_class=mforms.JustificationForm,
         describe=_describe_start,
         touches_production=True,
+        reauthenticate=lambda o: o.type == MaintenanceType.EMERGENCY,  # starts at once, outside the protocol
     ),
     WorkflowAction(
         name="update_eta",

@@ -149,6 +149,7 @@ class HostAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
             form_class=PinForm,
             initial=_pin_initial,
             describe=_pin_describe,
+            reauthenticate=True,  # decides which machine is trusted with production commands
         )
     ]
 
@@ -522,6 +523,7 @@ class RunbookAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
             unavailable_reason=lambda rb: "" if rb.enabled else "This runbook is disabled.",
             touches_production=True,
             extra={"rerender": "Show the commands for these values"},
+            reauthenticate=selectors.runbook_changes_a_host,  # unlock, restart, … (the library's `disruptive`)
         )
     ]
 
@@ -761,6 +763,7 @@ class RunbookExecutionAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAd
             available=lambda e: e.status in RETRYABLE_STATUSES,
             describe=_retry_describe,
             touches_production=True,
+            reauthenticate=lambda e: policy.plan_is_disruptive(e.plan or []),
         ),
     ]
 

@@ -28,6 +28,12 @@ def runbook_steps(runbook: Runbook) -> list[dict]:
     ]
 
 
+def runbook_changes_a_host(runbook: Runbook) -> bool:
+    """Whether running it changes production (a `disruptive` task of the library): launching it needs a fresh
+    second factor (re-authentication)."""
+    return policy.plan_is_disruptive(runbook_steps(runbook))
+
+
 def host_list(*, enabled_only: bool = True) -> QuerySet[Host]:
     qs = Host.objects.prefetch_related("components")
     return qs.filter(enabled=True) if enabled_only else qs

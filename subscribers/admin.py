@@ -286,6 +286,7 @@ class WebhookSubscriberAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelA
             permission=services.PERM_ENABLE_WEBHOOK,
             perform=_enable,
             available=lambda obj: obj.status == WebhookStatus.DISABLED,
+            reauthenticate=True,  # payloads start flowing to a partner's endpoint again
             describe=lambda obj: (
                 f"Disabled because: {obj.disabled_reason}\nPayloads are sent again from the next "
                 "notice on (skipped ones can be resent from Notification deliveries)."

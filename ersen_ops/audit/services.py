@@ -61,6 +61,9 @@ def record(
 ) -> AuditEvent:
     user, actor_name = actor_fields(actor)
     ctx = context.current()
+    reauthentication = context.reauthentication()
+    if reauthentication:  # inside a guarded production action (ersen_ops.core.access.reauth.reauthenticated)
+        data = {**(data or {}), **reauthentication}
     request_id = getattr(request, "request_id", "") if request is not None else ctx.request_id
     # The client's address by the one rule (behind Traefik: its X-Forwarded-For entry, not the proxy's address).
     remote_addr = request_client_ip(request) if request is not None else ctx.remote_addr

@@ -1,7 +1,10 @@
 """Admin for site-wide settings: the phase change goes through the audited service."""
 
+import contextlib
+
 from django.contrib import admin, messages
 
+from ersen_ops.core.access.reauth import reauthenticated
 from ersen_ops.core.errors import DomainError
 from ersen_ops.core.models import SiteSettings
 from ersen_ops.core.services import site_settings_set_phase
@@ -20,8 +23,12 @@ class SiteSettingsAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        phase = form.cleaned_data["phase"]
+        # The phase decides whether the maintenance protocol is enforced: a fresh second factor first.
+        guard = reauthenticated(request, f"Change the phase to {phase}") if "phase" in form.changed_data else None
         try:
-            site_settings_set_phase(actor=request.user, phase=form.cleaned_data["phase"])
+            with guard or contextlib.nullcontext():
+                site_settings_set_phase(actor=request.user, phase=phase)
         except DomainError as exc:
             messages.error(request, str(exc))
 

@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import SafeData
 
+from ersen_ops.core.access.reauth import reauthenticated
 from ersen_ops.core.errors import DomainError
 
 # Context-manager factories wrapped around every action's perform(); each yields a callable that, after the
@@ -70,6 +71,11 @@ class WorkflowAction:
     css_class: str = ""
     initial: Callable = lambda request, obj: {}  # noqa: E731
     extra: dict = field(default_factory=dict)
+    # A production action: needs a fresh second factor (ersen_ops.core.access.reauth); a bool or obj -> bool.
+    reauthenticate: bool | Callable = False
+
+    def needs_reauthentication(self, obj) -> bool:
+        return bool(self.reauthenticate(obj) if callable(self.reauthenticate) else self.reauthenticate)
 
 
 def role_refusal(permission: str) -> str:
@@ -158,8 +164,13 @@ class WorkflowAdminMixin:
         if request.method == "POST":
             form = form_class(request.POST, request.FILES)
             if form.is_valid():
+                guard = (
+                    reauthenticated(request, f"{wf.label}: {obj}")
+                    if wf.needs_reauthentication(obj)
+                    else contextlib.nullcontext()
+                )
                 try:
-                    with reported_action() as results:
+                    with guard, reported_action() as results:
                         message = wf.perform(request, obj, form.cleaned_data)
                 except DomainError as exc:
                     error = str(exc)

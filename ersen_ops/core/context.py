@@ -1,4 +1,4 @@
-"""Per-request context (request id, remote address) that the audit log picks up."""
+"""Per-request context (request id, remote address, a re-authentication just checked) that the audit log picks up."""
 
 from __future__ import annotations
 
@@ -26,3 +26,19 @@ def set_current(ctx: RequestContext) -> contextvars.Token:
 
 def reset(token: contextvars.Token) -> None:
     _current.reset(token)
+
+
+# Set by ersen_ops.core.access.reauth.reauthenticated() around a guarded action: what the audit events say about it.
+_reauthentication: contextvars.ContextVar[dict | None] = contextvars.ContextVar("ersen_reauthentication", default=None)
+
+
+def reauthentication() -> dict | None:
+    return _reauthentication.get()
+
+
+def set_reauthentication(proof: dict) -> contextvars.Token:
+    return _reauthentication.set(dict(proof))
+
+
+def reset_reauthentication(token: contextvars.Token) -> None:
+    _reauthentication.reset(token)

@@ -270,6 +270,7 @@ def test_fetch_and_pin_shows_the_fingerprint_and_records_who_pinned_it(client, u
     host.refresh_from_db()
     assert host.host_key_fingerprint == expected and host.host_key_pinned_by == users["admin"]
     event = AuditEvent.objects.get(action="runbooks.host.key_pinned")
+    assert event.data["reauthenticated"] is True  # a fresh second factor (the login, just now)
     assert event.actor == users["admin"] and event.data["after"]["host_key_fingerprint"] == expected
     assert event.data["before"]["host_key_fingerprint"] == ""
 
