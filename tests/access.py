@@ -72,6 +72,14 @@ def record_reauthentication(client: django.test.Client, *, method: str = "mfa", 
     session.save()
 
 
+def long_sessions(settings) -> None:
+    """For tests that travel in time (to 2027): a login made today is still valid there (the session limits of
+    ersen_ops.core.access.sessions and the cookie's age measure real days otherwise)."""
+    settings.SESSION_COOKIE_AGE = 10 * 365 * 24 * 3600
+    settings.OPS_SESSION_MAX_HOURS = 10 * 365 * 24
+    settings.OPS_SESSION_IDLE_MINUTES = 10 * 365 * 24 * 60
+
+
 def age_session(client: django.test.Client, minutes: float) -> None:
     """Make every authentication this session recorded `minutes` older (a login that is no longer fresh)."""
     session = client.session

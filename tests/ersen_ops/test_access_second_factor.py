@@ -118,7 +118,7 @@ def test_code_attempts_are_throttled_in_the_shared_database_cache(browser_client
         response = browser_client.post("/accounts/2fa/authenticate/", {"code": "000000"})
         assert "Incorrect code" in response.content.decode()
     response = browser_client.post("/accounts/2fa/authenticate/", {"code": totp_code(operator)})
-    assert response.status_code == 200 and "Too many failed" in response.content.decode()
+    assert response.status_code == 200 and "Too many codes tried: at most 5 per 15 minutes" in response.content.decode()
     assert "_auth_user_id" not in browser_client.session
     with connection.cursor() as cursor:  # the counts are rows every web process reads
         cursor.execute("SELECT count(*) FROM ersen_cache")

@@ -54,7 +54,12 @@ def test_request_id_and_remote_address_are_recorded_from_the_request(client, use
     event = AuditEvent.objects.get(action="site.phase_changed")
     assert event.request_id == "req-12345678"
     assert event.remote_addr == "10.1.2.3"
-    assert event.data == {"before": {"phase": "postlaunch"}, "after": {"phase": "prelaunch"}, "reason": ""}
+    assert {k: event.data[k] for k in ("before", "after", "reason")} == {
+        "before": {"phase": "postlaunch"},
+        "after": {"phase": "prelaunch"},
+        "reason": "",
+    }
+    assert event.data["reauthenticated"] is True  # a fresh second factor (the login, just now)
 
 
 def test_behind_the_proxy_the_recorded_address_is_the_clients(client, users, settings):

@@ -14,6 +14,7 @@ from ersen_ops.core.roles import APPROVERS, OPERATORS, roles_with
 from ersen_ops.core.timezones import COOKIE
 from maintenance.choices import WindowStatus
 from runbooks.choices import ExecutionStatus
+from tests.access import long_sessions
 from tests.maintenance.conftest import schedule
 from tests.maintenance.factories import JAN_TUE_0200, MaintenanceWindowFactory
 from tests.runbooks.factories import ExecutionFactory, RunbookFactory
@@ -25,7 +26,7 @@ NOW = JAN_TUE_0200 - timedelta(days=2)
 
 @pytest.fixture(autouse=True)
 def _long_sessions(settings):
-    settings.SESSION_COOKIE_AGE = 10 * 365 * 24 * 3600
+    long_sessions(settings)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from django.urls import reverse
 from ersen_ops.audit.models import AuditEvent
 from maintenance.choices import ChecklistPhase, ItemKey, WindowStatus
 from maintenance.models import Approval, ChecklistItem, FreezePeriod, MaintenanceWindow
+from tests.access import long_sessions
 from tests.factories import ComponentFactory
 from tests.maintenance.conftest import approve_phase, schedule
 from tests.maintenance.factories import JAN_TUE_0200, MaintenanceWindowFactory
@@ -32,7 +33,7 @@ def action_url(window, action):
 @pytest.fixture(autouse=True)
 def _long_sessions(settings):
     # Tests travel to 2027; a login made today must still be valid there.
-    settings.SESSION_COOKIE_AGE = 10 * 365 * 24 * 3600
+    long_sessions(settings)
 
 
 @pytest.fixture
