@@ -38,6 +38,7 @@ processes: $(STAMP)
 	@ADDR=$(ADDR) $(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --env /dev/null start
 
 ## make code U=operator: the demo login's current second-factor code (what an authenticator app would show)
+code: export DEBUG ?= 1
 code: $(STAMP)
 	@test -n "$(U)" || { echo "usage: make code U=operator   (a demo login from .demo-credentials)"; exit 2; }
 	@$(BIN)/python manage.py totp_code "$(U)"
