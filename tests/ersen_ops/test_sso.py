@@ -289,3 +289,38 @@ def test_a_disabled_account_is_refused_and_keeps_its_roles(client, sso):
 
     assert response.status_code == 403 and 'data-reason="inactive"' in response.content.decode()
     assert "_auth_user_id" not in client.session and user.groups.filter(name=OPERATORS).exists()
+
+
+def test_a_provider_second_factor_stands_in_for_the_portals_own_prompt(client, sso):
+    from tests.access import enrol_totp
+
+    sso.add_user("ada", groups=["ops-admins"], amr=["pwd"])
+    sso_login(client, sso, "ada")  # first login: the account exists now
+    enrol_totp(User.objects.get(username="ada"))
+    client.logout()
+    sso.add_user("ada", groups=["ops-admins"], amr=["pwd", "hwk"])  # the provider asked for a security key
+
+    response = sso_login(client, sso, "ada")
+
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200  # no code asked, no enrolment
+    assert _events(AccessAction.LOGIN)[-1].data["factor"] == "idp:hwk"
+
+
+def test_without_a_trusted_provider_factor_the_portal_asks_for_its_own(client, sso):
+    from tests.access import enrol_totp, totp_code
+
+    sso.add_user("ada", groups=["ops-admins"], amr=["pwd"])
+    sso_login(client, sso, "ada")
+    user = User.objects.get(username="ada")
+    enrol_totp(user)
+    client.logout()
+
+    response = sso_login(client, sso, "ada")
+
+    assert response.status_code == 302 and response["Location"] == "/accounts/2fa/authenticate/"
+    assert "_auth_user_id" not in client.session
+    response = client.post("/accounts/2fa/authenticate/", {"code": totp_code(user)})
+    assert response.status_code == 302 and client.session["_auth_user_id"] == str(user.pk)
+    login = _events(AccessAction.LOGIN)[-1].data
+    assert login["method"] == "sso" and login["factor"] == "totp"
