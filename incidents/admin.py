@@ -20,8 +20,14 @@ from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_people import person_filter
-from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin, report_message, reported_action
-from ersen_ops.core.display import both_zones, countdown, status_badge
+from ersen_ops.core.admin_workflow import (
+    WorkflowAction,
+    WorkflowAdminMixin,
+    final,
+    report_message,
+    reported_action,
+)
+from ersen_ops.core.display import both_zones, countdown, local_and_pacific_text, status_badge
 from ersen_ops.core.errors import DomainError
 from ersen_ops.core.people import person_link
 from ersen_ops.notifications import outcomes
@@ -140,7 +146,7 @@ def _acknowledge(request, obj, data):
 def _ack_unavailable(obj):
     if obj.acknowledged_at is not None:
         who = obj.acknowledged_by.get_username() if obj.acknowledged_by_id else "the system"
-        return f"acknowledged by {who}"
+        return final(f"It was acknowledged by {who}.")
     return ""
 
 
@@ -167,7 +173,7 @@ def _change_level(request, obj, data):
     incident = services.incident_change_level(
         actor=request.user, incident=obj, level=data["level"], reason=data["reason"]
     )
-    return f"Level changed to {incident.level}; response due {policy.format_moment(incident.response_due_at)}."
+    return f"Level changed to {incident.level}; response due {local_and_pacific_text(incident.response_due_at)}."
 
 
 def _assign_commander(request, obj, data):
@@ -197,7 +203,7 @@ def _is_open(obj):
 
 
 def _resolved_reason(obj):
-    return "" if obj.resolved_at is None else "The incident is resolved."
+    return "" if obj.resolved_at is None else final("The incident is resolved.")
 
 
 WORKFLOW = [
@@ -238,7 +244,7 @@ WORKFLOW = [
         form_class=forms.ChangeLevelForm,
         initial=lambda request, obj: {"level": obj.level},
         describe=lambda obj: (
-            f"Now {obj.level}, response due {policy.format_moment(obj.response_due_at)}. Raising sets the due time to "
+            f"Now {obj.level}, response due {local_and_pacific_text(obj.response_due_at)}. Raising sets the due time to "
             "the earlier of the current one and now + the new level's response time, and alerts the new level's "
             "channel (a P1 pages). Lowering never erases a recorded breach."
         ),
@@ -532,7 +538,8 @@ def _opened_message(incident) -> str:
         Level.P3: "Nobody is interrupted: it is in the current sprint's queue.",
         Level.P4: "Nobody is interrupted: it is in the backlog.",
     }[incident.level]
-    return f"Incident {incident.public_id} opened as {incident.level}; response due {policy.format_moment(incident.response_due_at)}. {told}"
+    due = local_and_pacific_text(incident.response_due_at)
+    return f"Incident {incident.public_id} opened as {incident.level}; response due {due}. {told}"
 
 
 def current_sprint():

@@ -15,7 +15,13 @@ from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_people import person_filter
-from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin, report_message, reported_action
+from ersen_ops.core.admin_workflow import (
+    WorkflowAction,
+    WorkflowAdminMixin,
+    final,
+    report_message,
+    reported_action,
+)
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
 from ersen_ops.core.people import person_link
@@ -343,11 +349,11 @@ def _approve_form(obj, user):
 
 def _nothing_to_approve(obj, user) -> str:
     if obj.status == WindowStatus.CANCELLED:
-        return "The window is cancelled; its checklist is history."
+        return final("The window is cancelled; its checklist is history.")
     if obj.status == WindowStatus.DRAFT:
         return "The checklist is created when the window is scheduled."
     if obj.closed_at:
-        return "The window is closed; its checklist is history."
+        return final("The window is closed; its checklist is history.")
     return (
         "Nothing you can approve now: every item open in this state is done, already approved by you, "
         "or needs something first (see the checklist)."

@@ -55,6 +55,15 @@ def report_message(request, message: str, results: list[tuple[str, bool]]) -> No
     (messages.warning if any(w for _, w in results) else messages.success)(request, text)
 
 
+class FinalReason(str):
+    """Why an action is unavailable for good (the object reached a final state): said as "no longer possible",
+    never "not possible yet". Return `final("…")` from `unavailable_reason` for such states."""
+
+
+def final(reason: str) -> FinalReason:
+    return FinalReason(reason)
+
+
 @dataclass
 class WorkflowAction:
     name: str
@@ -127,6 +136,7 @@ class WorkflowAdminMixin:
                     "url": reverse("admin:{}_{}_workflow".format(*info), args=[obj.pk, action.name]),
                     "enabled": state_ok and allowed,
                     "reason": reason,
+                    "final": isinstance(reason, FinalReason),
                     "role_refused": not allowed,
                     "permission": action.permission,
                     "css_class": action.css_class,

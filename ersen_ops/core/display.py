@@ -14,6 +14,7 @@ from ersen_ops.core.templatetags.ops import (  # noqa: F401
     in_pacific,
     in_utc,
     local_and_pacific,
+    local_and_pacific_text,
     operator_zone_differs,
     relative,
     urgency_class,

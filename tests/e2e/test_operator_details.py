@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from ersen_ops.audit.services import record
 from incidents import services
 from incidents.choices import Impact, Level
+from tests.e2e.conftest import OPERATOR_ZONE
 from tests.factories import ComponentFactory
 from tests.incidents.factories import open_incident
 
@@ -96,3 +97,46 @@ def test_control_room_shows_peoples_actions_with_a_toggle_and_the_audit_log_filt
     page.click("#changelist-filter a:text-is('System')")
     expect(page.locator("#result_list tbody tr")).to_have_count(25)
     admin.shot("audit log filtered by actor kind")
+
+
+def test_open_message_due_time_final_state_wording_and_one_time_for_a_pacific_viewer(
+    session_for, users, browser, live_server
+):
+    ComponentFactory(name="API")
+    commander = session_for("commander")
+    page = commander.login("commander")
+    page.goto(commander.url("/admin/incidents/incident/open/"))
+    page.fill("#id_title", "Checkout fails")
+    page.check("input[name=level][value=P3]")
+    page.fill("#id_message", "We are looking into failed checkouts.")
+    page.click("input[type=submit][value='Open incident']")
+    message = page.locator(".messagelist").inner_text()
+    assert re.search(r"response due (\w{3} \d+ \w{3} )?\d\d:\d\d CET · (\w{3} \d+ \w{3} )?\d\d:\d\d PST\.", message), (
+        message
+    )
+    assert "UTC" not in message
+
+    page.click("#workflow-actions a[data-action=resolve]")
+    page.fill("#id_body", "Fixed.")
+    page.click("input[type=submit][value='Confirm: Resolve']")
+    expect(page.locator("#why-resolve")).to_have_text("Resolve is no longer possible: The incident is resolved.")
+    expect(page.locator("#workflow-actions")).not_to_contain_text("not possible yet")
+    commander.shot("resolved incident, final wording")
+
+    def public_times(zone: str) -> tuple[str, str]:
+        context = browser.new_context(timezone_id=zone)
+        try:
+            public = context.new_page()
+            public.goto(live_server.url + "/")
+            first = public.locator("time[data-local]").first
+            expect(first).not_to_contain_text("UTC")  # the script has shown it in the viewer's zone
+            return first.evaluate("t => t.parentElement.innerText"), public.locator("footer").inner_text()
+        finally:
+            context.close()
+
+    line, footer = public_times("America/Los_Angeles")
+    assert line.count("PST") == 1, line  # "Tue, 1 Dec 2026, 11:17 AM PST", not "… PST (Tue 11:17 PST)"
+    assert "in brackets" not in footer
+    line, footer = public_times(OPERATOR_ZONE)
+    assert re.search(r"(CET|GMT\+1) \(\w{3} \d\d:\d\d PST\)", line), line  # Berlin, and Pacific beside
+    assert "with Pacific time (America/Los_Angeles) in brackets" in footer

@@ -163,7 +163,7 @@ def test_times_are_machine_readable_with_pacific_beside_and_readable_without_jav
     html = get_page(client).content.decode()
     assert (
         '<time datetime="2026-05-04T10:02:00.000Z" data-local>Mon 4 May 2026, 10:02 UTC</time> '
-        '<span class="pacific">(Mon 03:02 PDT)</span>'
+        '<span class="pacific" data-zone="America/Los_Angeles">(Mon 03:02 PDT)</span>'
     ) in html
     # The script only rewrites <time> text to the viewer's zone; everything is in the HTML without it.
     assert '<script src="/static/status/local-times.js" defer></script>' in html

@@ -71,6 +71,15 @@ def local_and_pacific(dt):
     The date is shown when it is not today in that zone; the full UTC time is in the tooltip."""
     if dt is None:
         return "—"
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', dt.isoformat(), in_utc(dt), local_and_pacific_text(dt)
+    )
+
+
+def local_and_pacific_text(dt) -> str:
+    """`local_and_pacific` as plain text, for messages: 'Fri 11:42 CET · 02:42 PST', one time on Pacific time."""
+    if dt is None:
+        return "—"
     now = timezone.now()
 
     def short(local):
@@ -81,9 +90,7 @@ def local_and_pacific(dt):
     if getattr(timezone.get_current_timezone(), "key", "") != settings.OPS_MAINTENANCE_TZ:
         parts.append(short(timezone.localtime(dt)))  # the operator's zone (UTC without the browser's cookie)
     parts.append(short(pacific(dt)))
-    return format_html(
-        '<time datetime="{}" title="{}">{}</time>', dt.isoformat(), in_utc(dt), " · ".join(dict.fromkeys(parts))
-    )
+    return " · ".join(dict.fromkeys(parts))
 
 
 # Time left → colour class, for every countdown to a due time. The first step whose limit (seconds) the time

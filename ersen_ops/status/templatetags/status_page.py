@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import template
+from django.conf import settings
 from django.utils.html import format_html
 
 from ersen_ops.core.templatetags.ops import in_pacific, in_utc
@@ -53,12 +54,14 @@ def status_symbol(value: str) -> str:
 
 @register.simple_tag
 def moment(dt, fmt: str = "D j M Y, H:i"):
-    """<time> in UTC (rewritten to the viewer's zone by the page's script), with Pacific beside."""
+    """<time> in UTC (rewritten to the viewer's zone by local-times.js), with Pacific beside (which the script
+    hides when it reads the same as the viewer's time)."""
     if dt is None:
         return "—"
     return format_html(
-        '<time datetime="{}" data-local>{}</time> <span class="pacific">({})</span>',
+        '<time datetime="{}" data-local>{}</time> <span class="pacific" data-zone="{}">({})</span>',
         iso(dt),
         in_utc(dt, f"{fmt} \\U\\T\\C"),
+        settings.OPS_MAINTENANCE_TZ,
         in_pacific(dt, "D H:i T"),
     )
