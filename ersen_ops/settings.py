@@ -179,6 +179,12 @@ try:
         raise ConfigError("OPS_SSO_ONLY: needs OPS_OIDC_ISSUER (otherwise nobody but break-glass users could log in)")
     # Access (README "Access"): who needs a second factor, re-authentication before production actions, sessions.
     OPS_MFA_REQUIRED_GROUPS = config.str_list("OPS_MFA_REQUIRED_GROUPS", "Operators,Approvers,Incident commanders")
+    _unknown_roles = [g for g in OPS_MFA_REQUIRED_GROUPS if g not in _roles.ROLE_PERMISSIONS]
+    if _unknown_roles:
+        raise ConfigError(
+            f"OPS_MFA_REQUIRED_GROUPS: unknown role {_unknown_roles[0]!r}; the roles are "
+            f"{', '.join(_roles.ROLE_PERMISSIONS)}"
+        )
     OPS_REAUTH_MINUTES = config.integer("OPS_REAUTH_MINUTES", 10, minimum=1, maximum=24 * 60)
     OPS_SESSION_MAX_HOURS = config.integer("OPS_SESSION_MAX_HOURS", 12, minimum=1, maximum=24 * 30)
     OPS_SESSION_IDLE_MINUTES = config.integer("OPS_SESSION_IDLE_MINUTES", 60, minimum=1, maximum=24 * 60)

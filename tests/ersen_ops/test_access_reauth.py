@@ -160,3 +160,25 @@ def test_pinning_a_host_key_from_a_stale_session_is_asked(client, users, pinned_
     age_session(client, STALE)
     assert asked_to_reauthenticate(client.post(path, {"fingerprint": "SHA256:whatever", "compared": "on"}), path)
     assert not AuditEvent.objects.filter(action="runbooks.host.key_pinned").exists()
+
+
+def test_changing_a_users_roles(client, users):
+    from django.contrib.auth.models import Group
+
+    from ersen_ops.core import roles
+    from tests.ersen_ops.test_user_access import user_form
+
+    viewer, operators = users["viewer"], Group.objects.get(name=roles.OPERATORS)
+    path = f"/admin/auth/user/{viewer.pk}/change/"
+    client.force_login(users["admin"])
+    age_session(client, STALE)
+    assert asked_to_reauthenticate(client.post(path, user_form(viewer, groups=[operators])), path)
+    assert list(viewer.groups.values_list("name", flat=True)) == [roles.VIEWERS]  # nothing saved
+    client.force_login(users["admin"])  # fresh
+    assert client.post(path, user_form(viewer, groups=[operators])).status_code == 302
+    event = AuditEvent.objects.get(action="user.access_changed")
+    assert event.data["after"] == {"groups": [roles.OPERATORS]} and event.data["reauthenticated"] is True
+    # Editing a name only is no change of access: not asked, even from a stale session.
+    age_session(client, STALE)
+    form = {**user_form(viewer, groups=[operators]), "first_name": "Vera"}
+    assert client.post(path, form).status_code == 302

@@ -189,3 +189,13 @@ def test_last_security_key_of_a_required_user_cannot_be_removed(db):
     response = client.post(f"/accounts/2fa/webauthn/keys/{key.pk}/remove/", follow=True)
     assert Authenticator.objects.filter(pk=key.pk).exists()
     assert "add another authenticator app or security key" in response.content.decode()
+
+
+def test_a_misspelt_required_role_stops_start_up_with_one_line():
+    from tests.ersen_ops.test_settings import run_manage
+
+    result = run_manage("check", env={"DEBUG": "1", "OPS_MFA_REQUIRED_GROUPS": "Operators,Operator"})
+    assert result.returncode != 0
+    assert "Configuration error: OPS_MFA_REQUIRED_GROUPS: unknown role 'Operator'; the roles are" in result.stderr
+    result = run_manage("check", env={"DEBUG": "1", "OPS_SESSION_IDLE_MINUTES": "800", "OPS_SESSION_MAX_HOURS": "12"})
+    assert "OPS_SESSION_IDLE_MINUTES: must be at most OPS_SESSION_MAX_HOURS × 60 (720), got 800" in result.stderr

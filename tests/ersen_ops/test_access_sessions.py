@@ -106,3 +106,15 @@ def test_a_superuser_ends_every_session_of_a_user():
     assert first.get("/admin/").status_code == 302 and second.get("/admin/").status_code == 302
     events = AuditEvent.objects.filter(action="access.session.revoked")
     assert events.count() == 2 and {e.actor_name for e in events} == {"root"}
+
+
+def test_end_all_sessions_is_a_user_admin_action_for_superusers(client, users):
+    browser_login("viewer", "Firefox")
+    client.force_login(users["admin"])
+    response = client.post(
+        "/admin/auth/user/", {"action": "end_all_sessions", "_selected_action": [users["viewer"].pk]}, follow=True
+    )
+    assert "Ended 1 session (audited)." in response.content.decode()
+    event = AuditEvent.objects.get(action="access.session.revoked")
+    assert event.actor_name == "admin" and event.target_id == str(users["viewer"].pk)
+    assert event.data["reason"] == "ended by a superuser"

@@ -3,6 +3,8 @@ whose changes of access go through the audited services."""
 
 from __future__ import annotations
 
+import contextlib
+
 from axes.models import AccessAttempt
 from django import forms
 from django.contrib import admin, messages
@@ -13,6 +15,8 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from django.utils.html import format_html
 
+from ersen_ops.core.access.reauth import reauthenticated
+from ersen_ops.core.access.sessions import sessions_end_all_for_user
 from ersen_ops.core.accounts.choices import ACCESS_FLAGS, LockoutScope
 from ersen_ops.core.accounts.selectors import lockouts
 from ersen_ops.core.accounts.services import (
@@ -127,6 +131,16 @@ class AuditedUserAdmin(UserAdmin):
     changed by `user_access_set` (audited, before/after; refused for the last active superuser), never by the form
     saving them itself."""
 
+    actions = ["end_all_sessions"]
+
+    @admin.action(description="End all sessions of the selected users")
+    def end_all_sessions(self, request, queryset):
+        if not request.user.is_superuser:
+            messages.error(request, "Only a superuser can end other people's sessions.")
+            return
+        ended = sum(sessions_end_all_for_user(actor=request.user, user=u, request=request) for u in queryset)
+        messages.success(request, f"Ended {ended} session{'s' if ended != 1 else ''} (audited).")
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         if obj is None:
@@ -169,14 +183,23 @@ class AuditedUserAdmin(UserAdmin):
         wanted_groups = form.cleaned_data.pop("groups", None)
         wanted_permissions = form.cleaned_data.pop("user_permissions", None)
         super().save_related(request, form, formsets, change)  # other relations (none by default)
-        changed = user_access_set(
-            actor=request.user,
-            user=user,
-            groups=wanted_groups,
-            permissions=wanted_permissions,
-            request=request,
-            **getattr(request, _PENDING, {}),
+        # Changing who may do what is a production action: a fresh second factor first (core.access.reauth);
+        # raised before anything is saved for good (the admin's transaction rolls back, the request is replayed).
+        access_fields = {"groups", "user_permissions", *ACCESS_FLAGS}
+        guard = (
+            reauthenticated(request, f"Change the roles and access of {user.get_username()}")
+            if access_fields & set(form.changed_data)
+            else contextlib.nullcontext()
         )
+        with guard:
+            changed = user_access_set(
+                actor=request.user,
+                user=user,
+                groups=wanted_groups,
+                permissions=wanted_permissions,
+                request=request,
+                **getattr(request, _PENDING, {}),
+            )
         if changed:
             messages.info(request, f"Access of {user.get_username()} changed (audited): {', '.join(changed['after'])}.")
 
