@@ -10,6 +10,8 @@ from ersen_ops.core import roles
 from ersen_ops.core.accounts.choices import AccessAction
 from ersen_ops.core.accounts.services import user_access_set
 from ersen_ops.core.errors import DomainError, PermissionRefused
+from tests.access import age_session, totp_code
+from tests.ersen_ops.test_access_reauth import STALE, asked_to_reauthenticate
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +148,54 @@ def test_a_superuser_made_by_the_service_can_then_be_demoted_by_another(users):
     users["admin"].refresh_from_db()
     assert not users["admin"].is_superuser
     assert AuditEvent.objects.filter(action=AccessAction.USER_ACCESS_CHANGED).count() == 2
+
+
+# --- re-authentication: changing what someone may do needs a fresh second factor -----------------------------
+
+
+def test_changing_roles_from_a_stale_session_asks_first_and_replays_after_the_code(client, users):
+    admin_user, viewer = users["admin"], users["viewer"]
+    client.force_login(admin_user)
+    age_session(client, STALE)
+    path = f"/admin/auth/user/{viewer.pk}/change/"
+    operators = Group.objects.get(name=roles.OPERATORS)
+    response = change(client, viewer, groups=[operators])
+    assert asked_to_reauthenticate(response, path)
+    assert list(viewer.groups.values_list("name", flat=True)) == [roles.VIEWERS]  # nothing changed yet
+    assert not AuditEvent.objects.filter(action=AccessAction.USER_ACCESS_CHANGED).exists()
+    prompt = client.get(response["Location"]).content.decode()
+    assert "Change the roles and access of viewer" in prompt
+    replayed = client.post(response["Location"], {"code": totp_code(admin_user), "next": path})
+    assert replayed.status_code == 302
+    assert list(viewer.groups.values_list("name", flat=True)) == [roles.OPERATORS]
+    event = AuditEvent.objects.get(action=AccessAction.USER_ACCESS_CHANGED)
+    assert event.data["reauthenticated"] is True and event.data["reauthenticated_with"] == "totp"
+
+
+def test_a_fresh_session_changes_roles_without_being_asked(client, users):
+    client.force_login(users["admin"])
+    age_session(client, 5)
+    response = change(client, users["viewer"], groups=[Group.objects.get(name=roles.APPROVERS)])
+    assert response.status_code == 302 and response["Location"] == "/admin/auth/user/"
+    assert AuditEvent.objects.get(action=AccessAction.USER_ACCESS_CHANGED).data["reauthenticated"] is True
+
+
+def test_editing_a_user_without_touching_their_access_is_not_asked(client, users):
+    client.force_login(users["admin"])
+    age_session(client, STALE)
+    viewer = users["viewer"]
+    viewer.email = "new-address@ersen.xyz"
+    response = change(client, viewer, groups=viewer.groups.all())
+    assert response.status_code == 302 and response["Location"] == "/admin/auth/user/"
+    viewer.refresh_from_db()
+    assert viewer.email == "new-address@ersen.xyz"
+
+
+def test_changing_a_roles_permissions_from_a_stale_session_is_asked(client, users):
+    client.force_login(users["admin"])
+    age_session(client, STALE)
+    viewers = Group.objects.get(name=roles.VIEWERS)
+    path = f"/admin/auth/group/{viewers.pk}/change/"
+    response = client.post(path, {"name": roles.VIEWERS, "permissions": []})
+    assert asked_to_reauthenticate(response, path)
+    assert viewers.permissions.exists()

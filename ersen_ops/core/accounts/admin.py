@@ -20,9 +20,11 @@ from ersen_ops.core.access.sessions import sessions_end_all_for_user
 from ersen_ops.core.accounts.choices import ACCESS_FLAGS, LockoutScope
 from ersen_ops.core.accounts.selectors import lockouts
 from ersen_ops.core.accounts.services import (
+    group_change_preview,
     group_delete,
     group_save,
     lockout_lift,
+    user_access_preview,
     user_access_problem,
     user_access_set,
     user_created,
@@ -183,23 +185,12 @@ class AuditedUserAdmin(UserAdmin):
         wanted_groups = form.cleaned_data.pop("groups", None)
         wanted_permissions = form.cleaned_data.pop("user_permissions", None)
         super().save_related(request, form, formsets, change)  # other relations (none by default)
-        # Changing who may do what is a production action: a fresh second factor first (core.access.reauth);
-        # raised before anything is saved for good (the admin's transaction rolls back, the request is replayed).
-        access_fields = {"groups", "user_permissions", *ACCESS_FLAGS}
-        guard = (
-            reauthenticated(request, f"Change the roles and access of {user.get_username()}")
-            if access_fields & set(form.changed_data)
-            else contextlib.nullcontext()
-        )
-        with guard:
-            changed = user_access_set(
-                actor=request.user,
-                user=user,
-                groups=wanted_groups,
-                permissions=wanted_permissions,
-                request=request,
-                **getattr(request, _PENDING, {}),
-            )
+        wanted = {"groups": wanted_groups, "permissions": wanted_permissions, **getattr(request, _PENDING, {})}
+        # Changing what someone may do needs a fresh second factor (or password, for someone without one): a stale
+        # session is sent to the prompt (the whole save rolls back) and the request replayed after it.
+        guard = reauthenticated(request, f"Change the roles and access of {user.get_username()}")
+        with guard if user_access_preview(user=user, **wanted) else contextlib.nullcontext():
+            changed = user_access_set(actor=request.user, user=user, request=request, **wanted)
         if changed:
             messages.info(request, f"Access of {user.get_username()} changed (audited): {', '.join(changed['after'])}.")
 
@@ -211,20 +202,22 @@ class AuditedGroupAdmin(GroupAdmin):
         pass  # saved with its permissions in save_related, in one audited step
 
     def save_related(self, request, form, formsets, change):
-        form.instance = group_save(
-            actor=request.user,
-            group=form.instance,
-            name=form.cleaned_data["name"],
-            permissions=form.cleaned_data.get("permissions") or [],
-            request=request,
-        )
+        name, permissions = form.cleaned_data["name"], list(form.cleaned_data.get("permissions") or [])
+        changes = group_change_preview(group=form.instance, name=name, permissions=permissions)
+        guard = reauthenticated(request, f"Change the role {name}") if changes and change else contextlib.nullcontext()
+        with guard:
+            form.instance = group_save(
+                actor=request.user, group=form.instance, name=name, permissions=permissions, request=request
+            )
 
     def delete_model(self, request, obj):
-        group_delete(actor=request.user, group=obj, request=request)
+        with reauthenticated(request, f"Delete the role {obj.name}"):
+            group_delete(actor=request.user, group=obj, request=request)
 
     def delete_queryset(self, request, queryset):
-        for group in queryset:
-            group_delete(actor=request.user, group=group, request=request)
+        with reauthenticated(request, f"Delete the roles {', '.join(g.name for g in queryset)}"):
+            for group in queryset:
+                group_delete(actor=request.user, group=group, request=request)
 
 
 # Importing django.contrib.auth.admin (above) registered Django's own; the admin's autodiscovery will not again.

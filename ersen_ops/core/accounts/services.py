@@ -106,6 +106,21 @@ def user_access_problem(*, actor, user, groups=None, permissions=None, **flags) 
     )
 
 
+def user_access_preview(*, user, groups=None, permissions=None, **flags) -> dict:
+    """What `user_access_set` with these arguments would change ({} when nothing): to decide whether to ask for
+    re-authentication before doing it."""
+    before = access_snapshot(user)
+    old, new = policy.access_diff(before, _wanted(before, groups=groups, permissions=permissions, flags=flags))
+    return {"before": old, "after": new} if old else {}
+
+
+def group_change_preview(*, group: Group, name: str, permissions: Iterable[Permission]) -> bool:
+    """Would `group_save` change this role (or create it)?"""
+    if group.pk is None:
+        return True
+    return _group_snapshot(group) != {"name": name, "permissions": _permission_names(permissions)}
+
+
 def user_access_set(
     *,
     actor,
@@ -117,10 +132,10 @@ def user_access_set(
     is_superuser: bool | None = None,
     reason: str = "",
     request=None,
-    reauthenticated: bool | None = None,
 ) -> dict:
     """Change what `user` may do (None leaves a part as it is); returns {"before": …, "after": …} of what changed
-    ({} when nothing did: no event). Only superusers; never the last active superuser's status."""
+    ({} when nothing did: no event). Only superusers; never the last active superuser's status. Interfaces ask for
+    a fresh second factor first (ersen_ops.core.access.reauth); the event then says it was re-authenticated."""
     groups = list(groups) if groups is not None else None
     permissions = list(permissions) if permissions is not None else None
     flags = {"is_active": is_active, "is_staff": is_staff, "is_superuser": is_superuser}
@@ -149,8 +164,6 @@ def user_access_set(
             if key in old:
                 data[f"{key}_added"] = sorted(set(new[key]) - set(old[key]))
                 data[f"{key}_removed"] = sorted(set(old[key]) - set(new[key]))
-        if reauthenticated is not None:
-            data["reauthenticated"] = reauthenticated
         record(actor=actor, action=AccessAction.USER_ACCESS_CHANGED, target=user, data=data, request=request)
     return {"before": old, "after": new}
 
