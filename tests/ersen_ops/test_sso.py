@@ -324,3 +324,45 @@ def test_without_a_trusted_provider_factor_the_portal_asks_for_its_own(client, s
     assert response.status_code == 302 and client.session["_auth_user_id"] == str(user.pk)
     login = _events(AccessAction.LOGIN)[-1].data
     assert login["method"] == "sso" and login["factor"] == "totp"
+
+
+def test_an_sso_user_without_a_portal_factor_reauthenticates_by_signing_in_with_the_provider_again(client, sso):
+    from urllib.parse import parse_qs, urlparse
+
+    from allauth.account.adapter import get_adapter
+
+    sso.add_user("ada", groups=["ops-admins"], amr=["pwd", "otp"])
+    sso_login(client, sso, "ada")
+    user = User.objects.get(username="ada")
+    assert [m["id"] for m in get_adapter().get_reauthentication_methods(user)] == ["sso_reauthenticate"]
+    page = client.get("/accounts/oidc/reauthenticate/?next=/admin/runbooks/")
+    assert page.status_code == 200 and f"Sign in with {PROVIDER_NAME} again" in page.content.decode()
+
+    response = client.post("/accounts/oidc/reauthenticate/", {"next": "/admin/runbooks/"})
+    query = parse_qs(urlparse(response["Location"]).query)
+    assert query["prompt"] == ["login"] and query["max_age"] == ["0"]  # the provider must ask again
+    back = sso.authorize(response["Location"], username="ada")
+    response = client.get(back.removeprefix("http://testserver"))
+
+    assert response.status_code == 302 and response["Location"] == "/admin/runbooks/"
+    assert client.session["_auth_user_id"] == str(user.pk)  # still the same session, not a new login
+    records = client.session["account_authentication_methods"]
+    assert [(r["method"], r.get("reauthenticated", False)) for r in records[-2:]] == [
+        ("socialaccount", True),
+        ("mfa", True),
+    ]
+    assert records[-1]["type"] == "idp:otp"
+
+
+def test_reauthenticating_as_someone_else_at_the_provider_is_refused(client, sso):
+    sso.add_user("ada", groups=["ops-admins"], amr=["pwd", "otp"])
+    sso.add_user("grace", groups=["ops-admins"], amr=["pwd", "otp"])
+    sso_login(client, sso, "ada")
+
+    response = client.post("/accounts/oidc/reauthenticate/", {"next": "/admin/"})
+    back = sso.authorize(response["Location"], username="grace")
+    response = client.get(back.removeprefix("http://testserver"))
+
+    assert response.status_code == 403 and 'data-reason="reauth_other"' in response.content.decode()
+    records = client.session["account_authentication_methods"]
+    assert not any(r.get("reauthenticated") for r in records)

@@ -7,6 +7,7 @@ from allauth.mfa.adapter import DefaultMFAAdapter
 from django import forms
 
 from ersen_ops.core.sso import stages as sso_stages
+from ersen_ops.core.sso import views as sso_views
 from ersen_ops.core.sso.backends import password_login_refused
 
 MFA_METHOD_IDS = ("mfa_reauthenticate", "mfa_reauthenticate:webauthn")
@@ -41,7 +42,8 @@ class AccountAdapter(DefaultAccountAdapter):
         someone without one, with the password."""
         methods = super().get_reauthentication_methods(user)
         second_factor = [m for m in methods if m["id"] in MFA_METHOD_IDS]
-        return second_factor or methods
+        # Logged in with SSO, no factor here: "Sign in with <provider> again" (ersen_ops.core.sso.views).
+        return sso_views.reauthentication_methods(user, second_factor or methods)
 
 
 class MFAAdapter(DefaultMFAAdapter):

@@ -11,13 +11,18 @@
 
 from __future__ import annotations
 
+import time
+
 import requests
+from allauth.account.internal.flows.login import record_authentication
+from allauth.account.internal.flows.reauthentication import resume_request
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
 from allauth.socialaccount.providers.base.constants import AuthError
 from django import forms
 from django.contrib.auth import logout
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from ersen_ops.audit.services import record
@@ -26,9 +31,11 @@ from ersen_ops.core.accounts.services import access_snapshot
 from ersen_ops.core.clients import request_client_ip
 from ersen_ops.core.sso import config, policy, services
 from ersen_ops.core.sso.choices import Refusal
+from ersen_ops.core.sso.config import PROVIDER_ID
 from ersen_ops.core.sso.provider import IDTokenRefused, unreachable_detail
 
 SESSION_KEY = "ops_sso_login"
+REAUTH_MAX_AGE_SECONDS = 300  # a re-authentication's auth_time must be this recent (prompt=login, max_age=0)
 
 
 def _user_agent(request) -> str:
@@ -87,6 +94,36 @@ def sso_login_info(request) -> dict | None:
     return info
 
 
+def _reauthenticated(request, sociallogin, *, claims: dict, groups: list[str]):
+    """The provider confirmed the logged-in person again (views.reauthenticate): record it as allauth records a
+    re-authentication (the provider's second factor too, when trusted) and resume the guarded request."""
+    cfg = config.current()
+    user = request.user
+    if not user.is_authenticated or not sociallogin.is_existing or sociallogin.user.pk != user.pk:
+        return refuse(
+            request, Refusal.REAUTH_OTHER, user=user if user.is_authenticated else None, claims=claims, groups=groups
+        )
+    auth_time = claims.get("auth_time")
+    if not isinstance(auth_time, int | float) or time.time() - auth_time > REAUTH_MAX_AGE_SECONDS:
+        return refuse(request, Refusal.REAUTH_STALE, user=user, claims=claims, groups=groups)
+    subject = sociallogin.account.uid
+    roles = services.user_sync_sso_roles(
+        user=user, groups=groups, role_map=cfg.role_map, provider=cfg.name, subject=subject, request=request
+    )
+    if not roles and not user.is_superuser:
+        logout(request)
+        return refuse(request, Refusal.NO_ROLE, user=user, claims=claims, groups=groups)
+    record_authentication(request, user, "socialaccount", reauthenticated=True, provider=PROVIDER_ID, uid=subject)
+    factor = policy.idp_second_factor(amr=claims.get("amr"), trust=cfg.trust_idp_mfa, mfa_amr=cfg.mfa_amr)
+    if factor:
+        amr = [str(m) for m in claims.get("amr") or []][:20]
+        record_authentication(request, user, "mfa", type=factor, amr=amr, provider=cfg.name, reauthenticated=True)
+    next_url = sociallogin.state.get("next") or "/admin/"
+    request.GET = request.GET.copy()
+    request.GET["next"] = next_url  # allauth resumes the suspended request when `next` names it
+    return resume_request(request) or HttpResponseRedirect(next_url)
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:
         return True  # SSO accounts are made by the role map: pre_social_login turns away anyone without a role
@@ -114,6 +151,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                     groups=groups,
                 )
             )
+        if sociallogin.state.get("reauthenticate"):
+            raise ImmediateHttpResponse(_reauthenticated(request, sociallogin, claims=claims, groups=groups))
         if request.user.is_authenticated:
             logout(request)  # a new login replaces the session's; done here so what we stash below survives
         if sociallogin.is_existing:

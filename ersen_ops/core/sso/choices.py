@@ -25,5 +25,7 @@ class Refusal(models.TextChoices):
     CANCELLED = "cancelled", "The login was cancelled at the provider."
     PROVIDER = "provider", "The provider refused or could not complete the login."
     UNREACHABLE = "unreachable", "The provider could not be reached (or did not answer as an OpenID Connect provider)."
+    REAUTH_OTHER = "reauth_other", "You signed in at the provider as someone other than the person logged in here."
+    REAUTH_STALE = "reauth_stale", "The provider did not ask for your login again (its auth_time is not from just now)."
     NO_ROLE = "no_role", "None of your groups at the provider gives a role in Ersen Ops."
     INACTIVE = "inactive", "This account is disabled in Ersen Ops."

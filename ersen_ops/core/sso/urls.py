@@ -7,6 +7,7 @@ from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAu
 from django.http import Http404
 from django.urls import include, path, re_path
 
+from ersen_ops.core.sso import views
 from ersen_ops.core.sso.adapter import refuse
 from ersen_ops.core.sso.choices import Refusal
 from ersen_ops.core.sso.provider import OpsOpenIDConnectAdapter, unreachable_detail
@@ -42,6 +43,7 @@ def callback(request, provider_id):
 
 
 urlpatterns = [
+    path("reauthenticate/", views.reauthenticate, name="ops_sso_reauthenticate"),
     re_path(
         r"^(?P<provider_id>[^/]+)/",
         include(
@@ -50,7 +52,7 @@ urlpatterns = [
                 path("login/callback/", callback, name="openid_connect_callback"),
             ]
         ),
-    )
+    ),
 ]
 if app_settings.OPENID_CONNECT_URL_PREFIX:
     urlpatterns = [path(f"{app_settings.OPENID_CONNECT_URL_PREFIX}/", include(urlpatterns))]
