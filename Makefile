@@ -22,9 +22,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-## make run: install, migrate, demo data, print logins, start web + worker (Ctrl-C stops both)
+## make run: install, a development .env if none, migrate, demo data, print logins, start web + worker (Ctrl-C stops all)
 run: export DEBUG ?= 1
 run: $(STAMP)
+	@$(BIN)/python manage.py dev_env
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py apply_schedules
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo

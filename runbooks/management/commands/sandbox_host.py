@@ -21,16 +21,28 @@ class Command(BaseCommand):
     help = "Run the local sandbox host (sshd with shims + an HTTPS site) in the foreground."
 
     def add_arguments(self, parser):
-        parser.add_argument("--dir", default=str(DEFAULT_DIR))
-        parser.add_argument("--port", type=int, default=DEFAULT_SSH_PORT)
-        parser.add_argument("--tls-port", type=int, default=DEFAULT_TLS_PORT)
+        parser.add_argument("--dir", default=str(DEFAULT_DIR), help="Keys, shims and state (default: %(default)s).")
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=DEFAULT_SSH_PORT,
+            help="Port of the SSH host (sshd) on 127.0.0.1 (default: %(default)s; `make sandbox-host` passes "
+            "SANDBOX_SSH_PORT).",
+        )
+        parser.add_argument(
+            "--tls-port",
+            type=int,
+            default=DEFAULT_TLS_PORT,
+            help="Port of the HTTPS site on localhost that the smoke test and TLS checks call (default: %(default)s; "
+            "`make sandbox-host` passes SANDBOX_TLS_PORT).",
+        )
         parser.add_argument(
             "--pg-url",
             default=None,
             help="postgres:// URL whose database `docker exec … pg_dump` dumps "
             "(default: DATABASE_URL if it is PostgreSQL; otherwise a well-formed sample dump).",
         )
-        parser.add_argument("--sshd", default="/usr/sbin/sshd")
+        parser.add_argument("--sshd", default="/usr/sbin/sshd", help="The sshd program (default: %(default)s).")
 
     def handle(self, *args, **options):
         pg_url = options["pg_url"]
