@@ -1,7 +1,8 @@
 """Demo maintenance windows in every state, built through the real services (so each has its audit trail).
 
 Idempotent: a window whose title exists is left alone. Times are relative to now, so
-the demo always shows an upcoming routine slot, a window running late and a closed one.
+the demo always shows an upcoming routine slot, a window running late and a closed one; what each step
+announced is dated when the step happened (`deliveries_dated`), so the public history reads as it did.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from ersen_ops.notifications.services import deliveries_dated
 from ersen_ops.status.models import Component
 from maintenance import policy, services
 from maintenance.choices import ItemKey, MaintenanceType
@@ -35,7 +37,8 @@ def _approve(window, keys, users, now):
         if item is None:
             continue
         extra = {"evidence_url": "https://backups.ersen.xyz/listing"} if key == ItemKey.BACKUP_VERIFIED else {}
-        services.checklist_approve(actor=users["approver"], item=item, note="Checked (demo).", now=now, **extra)
+        with deliveries_dated(now):
+            services.checklist_approve(actor=users["approver"], item=item, note="Checked (demo).", now=now, **extra)
 
 
 def seed(stdout) -> None:
@@ -109,15 +112,18 @@ def seed(stdout) -> None:
             components=_components("Payments"),
             **common,
         )
-        services.window_schedule(actor=operator, window=window, now=start - timedelta(minutes=2))
-        services.window_start(
-            actor=operator,
-            window=window,
-            now=start,
-            justification="Customers cannot pay; no time for the backup first.",
-        )
-        # Running long: the sweeper marks it overdue and the admin shows it in red.
-        services.windows_mark_overdue(now)
+        with deliveries_dated(start - timedelta(minutes=2)):
+            services.window_schedule(actor=operator, window=window, now=start - timedelta(minutes=2))
+        with deliveries_dated(start):
+            services.window_start(
+                actor=operator,
+                window=window,
+                now=start,
+                justification="Customers cannot pay; no time for the backup first.",
+            )
+        # Running long: the sweeper marked it overdue soon after its ETA, and the admin shows it in red.
+        with deliveries_dated(start + timedelta(minutes=65)):
+            services.windows_mark_overdue(start + timedelta(minutes=65))
 
     if TITLES["done"] not in existing:
         slot_start, _ = policy.next_routine_slots(now - timedelta(days=8), 1)[0]
@@ -133,12 +139,15 @@ def seed(stdout) -> None:
             components=_components("Database"),
             **common,
         )
-        services.window_schedule(actor=operator, window=window, now=slot_start - timedelta(days=2))
+        with deliveries_dated(slot_start - timedelta(days=2)):
+            services.window_schedule(actor=operator, window=window, now=slot_start - timedelta(days=2))
         _approve(window, before_keys, {"approver": approver}, slot_start - timedelta(hours=2))
-        services.window_start(actor=operator, window=window, now=slot_start)
+        with deliveries_dated(slot_start):
+            services.window_start(actor=operator, window=window, now=slot_start)
         during = [ItemKey.MONITOR_LOGS, ItemKey.TEST_CORE]
         _approve(window, during, {"approver": approver}, slot_start + timedelta(minutes=20))
-        services.window_complete(actor=operator, window=window, now=slot_start + timedelta(minutes=28))
+        with deliveries_dated(slot_start + timedelta(minutes=28)):
+            services.window_complete(actor=operator, window=window, now=slot_start + timedelta(minutes=28))
         _approve(window, [ItemKey.SMOKE_TEST], {"approver": approver}, slot_start + timedelta(minutes=35))
 
     if TITLES["cancelled"] not in existing:

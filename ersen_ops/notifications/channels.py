@@ -170,6 +170,9 @@ class StatusPageChannel(BaseChannel):
                 "event": delivery.event,
                 "subject": delivery.subject,
                 "body": delivery.message or delivery.body,
+                # Dated when the portal published it, not when a worker got to it (after a worker outage, or
+                # for demo history dated by deliveries_dated(), the page's history keeps its times and order).
+                "created_at": delivery.created_at,
             },
         )
         progress.total(1)

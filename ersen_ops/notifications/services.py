@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -55,6 +56,18 @@ def collect_deliveries() -> Iterator[list[NotificationDelivery]]:
         _collected.reset(token)
         if outer is not None:
             outer.extend(collected)
+
+
+@contextlib.contextmanager
+def deliveries_dated(moment: datetime) -> Iterator[None]:
+    """Date the deliveries queued inside the block at `moment`, for history recorded after the fact (the demo
+    data: its services run with a `now` in the past). What a delivery publishes on the status page takes the
+    delivery's date (StatusPageChannel), so the public history reads as it happened. Call it inside the
+    transaction of the change, before the deliveries are sent."""
+    with collect_deliveries() as collected:
+        yield
+    if collected:
+        NotificationDelivery.objects.filter(pk__in=[d.pk for d in collected]).update(created_at=moment)
 
 
 def _collect(delivery: NotificationDelivery) -> None:
