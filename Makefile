@@ -11,7 +11,7 @@ SANDBOX_TLS_PORT ?= 8443
 # unless OPS_STATUS_PAGE_URL is set explicitly (environment or .env).
 RUN_ENV = OPS_RUN_ADDR=$(ADDR) OPS_SANDBOX_SSH_PORT=$(SANDBOX_SSH_PORT) OPS_SANDBOX_TLS_PORT=$(SANDBOX_TLS_PORT)
 
-.PHONY: run processes test install serve worker migrate lint lock bench sandbox-host clean code
+.PHONY: run processes test install serve worker migrate lint lock bench sandbox-host clean code docs-screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
@@ -68,6 +68,10 @@ lint: $(STAMP)
 sandbox-host: export DEBUG ?= 1
 sandbox-host: $(STAMP)
 	$(BIN)/python manage.py sandbox_host --port $(SANDBOX_SSH_PORT) --tls-port $(SANDBOX_TLS_PORT)
+
+## make docs-screenshots: retake the README's screenshots (docs/*.png) from the end-to-end tests that take them
+docs-screenshots: $(STAMP)
+	$(BIN)/python tests/e2e/docs_screenshots.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py $(BENCH)
