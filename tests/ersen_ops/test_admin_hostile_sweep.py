@@ -258,7 +258,8 @@ def test_every_admin_form_and_workflow_action_survives_hostile_input(client, wor
                         connection.check_constraints()  # a legitimate save leaves no orphan
                 transaction.set_rollback(True)
     assert failures == [], "\n".join(failures)
-    assert posts >= 100
+    # Fewer means the pages did not open (a login step the superuser did not pass): nothing was swept.
+    assert posts >= 150, f"only {posts} POSTs: did the superuser reach the admin's forms?"
 
 
 @pytest.mark.parametrize(
