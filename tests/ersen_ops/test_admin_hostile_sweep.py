@@ -28,6 +28,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from runbooks.models import Host, Runbook
+from tests.access import record_reauthentication
 from tests.runbooks.factories import ExecutionFactory
 from tests.subscribers.factories import SubscriberFactory, WebhookSubscriberFactory
 
@@ -221,7 +222,8 @@ def world(tmp_path, settings):
 
 
 def test_every_admin_form_and_workflow_action_survives_hostile_input(client, world):
-    client.force_login(world)
+    client.force_login(world)  # tests/access.py: password and second factor, as allauth records them
+    record_reauthentication(client)  # production actions ask for a fresh factor: the sweep reaches their forms
     client.raise_request_exception = False  # a 500 is collected with the others, not raised at the first
     urls = sweep_urls(world)
     assert len(urls) >= 20, urls
