@@ -22,3 +22,8 @@ class MaintenanceConfig(AppConfig):
                 title="Maintenance windows {name} owns or is on call for",
             )
         )
+
+        from ersen_ops.notifications.channels import register_personal_email_event
+
+        # The request to confirm being on call goes to the on-call engineer only, not the team list.
+        register_personal_email_event("maintenance.on_call_requested")

@@ -410,14 +410,29 @@ def _smtp_reply(code, message) -> str:
     return f"{code} {text}".strip()
 
 
+# Events whose email goes only to the people named on the delivery (e.g. the on-call engineer asked to confirm),
+# not to the team list OPS_EMAIL_TO. Apps above register theirs (register_personal_email_event).
+PERSONAL_EMAIL_EVENTS: set[str] = set()
+
+
+def register_personal_email_event(event: str) -> None:
+    PERSONAL_EMAIL_EVENTS.add(event)
+
+
 class EmailChannel(BaseChannel):
     code = Channel.EMAIL
 
     def recipients(self, delivery) -> list[str]:
+        if delivery.event in PERSONAL_EMAIL_EVENTS:
+            return list(dict.fromkeys(delivery.extra_recipients or []))
         return list(dict.fromkeys([*settings.OPS_EMAIL_TO, *(delivery.extra_recipients or [])]))
 
     def not_configured_reason(self, delivery) -> str:
-        return "" if self.recipients(delivery) else "not configured: set OPS_EMAIL_TO"
+        if self.recipients(delivery):
+            return ""
+        if delivery.event in PERSONAL_EMAIL_EVENTS:
+            return "no recipient: the person has no email address"
+        return "not configured: set OPS_EMAIL_TO"
 
     def target_name(self, delivery) -> str:
         recipients = self.recipients(delivery)

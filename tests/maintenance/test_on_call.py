@@ -170,6 +170,23 @@ def test_scheduling_emails_the_on_call_engineer_a_link_to_their_page(make_window
     assert event.data["on_call_engineer"] == "commander" and event.data["url"] == url
 
 
+def test_the_on_call_request_goes_to_the_engineer_only_not_the_team_list(make_window, users, postlaunch, settings):
+    from ersen_ops.notifications.channels import get_channel
+
+    settings.OPS_EMAIL_TO = ["ops-team@ersen.xyz"]
+    window = make_window(on_call_engineer=users["commander"])
+    schedule(window, users["operator"])
+    email = get_channel("email")
+    request = NotificationDelivery.objects.get(event="maintenance.on_call_requested")
+    assert email.recipients(request) == ["commander@ersen.xyz"]
+    users["commander"].email = ""
+    request.extra_recipients = []
+    assert email.not_configured_reason(request) == "no recipient: the person has no email address"
+    announcement = NotificationDelivery.objects.filter(event="maintenance.scheduled", channel="email").first()
+    if announcement is not None:  # routine windows are announced on the status page only
+        assert "ops-team@ersen.xyz" in email.recipients(announcement)
+
+
 def test_a_new_on_call_engineer_is_asked_and_the_old_confirmation_no_longer_counts(make_window, users, postlaunch):
     window = make_window(on_call_engineer=users["commander"])
     schedule(window, users["operator"])
