@@ -27,8 +27,12 @@ from django.db import connection, transaction
 from django.test import RequestFactory
 from django.urls import reverse
 
+from ersen_ops.notifications.choices import DeliveryStatus
+from runbooks.choices import ExecutionStatus
 from runbooks.models import Host, Runbook
+from subscribers.choices import WebhookStatus
 from tests.access import record_reauthentication
+from tests.notifications.factories import DeliveryFactory
 from tests.runbooks.factories import ExecutionFactory
 from tests.subscribers.factories import SubscriberFactory, WebhookSubscriberFactory
 
@@ -179,7 +183,7 @@ def counts() -> dict[str, int]:
 
 def sweep_urls(user) -> list[str]:
     """Add and change forms and every extra view of every project ModelAdmin; workflow actions by name, each on
-    the first object whose state allows it."""
+    the first object whose state allows it (or, if none does, the first object: the refusal must not be a 5xx)."""
     request = RequestFactory().get("/")
     request.user = user
     urls = []
@@ -187,7 +191,9 @@ def sweep_urls(user) -> list[str]:
         if not model.__module__.startswith(PROJECT_APPS):
             continue
         info = (model._meta.app_label, model._meta.model_name)
-        objects = list(model._default_manager.order_by("pk")[:20])
+        manager = model._default_manager
+        # The oldest and the newest rows (the demo's, and those the fixture adds for states the demo lacks).
+        objects = list(dict.fromkeys([*manager.order_by("pk")[:20], *manager.order_by("-pk")[:10]]))
         urls.append(reverse(f"admin:{info[0]}_{info[1]}_add"))
         if objects:
             urls.append(reverse(f"admin:{info[0]}_{info[1]}_change", args=[objects[0].pk]))
@@ -202,6 +208,9 @@ def sweep_urls(user) -> list[str]:
                     for action in model_admin.get_workflow_actions(request, obj):
                         if action.name not in names and action.available(obj):
                             names[action.name] = obj
+                for action in model_admin.get_workflow_actions(request, objects[0] if objects else None):
+                    if objects:
+                        names.setdefault(action.name, objects[0])  # no object allows it: its refusal is swept
                 urls += [reverse(f"admin:{name}", args=[obj.pk, action]) for action, obj in names.items()]
             elif keys and objects:
                 urls.append(reverse(f"admin:{name}", args=[objects[0].pk]))
@@ -217,7 +226,11 @@ def world(tmp_path, settings):
     # What the demo has none of, so that every change form and workflow action has an object to work on.
     SubscriberFactory(email="confirmed@example.com")
     WebhookSubscriberFactory()
-    ExecutionFactory(runbook=Runbook.objects.filter(enabled=True).first(), host=Host.objects.first())
+    WebhookSubscriberFactory(status=WebhookStatus.DISABLED)
+    runbook, host = Runbook.objects.filter(enabled=True).first(), Host.objects.first()
+    ExecutionFactory(runbook=runbook, host=host)
+    ExecutionFactory(runbook=runbook, host=host, status=ExecutionStatus.FAILED, error="exit 1")
+    DeliveryFactory(status=DeliveryStatus.FAILED, last_error="HTTP 500")
     return get_user_model().objects.get(username="admin")
 
 
