@@ -162,3 +162,9 @@ def test_each_checkpoint_is_posted_to_team_ops_when_configured(settings):
     assert delivery.channel == "slack_team_ops" and delivery.event == "audit.witness"
     assert line.format() in delivery.message
     assert AuditEvent.objects.filter(action="notification.queued", actor_name="system:audit-checkpoint").exists()
+
+
+def test_an_unreadable_witness_file_is_a_clear_error(witness_file):
+    witness_file.mkdir()  # a directory where the file should be
+    message = _verify_failure()
+    assert message.startswith(f"cannot read the witness file {witness_file}: ")

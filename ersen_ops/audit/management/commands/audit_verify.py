@@ -17,7 +17,10 @@ class Command(BaseCommand):
             raise CommandError(f"audit chain broken at event #{event.pk} ({event.action}): {problem}")
         head = selectors.chain_head()
         path = witness.witness_path()
-        line = witness.latest(path)
+        try:
+            line = witness.latest(path)
+        except OSError as exc:
+            raise CommandError(f"cannot read the witness file {path}: {exc.strerror or exc}") from None
         if line is not None:
             problem = policy.witness_problem(line, selectors.witness_facts(line.event_id))
             if problem:
