@@ -398,6 +398,9 @@ SESSION_COOKIE_AGE = OPS_SESSION_MAX_HOURS * 3600
 MFA_ADAPTER = "ersen_ops.core.access.adapters.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_TOTP_ISSUER = "Ersen Ops"
+# Accept the code of the step before or after too (RFC 6238's clock-drift allowance): a code typed in the last
+# seconds of its step still works; a used code stays refused for all three steps (allauth).
+MFA_TOTP_TOLERANCE = 1
 MFA_ALLOW_UNVERIFIED_EMAIL = True  # email is not how anyone logs in here; accounts are made by superusers
 # Codes are throttled like passwords (OPS_LOGIN_MAX_FAILURES per OPS_LOGIN_COOLOFF_MINUTES, per user), counted in
 # the shared cache below (ersen_ops.core.access.forms); allauth refuses a code replayed inside its step (same cache).

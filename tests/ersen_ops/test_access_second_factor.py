@@ -199,3 +199,11 @@ def test_a_misspelt_required_role_stops_start_up_with_one_line():
     assert "Configuration error: OPS_MFA_REQUIRED_GROUPS: unknown role 'Operator'; the roles are" in result.stderr
     result = run_manage("check", env={"DEBUG": "1", "OPS_SESSION_IDLE_MINUTES": "800", "OPS_SESSION_MAX_HOURS": "12"})
     assert "OPS_SESSION_IDLE_MINUTES: must be at most OPS_SESSION_MAX_HOURS × 60 (720), got 800" in result.stderr
+
+
+def test_the_code_of_the_previous_step_is_still_accepted_once(browser_client, db):
+    operator = user_with_role("op-drift", roles.OPERATORS)
+    enrol_totp(operator)
+    late = totp_code(operator, at=time.time() - 30)  # typed as its step ended (MFA_TOTP_TOLERANCE = 1)
+    password_step(browser_client, "op-drift")
+    assert browser_client.post("/accounts/2fa/authenticate/", {"code": late}).status_code == 302
