@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.conftest import require_program
 
 ROOT = Path(__file__).resolve().parents[2]
-GENEROUS = 60  # seconds: only a hung process reaches this; the assertions are about processes, not time
+GENEROUS = 180  # seconds: only a hung process reaches this (a fresh `make run` migrates first); the assertions are about processes, not time
 
 
 def _free_port() -> int:
