@@ -7,6 +7,7 @@ line naming the variable (see `ersen_ops/config.py`).
 from __future__ import annotations
 
 import ipaddress as _ipaddress
+import os as _os
 import sys
 from datetime import date as _date
 from datetime import timedelta as _timedelta
@@ -20,7 +21,8 @@ from ersen_ops.core import roles as _roles
 from ersen_ops.core.sso import policy as _sso_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-_env_file = BASE_DIR / ".env"
+# OPS_ENV_FILE names another file (tests use it to show a folder without one).
+_env_file = Path(_os.environ.get("OPS_ENV_FILE") or BASE_DIR / ".env")
 if _env_file.exists():
     config.env.read_env(str(_env_file), overwrite=False)
 
