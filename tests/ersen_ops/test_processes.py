@@ -52,19 +52,25 @@ def _web_answers(port: int) -> bool:
         return False
 
 
-def test_ctrl_c_stops_the_web_server_the_worker_and_all_their_children(tmp_path):
+def _make_run_env(tmp_path, *, database: str, workers: int) -> tuple[str, str, dict]:
+    """make, a marker that tags every process started, and a bare environment for `make run` on its own database."""
     make = require_program("make")
     require_program("honcho", str(ROOT / ".venv" / "bin" / "honcho"))
     marker = f"ersen-test-{tmp_path.name}"
-    db = tmp_path / "dev.sqlite3"
+    db = tmp_path / database
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
         "DJANGO_SETTINGS_MODULE": "ersen_ops.settings",
         "DATABASE_URL": f"sqlite:///{db}",
-        "Q_WORKERS": "2",
+        "Q_WORKERS": str(workers),
         "ERSEN_TEST_MARKER": marker,
     }
+    return make, marker, env
+
+
+def test_ctrl_c_stops_the_web_server_the_worker_and_all_their_children(tmp_path):
+    make, marker, env = _make_run_env(tmp_path, database="dev.sqlite3", workers=2)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env={**env, "DEBUG": "1"}, check=True, timeout=180
     )

@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 
 from ersen_ops.config import url_of_addr
-from tests.conftest import require_program
-from tests.ersen_ops.test_processes import GENEROUS, _free_port, _processes_with, _wait_until, _web_answers
+from tests.ersen_ops.test_processes import (
+    GENEROUS,
+    _free_port,
+    _make_run_env,
+    _processes_with,
+    _wait_until,
+    _web_answers,
+)
 from tests.ersen_ops.test_settings import run_manage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,18 +49,7 @@ def test_the_status_page_url_follows_the_run_address_unless_set_explicitly():
 
 
 def test_make_run_with_addr_puts_that_address_into_links_and_the_demo_data(tmp_path):
-    make = require_program("make")
-    require_program("honcho", str(ROOT / ".venv" / "bin" / "honcho"))
-    marker = f"ersen-test-{tmp_path.name}"
-    db = tmp_path / "run.sqlite3"
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "DJANGO_SETTINGS_MODULE": "ersen_ops.settings",
-        "DATABASE_URL": f"sqlite:///{db}",
-        "Q_WORKERS": "1",
-        "ERSEN_TEST_MARKER": marker,
-    }
+    make, marker, env = _make_run_env(tmp_path, database="run.sqlite3", workers=1)
     port, ssh_port = _free_port(), _free_port()
     command = [make, "-s", "-o", ".venv/.installed", "run", f"ADDR=127.0.0.1:{port}", f"SANDBOX_SSH_PORT={ssh_port}"]
     log = tmp_path / "run.log"
