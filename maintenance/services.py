@@ -752,9 +752,22 @@ def _system_approve(
     )
     approval.full_clean(validate_constraints=False)
     approval.save()
+    return _approved(
+        SYSTEM_ACTOR,
+        window,
+        item,
+        approval,
+        now=now,
+        evidence=f"{approval.evidence_type.model} #{approval.evidence_id}" if evidence is not None else "",
+        evidence_summary=summary,
+    )
+
+
+def _approved(actor, window: MaintenanceWindow, item: ChecklistItem, approval: Approval, *, now, **details):
+    """After an approval is saved: the item's done state, the audit event (with `details`), a possible close."""
     became_done = _refresh_done(item, window, now)
     record(
-        actor=SYSTEM_ACTOR,
+        actor=actor,
         action="maintenance.checklist.approved",
         target=window,
         data={
@@ -762,8 +775,7 @@ def _system_approve(
             "item_id": item.pk,
             "phase": item.phase,
             "approval_id": approval.pk,
-            "evidence": f"{approval.evidence_type.model} #{approval.evidence_id}" if evidence is not None else "",
-            "evidence_summary": summary,
+            **details,
             "item_done": item.done_at is not None,
             "became_done": became_done,
         },
@@ -867,24 +879,7 @@ def checklist_approve(
     if locked.key == ItemKey.ROLLBACK_PLAN:
         summary = f"Rollback plan at approval time:\n{window.rollback_plan.strip()}"
     approval = _save_approval(locked, actor, actor_name, now=now, note=note, evidence_url=evidence_url, summary=summary)
-    became_done = _refresh_done(locked, window, now)
-    record(
-        actor=actor,
-        action="maintenance.checklist.approved",
-        target=window,
-        data={
-            "item": locked.text,
-            "item_id": locked.pk,
-            "phase": locked.phase,
-            "approval_id": approval.pk,
-            "note": approval.note,
-            "evidence_url": approval.evidence_url,
-            "item_done": locked.done_at is not None,
-            "became_done": became_done,
-        },
-    )
-    _maybe_close(window, now=now)
-    return approval
+    return _approved(actor, window, locked, approval, now=now, note=approval.note, evidence_url=approval.evidence_url)
 
 
 def _save_approval(item, actor, actor_name, *, now, note="", evidence_url="", summary="") -> Approval:
