@@ -8,14 +8,20 @@ Times: Pacific (`OPS_MAINTENANCE_TZ`, the zone of the maintenance policy and the
 from __future__ import annotations
 
 import json
-import zoneinfo
 from datetime import datetime, timedelta
 
 from django import template
-from django.conf import settings
 from django.utils import timezone
-from django.utils.dateformat import format as dformat
 from django.utils.html import format_html
+
+from ersen_ops.core.wording import (  # noqa: F401 (re-exported: callers import the formatters from here too)
+    in_local,
+    in_pacific,
+    in_utc,
+    local_and_pacific_text,
+    operator_zone_differs,
+    pacific,
+)
 
 register = template.Library()
 
@@ -34,34 +40,10 @@ def badge(label: str, colour: str | None = None, value: str = ""):
     )
 
 
-def pacific(dt):
-    if dt is None:
-        return None
-    return timezone.localtime(dt, zoneinfo.ZoneInfo(settings.OPS_MAINTENANCE_TZ))
-
-
-@register.filter
-def in_pacific(dt, fmt: str = "D Y-m-d H:i T"):
-    """A datetime in the maintenance zone (America/Los_Angeles), e.g. 'Tue 2026-12-01 02:00 PST'."""
-    local = pacific(dt)
-    return dformat(local, fmt) if local else "—"
-
-
-@register.filter
-def in_utc(dt, fmt: str = "Y-m-d H:i \\U\\T\\C"):
-    return dformat(timezone.localtime(dt, zoneinfo.ZoneInfo("UTC")), fmt) if dt else "—"
-
-
-def operator_zone_differs() -> bool:
-    """True when the operator's zone (from the browser) is neither Pacific nor UTC: then it is shown too."""
-    key = getattr(timezone.get_current_timezone(), "key", str(timezone.get_current_timezone()))
-    return key not in (settings.OPS_MAINTENANCE_TZ, "UTC", "Etc/UTC")
-
-
-@register.filter
-def in_local(dt, fmt: str = "D Y-m-d H:i T"):
-    """A datetime in the operator's zone (the browser's, else UTC)."""
-    return dformat(timezone.localtime(dt), fmt) if dt else "—"
+# The date formatters live in the wording module; these are their template names.
+register.filter("in_pacific", in_pacific)
+register.filter("in_utc", in_utc)
+register.filter("in_local", in_local)
 
 
 @register.filter
@@ -74,23 +56,6 @@ def local_and_pacific(dt):
     return format_html(
         '<time datetime="{}" title="{}">{}</time>', dt.isoformat(), in_utc(dt), local_and_pacific_text(dt)
     )
-
-
-def local_and_pacific_text(dt) -> str:
-    """`local_and_pacific` as plain text, for messages: 'Fri 11:42 CET · 02:42 PST', one time on Pacific time."""
-    if dt is None:
-        return "—"
-    now = timezone.now()
-
-    def short(local):
-        today = timezone.localtime(now, local.tzinfo).date()
-        return dformat(local, "H:i T" if local.date() == today else "D j M H:i T")
-
-    parts = []
-    if getattr(timezone.get_current_timezone(), "key", "") != settings.OPS_MAINTENANCE_TZ:
-        parts.append(short(timezone.localtime(dt)))  # the operator's zone (UTC without the browser's cookie)
-    parts.append(short(pacific(dt)))
-    return " · ".join(dict.fromkeys(parts))
 
 
 # Time left → colour class, for every countdown to a due time. The first step whose limit (seconds) the time
