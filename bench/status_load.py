@@ -253,7 +253,7 @@ def uncached_render_ms(repeat: int = 5) -> float:
     from django.db import connection
     from django.test import RequestFactory
 
-    from ersen_ops.status import caching, views
+    from statuspage import caching, views
 
     request = RequestFactory(HTTP_HOST="127.0.0.1").get(STATUS_PATH)
     times = []

@@ -59,7 +59,7 @@ try:
     # Ports of `make sandbox-host` (SANDBOX_SSH_PORT / SANDBOX_TLS_PORT in the Makefile): the demo host points there.
     OPS_SANDBOX_SSH_PORT = config.integer("OPS_SANDBOX_SSH_PORT", 2222, minimum=1, maximum=65535)
     OPS_SANDBOX_TLS_PORT = config.integer("OPS_SANDBOX_TLS_PORT", 8443, minimum=1, maximum=65535)
-    # Public status page and Statuspage v2 API (ersen_ops.status).
+    # Public status page and Statuspage v2 API (statuspage/, over the records of ersen_ops.status).
     OPS_STATUS_PAGE_ID = config.string("OPS_STATUS_PAGE_ID", "ersen")
     OPS_STATUS_PAGE_TIME_ZONE = config.string("OPS_STATUS_PAGE_TIME_ZONE", OPS_MAINTENANCE_TZ)
     OPS_STATUS_CACHE_SECONDS = config.integer("OPS_STATUS_CACHE_SECONDS", 30, minimum=0, maximum=3600)
@@ -234,6 +234,8 @@ INSTALLED_APPS = [
     "incidents",
     "runbooks",
     "subscribers",
+    "statuspage",  # the public page, API, feeds, calendar: reads status and the domain apps
+    "controlroom",  # the admin index spanning every app (top layer)
 ]
 
 MIDDLEWARE = [

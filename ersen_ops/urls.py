@@ -4,8 +4,8 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
+from controlroom.views import control_room_view
 from ersen_ops.core import views as core_views
-from ersen_ops.core.admin_views import control_room_view
 from ersen_ops.core.sso import admin as sso_admin
 
 admin.site.site_header = "Ersen Ops"
@@ -27,7 +27,7 @@ urlpatterns = [
     # Public subscriptions (no login; signed links): /subscribe, /subscriptions/confirm|manage|unsubscribe/<token>
     path("", include("subscribers.urls")),
     # Public status (no login): /, /status/, /api/v2/…, /incidents/<id>, /history.atom|rss, /maintenance.ics
-    path("", include("ersen_ops.status.urls")),
+    path("", include("statuspage.urls")),
 ]
 
 handler404 = "ersen_ops.core.views.not_found"

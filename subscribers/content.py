@@ -18,9 +18,9 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from ersen_ops.core.validators import one_line
-from ersen_ops.status import ical, selectors, serializers
 from ersen_ops.status.models import CalendarSequence
-from ersen_ops.status.snapshot import calendar_fields
+from statuspage import ical, selectors, serializers
+from statuspage.snapshot import calendar_fields
 from subscribers import tokens
 
 MANAGE_PLACEHOLDER = "__ERSEN_MANAGE_URL__"

@@ -33,9 +33,9 @@ from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.notifications.choices import DeliveryStatus, SubscriberChannel
 from ersen_ops.notifications.models import NotificationDelivery
 from ersen_ops.status import selectors as status_selectors
-from ersen_ops.status import serializers
 from ersen_ops.status.models import Component, StatusPost
-from ersen_ops.status.snapshot import shortlink
+from statuspage import serializers
+from statuspage.snapshot import shortlink
 from subscribers import content, policy, selectors, services, tokens
 from subscribers.choices import (
     NOTICE_TRANSITIONS,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from ersen_ops.status.services import calendar_sequence_sync, status_version_bump
-from ersen_ops.status.snapshot import calendar_fields
+from statuspage.snapshot import calendar_fields
 
 M2M_ACTIONS = {"post_add", "post_remove", "post_clear"}
 

@@ -69,7 +69,7 @@ def browser():
 @pytest.fixture(autouse=True)
 def _fresh_public_cache():
     """A flushed database restarts the status version at 0: forget documents rendered for an earlier test."""
-    from ersen_ops.status import caching
+    from statuspage import caching
 
     caching.documents.clear()
     yield

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from ersen_ops.core import dashboard as dash
+from controlroom import dashboard as dash
 from ersen_ops.core.choices import Phase
 from ersen_ops.core.services import site_settings_set_phase
 from ersen_ops.notifications.choices import DeliveryStatus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ersen_ops.status import caching
+from statuspage import caching
 
 
 @pytest.fixture(autouse=True)

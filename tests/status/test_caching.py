@@ -10,10 +10,10 @@ import pytest
 from django.db import connection
 from django.utils.http import http_date
 
-from ersen_ops.status import caching
 from ersen_ops.status.models import Component, StatusVersion
 from incidents.models import IncidentComponent, IncidentUpdate
 from maintenance.models import MaintenanceWindow
+from statuspage import caching
 from tests.status.factories import build_example, make_component, publish, utc
 
 pytestmark = pytest.mark.django_db

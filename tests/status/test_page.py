@@ -167,7 +167,7 @@ def test_times_are_machine_readable_with_pacific_beside_and_readable_without_jav
     ) in html
     # The script only rewrites <time> text to the viewer's zone; everything is in the HTML without it.
     assert '<script src="/static/status/local-times.js" defer></script>' in html
-    script = (Path(settings.BASE_DIR) / "ersen_ops/status/static/status/local-times.js").read_text()
+    script = (Path(settings.BASE_DIR) / "statuspage/static/status/local-times.js").read_text()
     assert "time[data-local]" in script and "Intl.DateTimeFormat" in script
     assert "fetch(" not in script and "XMLHttpRequest" not in script
     assert all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", t) for t in outline(html.encode()).times)

@@ -9,10 +9,10 @@ import time_machine
 from django.contrib.contenttypes.models import ContentType
 
 from ersen_ops.notifications.models import NotificationDelivery
-from ersen_ops.status import caching
 from ersen_ops.status.models import StatusPost
 from incidents.models import Incident, IncidentComponent, IncidentUpdate
 from maintenance.models import MaintenanceWindow
+from statuspage import caching
 from tests.status.factories import build_example, utc
 
 pytestmark = pytest.mark.django_db

@@ -40,7 +40,7 @@ def page_settings(settings):
 
 @pytest.fixture(autouse=True)
 def _fresh_status_cache():
-    from ersen_ops.status import caching
+    from statuspage import caching
 
     caching.documents.clear()
     yield

@@ -16,8 +16,8 @@ from django.utils import feedgenerator
 from django.utils.html import escape
 
 from ersen_ops.core.markup import markdown_to_html
-from ersen_ops.status import selectors
-from ersen_ops.status.snapshot import page_url
+from statuspage import selectors
+from statuspage.snapshot import page_url
 
 
 class _Stable:

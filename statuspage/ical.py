@@ -14,8 +14,8 @@ from urllib.parse import urlparse
 from django.conf import settings
 from icalendar import Calendar, Event
 
-from ersen_ops.status import selectors
-from ersen_ops.status.snapshot import shortlink
+from statuspage import selectors
+from statuspage.snapshot import shortlink
 
 PRODID = "-//Ersen Ops//Public maintenance calendar//EN"
 

@@ -1,11 +1,11 @@
-"""Admin pages of the core app: the control room (the admin index with the dashboard above the app list)."""
+"""The control room (the admin index with the dashboard above the app list): the top layer, wired by ersen_ops/urls.py."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.utils import timezone
 
-from ersen_ops.core.dashboard import dashboard
+from controlroom.dashboard import dashboard
 
 AUDIT_PARAM, WITH_SYSTEM = "audit", "all"  # ?audit=all: system events in "Last 20 audit events" too
 

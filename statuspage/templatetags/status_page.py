@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils.html import format_html
 
 from ersen_ops.core.templatetags.ops import in_pacific, in_utc
-from ersen_ops.status.serializers import iso
+from statuspage.serializers import iso
 
 register = template.Library()
 

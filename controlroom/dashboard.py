@@ -70,8 +70,8 @@ class PublicStatus:
 
 def public_status(*, now: datetime) -> PublicStatus:
     """The page indicator and components exactly as the public summary computes them (constant queries)."""
-    from ersen_ops.status import selectors as status_selectors
     from ersen_ops.status.choices import COMPONENT_STATUS_COLOURS, ComponentStatus
+    from statuspage import selectors as status_selectors
 
     snapshot = status_selectors.summary_snapshot(fallback_updated_at=now)
     by_id = {c.id: c for c in snapshot.components}

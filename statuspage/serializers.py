@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from django.conf import settings
 
-from ersen_ops.status.snapshot import PublicComponent, PublicEvent, PublicUpdate, StatusSnapshot
+from statuspage.snapshot import PublicComponent, PublicEvent, PublicUpdate, StatusSnapshot
 
 
 def iso(moment: datetime | None) -> str | None:

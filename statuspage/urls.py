@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.urls import path, re_path
 
-from ersen_ops.status import views
+from statuspage import views
 
 app_name = "status"
 

@@ -18,9 +18,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from ersen_ops.status import caching, feeds, ical, selectors, serializers
 from ersen_ops.status.choices import COMPONENT_STATUS_COLOURS
-from ersen_ops.status.snapshot import page_url
+from statuspage import caching, feeds, ical, selectors, serializers
+from statuspage.snapshot import page_url
 
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
