@@ -674,6 +674,205 @@ def check_on_call_confirmation(f: ApprovalFacts) -> list[Violation]:
     return []
 
 
+# --- The deploy gate (CI asks: may I deploy these components now?) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class GateWindow:
+    """A window as the deploy gate sees it: in progress (or the one the caller named), with its open "before" items."""
+
+    public_id: str
+    title: str
+    type: str
+    status: str
+    components: frozenset  # component names
+    open_before_items: tuple[str, ...] = ()
+    justification: str = ""  # emergency: why it started with open items / overrides a freeze
+    eta: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GateFacts:
+    phase: str
+    components: tuple[str, ...]  # the deploy's components, by name
+    windows: tuple[GateWindow, ...] = ()  # in-progress windows on those components, and the named one
+    freezes: tuple[FreezeFacts, ...] = ()
+    window: str = ""  # the public id of the window the caller named, if any
+    unknown_components: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    allowed: bool
+    reasons: tuple[str, ...]  # in words: refusals first, then what the decision rests on and reminders
+    refused_by: tuple[str, ...] = ()  # the rules that refused: components | window | checklist | freeze
+    windows: tuple[str, ...] = ()  # public ids of the windows the deploy runs under
+
+
+PRELAUNCH_GATE_REMINDER = (
+    f"Still notify via Discord/Slack if downtime > {fmt_duration(PRELAUNCH_NOTIFY_OVER)} (the seed's pre-launch rule)."
+)
+
+
+def _names_list(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names))
+
+
+def _window_label(w: GateWindow) -> str:
+    return f"{POLICY[w.type].name} window “{w.title}” ({w.public_id})"
+
+
+def _freezes_now(freezes: Iterable[FreezeFacts], now: datetime) -> list[FreezeFacts]:
+    return [f for f in freezes if f.start <= now < f.end]
+
+
+def _may_override(w: GateWindow) -> bool:
+    """An emergency window with a written justification may deploy inside a freeze and with open "before" items."""
+    rule = POLICY[w.type]
+    return rule.may_override_freeze and rule.may_start_early and bool(w.justification.strip())
+
+
+def _no_window_hint() -> str:
+    routine, urgent = POLICY[MaintenanceType.ROUTINE], POLICY[MaintenanceType.URGENT]
+    return (
+        f"Schedule and start a window first: routine ({fmt_duration(routine.notice)} notice, "
+        f"{routine.window_text}), urgent for security fixes ({fmt_duration(urgent.notice)} notice) "
+        "or emergency for a critical outage (immediate)."
+    )
+
+
+def deploy_gate(facts: GateFacts, now: datetime) -> GateDecision:
+    """May a deploy of `facts.components` go out at `now`? The answer and its reasons in words.
+
+    Post-launch a deploy needs an in-progress window covering every one of its components whose "before"
+    checklist is complete, and never runs inside a freeze; the window's type brings its own rules (an emergency
+    window with a written justification may deploy with open "before" items and inside a freeze, as it may
+    start). Pre-launch deploys go out on the fly, with the seed's reminder to announce downtime over 5 minutes.
+    A freeze holds in both phases, as it does for scheduling.
+    """
+    refusals: list[tuple[str, str]] = []
+    notes: list[str] = []
+    used: list[str] = []
+    requested = tuple(dict.fromkeys(facts.components))
+
+    if facts.unknown_components:
+        refusals.append(
+            (
+                "components",
+                f"Unknown component(s): {_names_list(facts.unknown_components)}. Use the names shown on the status page.",
+            )
+        )
+    if not requested and not facts.unknown_components:
+        refusals.append(("components", "Name at least one component the deploy touches (e.g. --components api)."))
+
+    named = None
+    if facts.window:
+        named = next((w for w in facts.windows if w.public_id == facts.window), None)
+        if named is None:
+            refusals.append(("window", f"There is no maintenance window {facts.window}."))
+
+    freezes = _freezes_now(facts.freezes, now)
+    if facts.phase == Phase.POSTLAUNCH:
+        if named is not None and named.status != WindowStatus.IN_PROGRESS:
+            refusals.append(
+                (
+                    "window",
+                    f"{_window_label(named)} is {WindowStatus(named.status).label.lower()}, not in progress: "
+                    "a deploy runs only while its window is in progress (start it first).",
+                )
+            )
+            candidates: list[GateWindow] = []
+        elif named is not None:
+            candidates = [named]
+        else:
+            candidates = [w for w in facts.windows if w.status == WindowStatus.IN_PROGRESS]
+        covering: dict[str, GateWindow] = {}
+        for name in requested:
+            window = next((w for w in candidates if name in w.components), None)
+            if window is not None:
+                covering[name] = window
+        uncovered = [n for n in requested if n not in covering]
+        if uncovered and candidates:
+            what = f"{_window_label(named)} does not cover" if named else "No in-progress maintenance window covers"
+            refusals.append(("window", f"{what} {_names_list(uncovered)}. {_no_window_hint()}"))
+        elif uncovered and not (named is not None and named.status != WindowStatus.IN_PROGRESS):
+            refusals.append(
+                (
+                    "window",
+                    f"Post-launch, a deploy needs an in-progress maintenance window covering its components; none "
+                    f"is in progress on {_names_list(uncovered)}. {_no_window_hint()}",
+                )
+            )
+        for window in dict.fromkeys(covering.values()):
+            used.append(window.public_id)
+            on = _names_list(n for n, w in covering.items() if w is window)
+            if window.open_before_items and not _may_override(window):
+                hint = (
+                    " An emergency window may go ahead with a written justification."
+                    if POLICY[window.type].may_start_early
+                    else ""
+                )
+                refusals.append(
+                    (
+                        "checklist",
+                        f"{_window_label(window)} has {len(window.open_before_items)} “before” item(s) not done: "
+                        f"{_quote_list(window.open_before_items)}.{hint}",
+                    )
+                )
+            elif window.open_before_items:
+                notes.append(
+                    f"{_window_label(window)} is in progress on {on} with open “before” item(s) "
+                    f"({_quote_list(window.open_before_items)}), justified: “{window.justification.strip()}”."
+                )
+            else:
+                notes.append(f"{_window_label(window)} is in progress on {on}; its “before” checklist is complete.")
+            if window.eta is not None and window.eta < now:
+                notes.append(
+                    f"{_window_label(window)} is past its ETA ({fmt_local(window.eta)}, "
+                    f"{fmt_duration(now - window.eta)} ago): update the ETA if it is running long."
+                )
+        for freeze in freezes:
+            where = f"the freeze “{freeze.name}” ({fmt_local_range(freeze.start, freeze.end)})"
+            overriding = [w for w in dict.fromkeys(covering.values()) if _may_override(w)]
+            if overriding and len(overriding) == len(set(covering.values())):
+                notes.append(f"Inside {where}: overridden by the emergency justification.")
+            else:
+                refusals.append(
+                    (
+                        "freeze",
+                        f"Deploys are frozen: now ({fmt_local(now)}) is inside {where}. Only an emergency window "
+                        "with a written justification may deploy during a freeze.",
+                    )
+                )
+    else:
+        for freeze in freezes:
+            refusals.append(
+                (
+                    "freeze",
+                    f"Deploys are frozen: now ({fmt_local(now)}) is inside the freeze “{freeze.name}” "
+                    f"({fmt_local_range(freeze.start, freeze.end)}), which holds before launch too.",
+                )
+            )
+        notes.append("Pre-launch: deploys may go out on the fly, no maintenance window needed.")
+        for window in facts.windows:
+            if window.status == WindowStatus.IN_PROGRESS and window.components & set(requested):
+                used.append(window.public_id)
+                notes.append(
+                    f"{_window_label(window)} is in progress on {_names_list(window.components & set(requested))}."
+                )
+        notes.append(PRELAUNCH_GATE_REMINDER)
+
+    allowed = not refusals
+    if allowed and facts.phase == Phase.POSTLAUNCH:
+        notes.insert(0, f"Allowed: a deploy of {_names_list(requested)} runs under its maintenance window.")
+    return GateDecision(
+        allowed=allowed,
+        reasons=tuple(m for _, m in refusals) + tuple(notes),
+        refused_by=tuple(dict.fromkeys(r for r, _ in refusals)),
+        windows=tuple(dict.fromkeys(used)),
+    )
+
+
 # --- Can the checklist be completed by the people who exist? ------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet
 
 from maintenance.choices import ACTIVE_STATUSES, ChecklistPhase, WindowStatus
 from maintenance.models import Approval, ChecklistItem, FreezePeriod, MaintenanceWindow
-from maintenance.policy import FreezeFacts, ItemFacts, WindowFacts
+from maintenance.policy import FreezeFacts, GateFacts, GateWindow, ItemFacts, WindowFacts
 
 
 def window_list() -> QuerySet[MaintenanceWindow]:
@@ -148,3 +148,59 @@ def approvers() -> list:
         backend="django.contrib.auth.backends.ModelBackend",
     )
     return [person(u) for u in users.filter(is_staff=True).order_by("username")]
+
+
+def components_by_name(names) -> tuple[list, list[str]]:
+    """(components, unknown names) for names as written by a person or CI: a component's name in any case, or its
+    public id (cmp_…)."""
+    from ersen_ops.status.models import Component
+
+    wanted = [n.strip() for n in names if n and n.strip()]
+    if not wanted:
+        return [], []
+    query = Q()
+    for name in wanted:
+        query |= Q(name__iexact=name) | Q(public_id=name)
+    found = list(Component.objects.filter(query).order_by("position", "name"))
+    unknown = [n for n in wanted if not any(c.name.lower() == n.lower() or c.public_id == n for c in found)]
+    return found, unknown
+
+
+def deploy_gate_facts(*, components, window: str = "", now: datetime, phase: str) -> GateFacts:
+    """What the deploy gate looks at: the components, the in-progress windows on them (and the named window, in
+    whatever state), their open "before" items, and the freezes in force at `now`. Four queries."""
+    found, unknown = components_by_name(components)
+    windows = MaintenanceWindow.objects.filter(
+        Q(status=WindowStatus.IN_PROGRESS, components__in=found) | Q(public_id=window or None)
+    ).distinct()
+    windows = windows.prefetch_related(
+        "components",
+        Prefetch(
+            "checklist_items",
+            queryset=ChecklistItem.objects.filter(phase=ChecklistPhase.BEFORE, done_at__isnull=True),
+            to_attr="open_before",
+        ),
+    )
+    return GateFacts(
+        phase=phase,
+        components=tuple(c.name for c in found),
+        windows=tuple(
+            GateWindow(
+                public_id=w.public_id,
+                title=w.title,
+                type=w.type,
+                status=w.status,
+                components=frozenset(c.name for c in w.components.all()),
+                open_before_items=tuple(i.text for i in sorted(w.open_before, key=lambda i: (i.order, i.id))),
+                justification=w.emergency_justification,
+                eta=w.eta,
+            )
+            for w in windows
+        ),
+        freezes=tuple(
+            FreezeFacts(name=f.name, start=f.start, end=f.end)
+            for f in FreezePeriod.objects.filter(start__lte=now, end__gt=now)
+        ),
+        window=window,
+        unknown_components=tuple(unknown),
+    )
