@@ -127,7 +127,9 @@ try:
     OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER = config.integer(
         "OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER", 10, minimum=1, maximum=1000
     )
-    OPS_SUBSCRIBER_FANOUT_CHUNK = config.integer("OPS_SUBSCRIBER_FANOUT_CHUNK", 200, minimum=1, maximum=5000)
+    OPS_SUBSCRIBER_FANOUT_CHUNK = config.integer("OPS_SUBSCRIBER_FANOUT_CHUNK", 500, minimum=1, maximum=5000)
+    # Deliveries one send task carries (one SMTP connection for the emails among them; webhooks concurrently).
+    OPS_NOTIFY_SEND_BATCH = config.integer("OPS_NOTIFY_SEND_BATCH", 500, minimum=1, maximum=5000)
     # Sender of subscriber email (empty: OPS_EMAIL_FROM), e.g. "Ersen Status <status@ersen.xyz>".
     OPS_SUBSCRIBER_EMAIL_FROM = config.string("OPS_SUBSCRIBER_EMAIL_FROM", "")
     # Login lockout (django-axes): failures per username and, separately, per client address.

@@ -30,8 +30,9 @@ from django.utils import timezone
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.queue import enqueue_on_commit
-from ersen_ops.notifications.choices import DeliveryStatus, SubscriberChannel
+from ersen_ops.notifications.choices import SubscriberChannel
 from ersen_ops.notifications.models import NotificationDelivery
+from ersen_ops.notifications.services import deliveries_queue_bulk
 from ersen_ops.status import selectors as status_selectors
 from ersen_ops.status.models import Component, StatusPost
 from statuspage import serializers
@@ -61,7 +62,6 @@ logger = logging.getLogger(__name__)
 
 ACTOR = "system:subscribers-fanout"
 CHUNK_TASK = "subscribers.tasks.deliver_chunk"
-SEND_TASK = services.SEND_TASK
 # A chunk not done this long after it was planned lost its task (a worker died): the sweeper queues it again.
 STALE_CHUNK_SECONDS = 300
 
@@ -441,8 +441,6 @@ def chunk_deliver(*, chunk_id: int, now: datetime | None = None) -> int:
                     "deliveries": notice.deliveries_queued,
                 },
             )
-        for delivery in deliveries:
-            enqueue_on_commit(SEND_TASK, delivery.pk)
     return len(deliveries)
 
 
@@ -460,7 +458,6 @@ def _delivery(notice: Notice, *, channel: str, target: str, subject: str, messag
         else "Statuspage webhook JSON",
         related_type=ct,
         related_id=str(notice.pk),
-        status=DeliveryStatus.QUEUED,
     )
 
 
@@ -491,7 +488,7 @@ def _email_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDelive
         )
         for s in recipients
     ]
-    NotificationDelivery.objects.bulk_create(deliveries)
+    deliveries_queue_bulk(deliveries=deliveries)
     SubscriberMessage.objects.bulk_create(
         SubscriberMessage(delivery=d, kind=MessageKind.NOTICE, notice=notice, subscriber=s)
         for d, s in zip(deliveries, recipients, strict=True)
@@ -520,7 +517,7 @@ def _webhook_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDeli
         )
         for w in recipients
     ]
-    NotificationDelivery.objects.bulk_create(deliveries)
+    deliveries_queue_bulk(deliveries=deliveries)
     SubscriberMessage.objects.bulk_create(
         SubscriberMessage(delivery=d, kind=MessageKind.NOTICE, notice=notice, webhook=w)
         for d, w in zip(deliveries, recipients, strict=True)

@@ -26,10 +26,10 @@ from django.utils import timezone
 from ersen_ops.audit.services import record
 from ersen_ops.core.db import db_retry
 from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefused
-from ersen_ops.core.queue import enqueue_on_commit
-from ersen_ops.notifications.choices import DeliveryStatus, SubscriberChannel
+from ersen_ops.notifications.choices import SubscriberChannel
 from ersen_ops.notifications.models import NotificationDelivery
 from ersen_ops.notifications.outbound import literal_address_refusal
+from ersen_ops.notifications.services import deliveries_queue
 from ersen_ops.status.models import Component
 from subscribers import content, policy, selectors, tokens
 from subscribers.choices import (
@@ -42,7 +42,6 @@ from subscribers.choices import (
 )
 from subscribers.models import RateLimitCounter, Subscriber, SubscriberMessage, WebhookSubscriber
 
-SEND_TASK = "ersen_ops.notifications.tasks.send_delivery"
 PUBLIC_ACTOR = "system:public-subscribe"
 LINK_ACTOR = "system:subscriber-link"
 CHANNEL_ACTOR = "system:subscriber-webhooks"
@@ -147,18 +146,9 @@ def queue_email(
         template_names=", ".join(content.EMAIL_TEMPLATES[kind]),
         related_type=ContentType.objects.get_for_model(related),
         related_id=str(related.pk),
-        status=DeliveryStatus.QUEUED,
     )
-    delivery.full_clean(validate_unique=False)
-    delivery.save()
+    deliveries_queue(delivery=delivery, actor=actor)
     SubscriberMessage.objects.create(delivery=delivery, kind=kind, subscriber=subscriber)
-    record(
-        actor=actor,
-        action="notification.queued",
-        target=delivery,
-        data={"event": event, "channel": delivery.channel, "target": delivery.target_name, "subject": delivery.subject},
-    )
-    enqueue_on_commit(SEND_TASK, delivery.pk)
     return delivery
 
 

@@ -37,7 +37,6 @@ from django.utils import timezone
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.db import RETRYABLE, DatabaseUnavailable, call_with_retry, db_retry
-from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.core.validators import one_line
 from ersen_ops.notifications import policy
 from ersen_ops.notifications.channels import (
@@ -54,7 +53,6 @@ from ersen_ops.notifications.models import NotificationDelivery
 logger = logging.getLogger(LOGGER_NAME)
 
 ACTOR = "system:notifications"
-SEND_TASK = "ersen_ops.notifications.tasks.send_delivery"
 # A claim older than this belongs to a dead worker: an attempt stops starting new parts after
 # channels.ATTEMPT_BUDGET_SECONDS and each HTTP call is bounded by the connect/read timeouts.
 STALE_CLAIM_SECONDS = 600
@@ -291,10 +289,13 @@ def deliveries_sweep(*, now=None) -> dict[str, int]:
         Q(next_attempt_at__lte=now)
         | Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=LOST_TASK_SECONDS))
     )
-    # Oldest first and capped, so a backlog after an outage drains steadily instead of flooding the queue.
-    for pk in due.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:SWEEP_BATCH]:
-        enqueue_on_commit(SEND_TASK, pk)
-        counts["queued"] += 1
+    # Oldest first and capped, so a backlog after an outage drains steadily instead of flooding the queue;
+    # one send task per OPS_NOTIFY_SEND_BATCH of them (a retry chunk), each delivery still claimed on its own.
+    from ersen_ops.notifications.services import deliveries_enqueue
+
+    due_ids = list(due.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:SWEEP_BATCH])
+    deliveries_enqueue(due_ids)
+    counts["queued"] = len(due_ids)
     if any(counts.values()):
         logger.info("notification sweep: %s", counts)
     return counts
@@ -336,6 +337,15 @@ def _release_stale_claim(pk: int, *, now) -> str | None:
         )
     logger.warning("delivery %s: %s", pk, row.last_error)
     return outcome
+
+
+def deliveries_send(*, delivery_ids: list[int]) -> dict:
+    """A batch of deliveries (one send task): each is claimed, sent and recorded as by delivery_send."""
+    outcomes: dict[str, int] = {}
+    for delivery_id in dict.fromkeys(delivery_ids):
+        outcome = delivery_send(delivery_id=delivery_id) or "not_claimed"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 def send(delivery_id: int) -> str | None:

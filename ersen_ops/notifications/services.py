@@ -6,6 +6,10 @@ commit; the caller never waits on the network. A rolled-back transaction
 leaves no delivery and sends nothing.
 
 `delivery_resend()` gives a failed (or skipped) delivery another go.
+
+`deliveries_queue()` / `deliveries_queue_bulk()` are the one way a delivery row comes to exist: notify(),
+the resend and the apps above (the subscribers' confirmation emails and notice fan-out) all go through
+them, and they alone name the send task (SEND_TASK: a list of delivery ids, sent by one worker).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import contextvars
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -34,7 +39,8 @@ from ersen_ops.notifications.choices import (
 from ersen_ops.notifications.models import NotificationDelivery
 from ersen_ops.notifications.rendering import base_context, render_for_channel
 
-SEND_TASK = "ersen_ops.notifications.tasks.send_delivery"
+# The one send task: a list of delivery ids, sent by one worker (one SMTP connection for a batch of emails).
+SEND_TASK = "ersen_ops.notifications.tasks.send_deliveries"
 
 # Deliveries queued inside `collect_deliveries()`, so an interface can say what became of them.
 _collected: contextvars.ContextVar[list | None] = contextvars.ContextVar("collected_deliveries", default=None)
@@ -148,26 +154,8 @@ def notify(
             if channel == Channel.PAGER and not dedup_key and related is not None:
                 # Recorded up front so an acknowledge/resolve for the same object meets the same alert.
                 delivery.dedup_key = pager_dedup_key(delivery)
-            delivery.full_clean(validate_unique=False)
-            delivery.save()
-            if channel == Channel.PAGER and not delivery.dedup_key:
-                delivery.dedup_key = pager_dedup_key(delivery)
-                delivery.save(update_fields=["dedup_key"])
-            record(
-                actor=actor,
-                action="notification.queued",
-                target=delivery,
-                data={
-                    "event": event,
-                    "channel": channel,
-                    "target": delivery.target_name,
-                    "subject": delivery.subject,
-                    "related": str(related or ""),
-                },
-            )
-            enqueue_on_commit(SEND_TASK, delivery.pk)
+            deliveries_queue(delivery=delivery, actor=actor, audit_data={"related": str(related or "")})
             deliveries.append(delivery)
-            _collect(delivery)
     return deliveries
 
 
@@ -223,19 +211,65 @@ def delivery_resend(*, actor, delivery: NotificationDelivery, request=None) -> N
             data={"status": original.status, "resent_as": copy.pk, "last_error": original.last_error[:500]},
             request=request,
         )
+        deliveries_queue(delivery=copy, actor=actor, audit_data={"resend_of": original.pk}, request=request)
+    return copy
+
+
+def deliveries_queue(
+    *, delivery: NotificationDelivery, actor, audit_data: dict | None = None, request=None
+) -> NotificationDelivery:
+    """Queue one prepared (unsaved or just saved) delivery: clean, save, audit `notification.queued`, send after
+    commit. Call inside the caller's transaction; a rollback leaves no row and sends nothing."""
+    with transaction.atomic():
+        delivery.status = DeliveryStatus.QUEUED
+        delivery.full_clean(validate_unique=False)
+        delivery.save()
+        if delivery.channel == Channel.PAGER and not delivery.dedup_key:
+            delivery.dedup_key = pager_dedup_key(delivery)
+            delivery.save(update_fields=["dedup_key"])
         record(
             actor=actor,
             action="notification.queued",
-            target=copy,
+            target=delivery,
             data={
-                "event": copy.event,
-                "channel": copy.channel,
-                "target": copy.target_name,
-                "subject": copy.subject,
-                "resend_of": original.pk,
+                "event": delivery.event,
+                "channel": delivery.channel,
+                "target": delivery.target_name,
+                "subject": delivery.subject,
+                **(audit_data or {}),
             },
             request=request,
         )
-        enqueue_on_commit(SEND_TASK, copy.pk)
-    _collect(copy)
-    return copy
+        enqueue_on_commit(SEND_TASK, [delivery.pk])
+    _collect(delivery)
+    return delivery
+
+
+def deliveries_queue_bulk(
+    *, deliveries: list[NotificationDelivery], batch: int | None = None
+) -> list[NotificationDelivery]:
+    """Queue many prepared deliveries at once (a fan-out chunk): one INSERT, and one send task per `batch`
+    (OPS_NOTIFY_SEND_BATCH) deliveries after commit. The caller audits the batch in its own words (one event for
+    the chunk, naming what it is about) in the same transaction; rows are not full_clean'ed one by one, so the
+    caller builds them from values it already validated (one rendered notice)."""
+    if not deliveries:
+        return []
+    with transaction.atomic():
+        for delivery in deliveries:
+            delivery.status = DeliveryStatus.QUEUED
+        NotificationDelivery.objects.bulk_create(deliveries)
+        ids = [d.pk for d in deliveries]
+        size = batch or settings.OPS_NOTIFY_SEND_BATCH
+        for start in range(0, len(ids), size):
+            enqueue_on_commit(SEND_TASK, ids[start : start + size])
+    return deliveries
+
+
+def deliveries_enqueue(ids: list[int], *, batch: int | None = None) -> int:
+    """Queue the sending of existing deliveries (the sweeper's retries), `batch` ids per task; returns the tasks."""
+    size = batch or settings.OPS_NOTIFY_SEND_BATCH
+    tasks = 0
+    for start in range(0, len(ids), size):
+        enqueue_on_commit(SEND_TASK, list(ids[start : start + size]))
+        tasks += 1
+    return tasks
