@@ -1,0 +1,111 @@
+"""A person's approval of a checklist item, and its revocation."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from django.db import transaction
+
+from ersen_ops.audit.services import actor_fields, record
+from ersen_ops.core.errors import DomainError, PermissionRefused, PolicyViolation
+from maintenance import policy
+from maintenance.choices import ItemKey, WindowStatus
+from maintenance.models import (
+    Approval,
+    ApprovalRevocation,
+    ChecklistItem,
+    MaintenanceWindow,
+)
+from maintenance.services.checklist import (
+    _approved,
+    _refresh_done,
+    _save_approval,
+    approval_facts,
+)
+from maintenance.services.helpers import (
+    PERM_APPROVE,
+    _is_user,
+    _now,
+    _raise_violations,
+    _require,
+)
+from maintenance.services.on_call import checklist_confirm_on_call
+
+
+@transaction.atomic
+def checklist_approve(
+    *, actor, item: ChecklistItem, note: str = "", evidence_url: str = "", now: datetime | None = None
+) -> Approval:
+    """One person's approval of one checklist item (one live approval per person per item).
+
+    The on-call item is the on-call engineer's own confirmation: it goes to `checklist_confirm_on_call`.
+    """
+    now = _now(now)
+    if not _is_user(actor):
+        raise DomainError("A checklist approval by a person needs a user; system approvals carry evidence.")
+    if item.key == ItemKey.ON_CALL_CONFIRMED:
+        return checklist_confirm_on_call(actor=actor, window=item.window, note=note, now=now)
+    _require(actor, PERM_APPROVE, "approving checklist items")
+    window = MaintenanceWindow.objects.select_for_update().get(pk=item.window_id)
+    locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    live = list(locked.approvals.filter(revoked_at__isnull=True).values_list("user_id", flat=True))
+    _, actor_name = actor_fields(actor)
+    facts = approval_facts(window, locked, actor, live=live, note=note, evidence=bool(evidence_url.strip()))
+    # A done item still takes a further approval (a second pair of eyes); the page just doesn't offer it.
+    facts = dataclasses.replace(facts, item_done=False)
+    _raise_violations(policy.check_approval(facts), f"Cannot approve “{locked.text}”:")
+    summary = ""
+    if locked.key == ItemKey.ROLLBACK_PLAN:
+        summary = f"Rollback plan at approval time:\n{window.rollback_plan.strip()}"
+    approval = _save_approval(locked, actor, actor_name, now=now, note=note, evidence_url=evidence_url, summary=summary)
+    return _approved(actor, window, locked, approval, now=now, note=approval.note, evidence_url=approval.evidence_url)
+
+
+@transaction.atomic
+def checklist_revoke(*, actor, approval: Approval, reason: str, now: datetime | None = None) -> ApprovalRevocation:
+    """Withdraw a live approval: recorded as its own row and event; the approval itself is kept."""
+    now = _now(now)
+    item = ChecklistItem.objects.get(pk=approval.item_id)
+    own_confirmation = item.key == ItemKey.ON_CALL_CONFIRMED and _is_user(actor) and approval.user_id == actor.pk
+    if not own_confirmation:  # the on-call engineer may withdraw their own confirmation without the role
+        _require(actor, PERM_APPROVE, "revoking checklist approvals")
+    window = MaintenanceWindow.objects.select_for_update().get(pk=item.window_id)
+    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    locked = Approval.objects.select_for_update().get(pk=approval.pk)
+    if locked.revoked_at is not None:
+        raise PolicyViolation(f"This approval of “{item.text}” was already revoked.")
+    if not (reason or "").strip():
+        raise PolicyViolation("Say why the approval is revoked.")
+    if window.closed_at is not None:
+        raise PolicyViolation(f"“{window}” is closed; its checklist is history.")
+    if window.status == WindowStatus.CANCELLED:
+        raise PolicyViolation(f"“{window}” is cancelled; its checklist is history.")
+    if _is_user(actor) and locked.user_id is not None and locked.user_id != actor.pk and not actor.is_superuser:
+        raise PermissionRefused(f"Only {locked.actor_name} (or a superuser) can revoke their own approval.")
+    _, actor_name = actor_fields(actor)
+    locked.revoked_at = now
+    locked.save(update_fields=["revoked_at"])
+    revocation = ApprovalRevocation.objects.create(
+        approval=locked,
+        revoked_by=actor if _is_user(actor) else None,
+        revoked_by_name=actor_name,
+        revoked_at=now,
+        reason=reason.strip(),
+    )
+    became_open = _refresh_done(item, window, now)
+    record(
+        actor=actor,
+        action="maintenance.checklist.revoked",
+        target=window,
+        data={
+            "item": item.text,
+            "item_id": item.pk,
+            "approval_id": locked.pk,
+            "approved_by": locked.actor_name,
+            "reason": revocation.reason,
+            "item_done": item.done_at is not None,
+            "became_open": became_open,
+        },
+    )
+    return revocation

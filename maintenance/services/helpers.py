@@ -1,0 +1,143 @@
+"""Shared pieces of the window services: permissions, constants, locking, saving, announcing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefused, PolicyViolation
+from ersen_ops.core.services import current_phase
+from ersen_ops.notifications.choices import Channel, PagerAction
+from ersen_ops.notifications.services import notify
+from maintenance import policy
+from maintenance.choices import MaintenanceType, WindowStatus, can_transition
+from maintenance.models import (
+    MaintenanceWindow,
+)
+
+SYSTEM_ACTOR = "system:maintenance"
+SWEEPER_ACTOR = "system:maintenance-sweeper"
+RESOLVING_EVENTS = {"maintenance.completed", "maintenance.cancelled"}
+
+PERM_ADD = "maintenance.add_maintenancewindow"
+PERM_CHANGE = "maintenance.change_maintenancewindow"
+PERM_TRANSITION = "maintenance.transition_maintenancewindow"
+PERM_APPROVE = "maintenance.approve_checklistitem"
+
+# Fields that may still change in each state (anything else is history).
+EDITABLE_FIELDS = {
+    WindowStatus.DRAFT: None,  # everything
+    WindowStatus.SCHEDULED: None,  # everything, re-checked against the policy and re-announced
+    WindowStatus.IN_PROGRESS: {"rollback_plan", "on_call_engineer", "owner"},
+    WindowStatus.COMPLETED: set(),
+    WindowStatus.CANCELLED: set(),
+}
+# Changes to these re-check the scheduling policy of a scheduled window.
+SCHEDULE_FIELDS = {"type", "planned_start", "planned_end", "components"}
+ANNOUNCED_FIELDS = SCHEDULE_FIELDS | {"impact", "reason"}
+WINDOW_FIELDS = (
+    "title",
+    "type",
+    "planned_start",
+    "planned_end",
+    "impact",
+    "reason",
+    "rollback_plan",
+    "owner",
+    "on_call_engineer",
+)
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def _is_user(actor) -> bool:
+    return actor is not None and not isinstance(actor, str)
+
+
+def _require(actor, perm: str, what: str) -> None:
+    """Users need the permission; named system actors act on the system's own authority."""
+    if _is_user(actor) and not actor.has_perm(perm):
+        raise PermissionRefused(f"Your role does not allow {what} ({perm}).")
+
+
+def _lock(window: MaintenanceWindow) -> MaintenanceWindow:
+    return MaintenanceWindow.objects.select_for_update().get(pk=window.pk)
+
+
+def _refresh(target: MaintenanceWindow, source: MaintenanceWindow) -> None:
+    """Copy the saved state back onto the caller's instance, so callers see the result."""
+    for f in source._meta.concrete_fields:
+        setattr(target, f.attname, getattr(source, f.attname))
+
+
+def _transition(window: MaintenanceWindow, target: str, verb: str) -> None:
+    if not can_transition(window.status, target):
+        allowed = ", ".join(WindowStatus(s).label.lower() for s in _sources_of(target))
+        raise InvalidTransition(
+            f"Cannot {verb} “{window}”: it is {window.get_status_display().lower()}"
+            + (f" (only a {allowed} window can be {WindowStatus(target).label.lower()})." if allowed else ".")
+        )
+
+
+def _sources_of(target: str) -> list[str]:
+    from maintenance.choices import TRANSITIONS
+
+    return [s for s, targets in TRANSITIONS.items() if target in targets]
+
+
+def _snapshot(window: MaintenanceWindow) -> dict:
+    return {
+        "status": window.status,
+        "type": window.type,
+        "planned_start": window.planned_start,
+        "planned_end": window.planned_end,
+        "eta": window.eta,
+        "actual_start": window.actual_start,
+        "actual_end": window.actual_end,
+        "closed_at": window.closed_at,
+    }
+
+
+def _clean_and_save(obj: models.Model) -> None:
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise DomainError("The window is not valid:", details=[str(m) for m in exc.messages]) from None
+    obj.save()
+
+
+def _raise_violations(violations: list[policy.Violation], lead: str) -> None:
+    """One readable sentence per broken rule; the Violation objects ride along for forms."""
+    if violations:
+        exc = PolicyViolation(f"{lead} " + " ".join(v.message for v in violations), code=violations[0].rule)
+        exc.violations = violations
+        raise exc
+
+
+def window_channels(window: MaintenanceWindow, phase: str | None = None) -> tuple[str, ...]:
+    phase = phase or window.scheduled_phase or current_phase()
+    return policy.channels_for(window.type, phase, window.planned_duration).channels
+
+
+def _announce(window: MaintenanceWindow, *, event: str, subject: str, body: str, actor, channels=None) -> list:
+    return notify(
+        event=event,
+        channels=channels or window_channels(window),
+        subject=subject,
+        body=body,
+        related=window,
+        actor=actor,
+        # One pager incident per window: the completion or cancellation resolves it.
+        pager_action=PagerAction.RESOLVE if event in RESOLVING_EVENTS else PagerAction.TRIGGER,
+        dedup_key=window.public_id,
+        severity="critical" if window.type == MaintenanceType.EMERGENCY else "info",
+    )
+
+
+def _status_page_delivery(deliveries):
+    return next((d for d in deliveries if d.channel == Channel.STATUS_PAGE), None)
