@@ -16,6 +16,7 @@ One module per concern; this package re-exports their public names, so callers i
 - `approvals`: a person's approval and its revocation
 - `evidence`: evidence from other apps (backups, the #team-ops summary)
 - `editing`, `lifecycle`, `sweepers`, `config` (freezes and checklist templates)
+- `deploy_gate`: may CI deploy these components now (read-only, audited)
 """
 
 from ersen_ops.core.services import current_phase
@@ -34,6 +35,7 @@ from maintenance.services.config import (
     freeze_delete,
     freeze_save,
 )
+from maintenance.services.deploy_gate import deploy_gate_check
 from maintenance.services.editing import window_create, window_update
 from maintenance.services.evidence import checklist_record_backup_evidence, on_delivery_sent
 from maintenance.services.helpers import (
@@ -103,4 +105,5 @@ __all__ = [
     "freeze_delete",
     "checklist_template_snapshot",
     "checklist_template_record_change",
+    "deploy_gate_check",
 ]

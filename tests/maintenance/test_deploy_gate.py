@@ -11,11 +11,11 @@ import time_machine
 from ersen_ops.audit.models import AuditEvent
 from ersen_ops.core.choices import Phase
 from ersen_ops.core.errors import PermissionRefused
-from maintenance import deploy_gate as gate
 from maintenance import services
 from maintenance.choices import ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
 from maintenance.models import Approval
 from maintenance.policy import FreezeFacts, GateFacts, GateWindow, deploy_gate
+from maintenance.services import deploy_gate as gate
 from tests.factories import ComponentFactory, UserFactory
 from tests.maintenance.conftest import approve_phase
 from tests.maintenance.factories import JAN_TUE_0200, FreezePeriodFactory, utc

@@ -10,10 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from ersen_ops.audit.services import record
-from ersen_ops.core.errors import PermissionRefused
+from ersen_ops.core import kit
 from ersen_ops.core.services import current_phase
 from maintenance import policy, selectors
 from maintenance.models import MaintenanceWindow
@@ -41,9 +40,8 @@ def deploy_gate_check(
 ) -> policy.GateDecision:
     """The gate's decision at `now` for a deploy of `components` (optionally under the named window), audited
     with who asked (`details`: e.g. the CI job or the API token)."""
-    now = now or timezone.now()
-    if actor is not None and not isinstance(actor, str) and not actor.has_perm(PERM_VIEW):
-        raise PermissionRefused(f"Your role does not allow asking the deploy gate ({PERM_VIEW}).")
+    now = kit.now_or(now)
+    kit.require(actor, PERM_VIEW, what="asking the deploy gate", anonymous=False)
     names = split_components(components)
     phase = current_phase()
     facts = selectors.deploy_gate_facts(components=names, window=(window or "").strip(), now=now, phase=phase)
