@@ -6,6 +6,11 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents"
 
     def ready(self):
+        from ersen_ops.status.sources import register_component_source
+        from incidents.public_status import SOURCE
+
+        register_component_source(SOURCE)  # status reads what incidents does to the components' public status
+
         from ersen_ops.notifications.reliance import register_reliance
         from incidents.policy import channel_reliances
 

@@ -6,6 +6,11 @@ class MaintenanceConfig(AppConfig):
     verbose_name = "Maintenance"
 
     def ready(self):
+        from ersen_ops.status.sources import register_component_source
+        from maintenance.public_status import SOURCE
+
+        register_component_source(SOURCE)  # status reads what maintenance does to the components' public status
+
         from ersen_ops.notifications.reliance import register_reliance
         from maintenance.policy import channel_reliances
 

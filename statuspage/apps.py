@@ -6,3 +6,8 @@ class StatuspageConfig(AppConfig):
 
     name = "statuspage"
     verbose_name = "Public status page"
+
+    def ready(self) -> None:
+        from statuspage import signals
+
+        signals.connect()

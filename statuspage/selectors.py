@@ -13,12 +13,13 @@ from datetime import datetime, timedelta
 
 from django.db.models import Exists, Max, OuterRef, Prefetch, Q, QuerySet
 
-from ersen_ops.status import policy
+from ersen_ops.status import policy as status_policy
 from ersen_ops.status.models import Component, StatusPost
 from ersen_ops.status.selectors import load_components
 from ersen_ops.status.snapshot import leaf_statuses
 from incidents.models import Incident, IncidentComponent, IncidentUpdate
 from maintenance.models import MaintenanceWindow
+from statuspage import policy
 from statuspage.snapshot import (
     PublicComponent,
     PublicEvent,
@@ -134,7 +135,7 @@ def summary_snapshot(*, fallback_updated_at: datetime) -> StatusSnapshot:
     by_pk = {c.pk: c for c in components}
     incidents = load_incidents(public_incidents().filter(resolved_at__isnull=True).order_by("-opened_at", "-id"), by_pk)
     maintenances = load_maintenances(public_windows().filter(OPEN_WINDOW).order_by("planned_start", "id"), by_pk)
-    indicator, description = policy.rollup(
+    indicator, description = status_policy.rollup(
         component_statuses=leaf_statuses(components),
         unplaced_incident_impacts=[i.impact for i in incidents if i.is_open and not i.components],
         maintenance_in_progress=any(m.status == "in_progress" and not m.components for m in maintenances),

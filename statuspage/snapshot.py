@@ -20,8 +20,8 @@ from datetime import datetime
 
 from django.conf import settings
 
-from ersen_ops.status import policy
 from ersen_ops.status.snapshot import PublicComponent, latest
+from statuspage import policy
 
 
 @dataclass(frozen=True)

@@ -5,16 +5,13 @@ public status. The public documents (incidents, maintenances, history, feeds, ca
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, InterfaceError, OperationalError, connections
-from django.db.models import Max
 
+from ersen_ops.status import sources
 from ersen_ops.status.models import Component, StatusVersion
 from ersen_ops.status.snapshot import PublicComponent, build_components
-from incidents.models import IncidentComponent
-from maintenance.models import MaintenanceWindow
 
 # --- the version check: the only query of a cached request ------------------------------------------
 
@@ -109,44 +106,10 @@ def from_us(us: int) -> datetime:
 # --- components --------------------------------------------------------------------------------------
 
 
-def _window_through():
-    return MaintenanceWindow.components.through
-
-
 def load_components() -> list[PublicComponent]:
-    """All public components with their rolled-up status (5 queries)."""
-    impacts: dict[int, list] = defaultdict(list)
-    for cid, impact, since in IncidentComponent.objects.filter(incident__resolved_at__isnull=True).values_list(
-        "component_id", "impact", "incident__opened_at"
-    ):
-        impacts[cid].append((impact, since))
-    in_maintenance: dict[int, datetime | None] = {}
-    for cid, started in (
-        _window_through()
-        .objects.filter(maintenancewindow__status="in_progress")
-        .values_list("component_id", "maintenancewindow__actual_start")
-    ):
-        in_maintenance[cid] = max(filter(None, (in_maintenance.get(cid), started)), default=None)
-    last_changes: dict[int, datetime] = {}
-    resolved = (
-        IncidentComponent.objects.filter(incident__resolved_at__isnull=False)
-        .order_by()
-        .values("component_id")
-        .annotate(last=Max("incident__resolved_at"))
-        .values_list("component_id", "last")
-    )
-    ended = (
-        _window_through()
-        .objects.filter(maintenancewindow__actual_end__isnull=False)
-        .order_by()
-        .values("component_id")
-        .annotate(last=Max("maintenancewindow__actual_end"))
-        .values_list("component_id", "last")
-    )
-    for cid, last in [*resolved, *ended]:
-        if last is not None and (cid not in last_changes or last > last_changes[cid]):
-            last_changes[cid] = last
+    """All public components with their rolled-up status: one query, plus one per callable of each registered
+    `sources.ComponentSource` (5 with incidents and maintenance)."""
+    impacts, in_maintenance, last_changes = sources.collect()
     return build_components(
         Component.objects.all(), impacts=impacts, in_maintenance=in_maintenance, last_changes=last_changes
     )
-

@@ -1,4 +1,6 @@
-"""Cache invalidation of the public status: bump the version in the same transaction as each change.
+"""Cache invalidation of the public status: bump the version in the same transaction as each change of a status
+record (Component, StatusPost). The domain rows the public status is also made of (incidents, windows) are
+watched by `statuspage.signals`, which sits above them.
 
 Why receivers here (and not business logic in signals, which the conventions forbid): this is
 cache bookkeeping owned by the status app, and it must see every write path to the rows the
@@ -16,13 +18,12 @@ from __future__ import annotations
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from ersen_ops.status.services import calendar_sequence_sync, status_version_bump
-from statuspage.snapshot import calendar_fields
+from ersen_ops.status.services import status_version_bump
 
 M2M_ACTIONS = {"post_add", "post_remove", "post_clear"}
 
 
-def _bump(sender, **kwargs) -> None:
+def bump(sender, **kwargs) -> None:
     if kwargs.get("raw"):
         return
     status_version_bump()
@@ -33,24 +34,16 @@ def _bump_m2m(sender, action: str = "", **kwargs) -> None:
         status_version_bump()
 
 
-def _window_saved(sender, instance, raw=False, **kwargs) -> None:
-    if raw:
-        return
-    status_version_bump()
-    fields = calendar_fields(instance)
-    if fields is not None:
-        calendar_sequence_sync(window_public_id=instance.public_id, fields=fields)
+def connect_bump(models, throughs=(), *, prefix: str = "status") -> None:
+    """Bump the version on every save and delete of `models` and every change of the `throughs` (m2m) tables."""
+    for model in models:
+        post_save.connect(bump, sender=model, dispatch_uid=f"{prefix}_bump_save_{model._meta.label_lower}")
+        post_delete.connect(bump, sender=model, dispatch_uid=f"{prefix}_bump_delete_{model._meta.label_lower}")
+    for through in throughs:
+        m2m_changed.connect(_bump_m2m, sender=through, dispatch_uid=f"{prefix}_bump_m2m_{through._meta.label_lower}")
 
 
 def connect() -> None:
     from ersen_ops.status.models import Component, StatusPost
-    from incidents.models import Incident, IncidentComponent, IncidentUpdate
-    from maintenance.models import MaintenanceWindow
 
-    for model in (Component, Incident, IncidentComponent, IncidentUpdate, StatusPost):
-        post_save.connect(_bump, sender=model, dispatch_uid=f"status_bump_save_{model._meta.label_lower}")
-    for model in (Component, MaintenanceWindow, Incident, IncidentComponent, IncidentUpdate, StatusPost):
-        post_delete.connect(_bump, sender=model, dispatch_uid=f"status_bump_delete_{model._meta.label_lower}")
-    post_save.connect(_window_saved, sender=MaintenanceWindow, dispatch_uid="status_window_saved")
-    for through in (MaintenanceWindow.components.through, Incident.components.through):
-        m2m_changed.connect(_bump_m2m, sender=through, dispatch_uid=f"status_bump_m2m_{through._meta.label_lower}")
+    connect_bump((Component, StatusPost))

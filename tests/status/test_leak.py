@@ -25,13 +25,12 @@ from ersen_ops.audit.services import record
 from ersen_ops.core import roles
 from ersen_ops.core.choices import Phase
 from ersen_ops.core.services import site_settings_set_phase
-from ersen_ops.status import policy
 from ersen_ops.status.services import status_version_bump
 from incidents import services as incident_services
 from maintenance import services
 from maintenance.choices import ChecklistPhase, ItemKey
 from maintenance.models import FreezePeriod, MaintenanceWindow
-from statuspage import caching
+from statuspage import caching, policy
 from tests.factories import ComponentFactory, user_with_role
 from tests.maintenance.conftest import approve_phase
 from tests.maintenance.factories import JAN_TUE_0200, MaintenanceWindowFactory

@@ -10,6 +10,7 @@ import pytest
 from ersen_ops.status import policy
 from incidents.models import Incident, IncidentComponent, IncidentUpdate
 from maintenance.models import MaintenanceWindow
+from statuspage import policy as page_policy
 from tests.status.factories import make_component, utc
 
 OP, UM, DEG, PART, MAJ = "operational", "under_maintenance", "degraded_performance", "partial_outage", "major_outage"
@@ -51,7 +52,7 @@ def test_group_status_is_the_worst_of_its_own_and_its_children():
     ],
 )
 def test_incident_impact_is_the_worst_of_its_components_and_its_level(impacts, level, expected):
-    assert policy.incident_impact(component_impacts=impacts, level=level) == expected
+    assert page_policy.incident_impact(component_impacts=impacts, level=level) == expected
 
 
 @pytest.mark.parametrize(
@@ -101,17 +102,17 @@ def test_every_indicator_has_its_reference_description():
 
 
 def test_maintenance_status_mapping():
-    assert policy.maintenance_status(window_status="draft", closed=False) is None
-    assert policy.maintenance_status(window_status="scheduled", closed=False) == "scheduled"
-    assert policy.maintenance_status(window_status="in_progress", closed=False) == "in_progress"
+    assert page_policy.maintenance_status(window_status="draft", closed=False) is None
+    assert page_policy.maintenance_status(window_status="scheduled", closed=False) == "scheduled"
+    assert page_policy.maintenance_status(window_status="in_progress", closed=False) == "in_progress"
     # The "after" checklist is internal follow-up: completed is completed, open checklist or not.
-    assert policy.maintenance_status(window_status="completed", closed=False) == "completed"
-    assert policy.maintenance_status(window_status="completed", closed=True) == "completed"
-    assert policy.maintenance_status(window_status="cancelled", closed=False) == "completed"
+    assert page_policy.maintenance_status(window_status="completed", closed=False) == "completed"
+    assert page_policy.maintenance_status(window_status="completed", closed=True) == "completed"
+    assert page_policy.maintenance_status(window_status="cancelled", closed=False) == "completed"
 
 
 def test_update_transitions_follow_the_public_timeline():
-    assert policy.update_component_transitions(["investigating", "monitoring", "resolved"], PART) == [
+    assert page_policy.update_component_transitions(["investigating", "monitoring", "resolved"], PART) == [
         (OP, PART),
         (PART, PART),
         (PART, OP),
