@@ -1,0 +1,104 @@
+"""Hosts: create, change, and pin the SSH host key (checked against what the server presents)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ersen_ops.audit.services import actor_fields, record
+from ersen_ops.core.errors import DomainError
+from runbooks import library
+from runbooks.models import Host
+from runbooks.services.common import _require
+
+
+def host_state(host: Host) -> dict:
+    return {
+        "name": host.name,
+        "hostname": host.hostname,
+        "port": host.port,
+        "ssh_user": host.ssh_user,
+        "roles": host.roles,
+        "enabled": host.enabled,
+        "parameter_defaults": host.parameter_defaults,
+        "host_key_fingerprint": host.host_key_fingerprint,
+        "components": sorted(c.name for c in host.components.all()) if host.pk else [],
+    }
+
+
+def host_validate_parameter_defaults(defaults) -> None:
+    if not isinstance(defaults, dict):
+        raise library.ParameterRefused(
+            'Parameter defaults must be a JSON object such as {"backup_dir": "/srv/backups"}.'
+        )
+    for key, value in defaults.items():
+        tasks = [t for t in library.REGISTRY.values() if key in t.param_index]
+        if not tasks:
+            raise library.ParameterRefused(f"No task of the library has a parameter {key!r}.")
+        for task in tasks:
+            task.param_index[key].check(value, task.label)
+
+
+def host_save(*, actor, host: Host, before: dict | None = None, components=None) -> Host:
+    """Create or change a host (the pinned key is only changed by `host_pin_key`)."""
+    _require(actor, "runbooks.change_host" if host.pk else "runbooks.add_host", "editing hosts")
+    host_validate_parameter_defaults(host.parameter_defaults)
+    created = host.pk is None
+    with transaction.atomic():
+        host.full_clean()
+        host.save()
+        if components is not None:
+            host.components.set(components)
+        record(
+            actor=actor,
+            action="runbooks.host.created" if created else "runbooks.host.changed",
+            target=host,
+            data={"before": before or {}, "after": host_state(host)},
+        )
+    return host
+
+
+def host_fetch_key(*, host: Host):
+    """The key the server presents now (network; call outside transactions)."""
+    from runbooks import remote
+
+    try:
+        return remote.fetch_host_key(host.hostname, host.port, timeout=settings.OPS_SSH_CONNECT_TIMEOUT)
+    except remote.RemoteError as exc:
+        raise DomainError(f"Could not fetch the host key of {host.name}: {exc}") from None
+
+
+def host_pin_key(*, actor, host: Host, confirmed_fingerprint: str, now: datetime | None = None) -> Host:
+    """Pin the key the server presents, if it is the one the operator confirmed. Audited with before/after."""
+    _require(actor, "runbooks.pin_host_key", "pinning host keys")
+    key = host_fetch_key(host=host)
+    if key.fingerprint != (confirmed_fingerprint or "").strip():
+        raise DomainError(
+            f"{host.name} now presents {key.describe()}, not the {confirmed_fingerprint or '(none)'} you confirmed. "
+            "Nothing was pinned: check the host and try again."
+        )
+    user, _ = actor_fields(actor)
+    with transaction.atomic():
+        locked = Host.objects.select_for_update().get(pk=host.pk)
+        before = {"host_key_type": locked.host_key_type, "host_key_fingerprint": locked.host_key_fingerprint}
+        locked.host_key_type = key.key_type
+        locked.host_key = key.key_base64
+        locked.host_key_fingerprint = key.fingerprint
+        locked.host_key_pinned_at = now or timezone.now()
+        locked.host_key_pinned_by = user
+        locked.full_clean()
+        locked.save()
+        record(
+            actor=actor,
+            action="runbooks.host.key_pinned",
+            target=locked,
+            data={
+                "before": before,
+                "after": {"host_key_type": key.key_type, "host_key_fingerprint": key.fingerprint},
+                "address": f"{locked.hostname}:{locked.port}",
+            },
+        )
+    return locked
