@@ -197,6 +197,12 @@ try:
             f"OPS_SESSION_IDLE_MINUTES: must be at most OPS_SESSION_MAX_HOURS × 60 "
             f"({OPS_SESSION_MAX_HOURS * 60}), got {OPS_SESSION_IDLE_MINUTES}"
         )
+    # Operations API (README "Operations API"): personal access tokens and per-token rate limits.
+    OPS_API_TOKEN_MAX_DAYS = config.integer("OPS_API_TOKEN_MAX_DAYS", 365, minimum=1, maximum=3650)
+    OPS_API_TOKEN_DEFAULT_DAYS = min(90, OPS_API_TOKEN_MAX_DAYS)
+    OPS_API_RATE_LIMIT = config.integer("OPS_API_RATE_LIMIT", 120, minimum=1, maximum=1_000_000)
+    OPS_API_RATE_WINDOW_SECONDS = config.integer("OPS_API_RATE_WINDOW_SECONDS", 60, minimum=1, maximum=3600)
+    OPS_API_IDEMPOTENCY_HOURS = config.integer("OPS_API_IDEMPOTENCY_HOURS", 24, minimum=1, maximum=24 * 30)
 except ConfigError as exc:
     sys.exit(f"Configuration error: {exc}")
 
@@ -237,6 +243,10 @@ INSTALLED_APPS = [
     "runbooks",
     "subscribers",
     "statuspage",  # the public page, API, feeds, calendar: reads status and the domain apps
+    "rest_framework",  # the operations API (api/, README "Operations API")
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc served from our static files, no CDN
+    "api",
     "controlroom",  # the admin index spanning every app (top layer)
 ]
 
@@ -513,4 +523,38 @@ LOGGING = {
         # django-axes logs every attempt at INFO; failures and lockouts (WARNING) are enough, and are audited.
         "axes": {"level": "WARNING" if LOG_LEVEL != "debug" else "DEBUG"},
     },
+}
+
+# --- Operations API (api/): REST framework + drf-spectacular ------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.TokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.authentication.TokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.CursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Ersen Ops operations API",
+    "DESCRIPTION": (
+        "Maintenance windows, incidents, runbook executions, components, audit events and deliveries. "
+        "Authenticate with a personal access token: `Authorization: Bearer ersen_…` (create one in the admin, "
+        "“My account” → API tokens). Errors are RFC 9457 problem details; POSTs honour `Idempotency-Key`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/ops/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_problem_responses",
+    ],
 }

@@ -24,6 +24,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # Login, logout, the operator's account page, second factor and sessions (allauth, in the admin's look)
     path("accounts/", include("ersen_ops.core.access.urls")),
+    # Operations API for CI and tools (personal access tokens; schema /api/ops/v1/schema/, docs /api/ops/v1/docs/)
+    path("api/ops/v1/", include("api.urls")),
     # Public subscriptions (no login; signed links): /subscribe, /subscriptions/confirm|manage|unsubscribe/<token>
     path("", include("subscribers.urls")),
     # Public status (no login): /, /status/, /api/v2/…, /incidents/<id>, /history.atom|rss, /maintenance.ics

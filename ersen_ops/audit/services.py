@@ -64,6 +64,9 @@ def record(
     reauthentication = context.reauthentication()
     if reauthentication:  # inside a guarded production action (ersen_ops.core.access.reauth.reauthenticated)
         data = {**(data or {}), **reauthentication}
+    api_token = context.api_token()
+    if api_token:  # a call of the operations API: the user is the actor, the token says how they acted
+        data = {**(data or {}), "api_token": api_token}
     request_id = getattr(request, "request_id", "") if request is not None else ctx.request_id
     # The client's address by the one rule (behind Traefik: its X-Forwarded-For entry, not the proxy's address).
     remote_addr = request_client_ip(request) if request is not None else ctx.remote_addr

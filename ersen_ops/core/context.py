@@ -1,4 +1,5 @@
-"""Per-request context (request id, remote address, a re-authentication just checked) that the audit log picks up."""
+"""Per-request context (request id, remote address, a re-authentication just checked, the API token of the call)
+that the audit log picks up."""
 
 from __future__ import annotations
 
@@ -42,3 +43,19 @@ def set_reauthentication(proof: dict) -> contextvars.Token:
 
 def reset_reauthentication(token: contextvars.Token) -> None:
     _reauthentication.reset(token)
+
+
+# Set by the operations API (api.framework) around a call made with a personal access token: audit events name it.
+_api_token: contextvars.ContextVar[str | None] = contextvars.ContextVar("ersen_api_token", default=None)
+
+
+def api_token() -> str | None:
+    return _api_token.get()
+
+
+def set_api_token(label: str) -> contextvars.Token:
+    return _api_token.set(label)
+
+
+def reset_api_token(token: contextvars.Token) -> None:
+    _api_token.reset(token)
