@@ -63,6 +63,10 @@ try:
     OPS_STATUS_PAGE_ID = config.string("OPS_STATUS_PAGE_ID", "ersen")
     OPS_STATUS_PAGE_TIME_ZONE = config.string("OPS_STATUS_PAGE_TIME_ZONE", OPS_MAINTENANCE_TZ)
     OPS_STATUS_CACHE_SECONDS = config.integer("OPS_STATUS_CACHE_SECONDS", 30, minimum=0, maximum=3600)
+    # Uptime history (ersen_ops.status.uptime): daily rollups kept this long (the monthly SLA report reaches as far),
+    # closed status intervals this long (only today's are read; older ones are rolled up).
+    OPS_UPTIME_KEEP_DAYS = config.integer("OPS_UPTIME_KEEP_DAYS", 800, minimum=91, maximum=36500)
+    OPS_UPTIME_INTERVAL_DAYS = config.integer("OPS_UPTIME_INTERVAL_DAYS", 35, minimum=3, maximum=3650)
     # Benchmark only (bench/status_load.py): a trivial JSON view at /bench/trivial.json, loopback hosts only.
     OPS_BENCH_TRIVIAL_VIEW = config.boolean("OPS_BENCH_TRIVIAL_VIEW", False)
     if OPS_BENCH_TRIVIAL_VIEW and set(ALLOWED_HOSTS) - {"localhost", "127.0.0.1", "[::1]"}:

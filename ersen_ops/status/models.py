@@ -119,3 +119,69 @@ class CalendarSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.window_public_id} SEQUENCE {self.sequence}"
+
+
+class StatusInterval(models.Model):
+    """One stretch of time during which a component's public status stayed the same.
+
+    Written only by `ersen_ops.status.uptime.services.status_intervals_sync`, which compares the
+    public status the page shows now with each component's open interval (`ended_at` empty) and
+    closes / opens rows in one transaction. `in_maintenance`: a window on the component was in
+    progress (that time counts as maintenance whatever the status, see the README's "Uptime history").
+    """
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="status_intervals")
+    status = models.CharField(max_length=30, choices=ComponentStatus.choices)
+    in_maintenance = models.BooleanField(default=False)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Empty while this is the current status.")
+
+    class Meta:
+        verbose_name = "status interval"
+        ordering = ["component_id", "started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["component"], condition=models.Q(ended_at__isnull=True), name="statusinterval_one_open"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
+                name="statusinterval_ends_after_start",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["component", "started_at"], name="statusinterval_component_idx"),
+            models.Index(fields=["ended_at"], name="statusinterval_ended_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component_id} {self.status} from {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class DailyUptime(models.Model):
+    """Per component and day (in the page's time zone): seconds in each public status, and the worst one.
+
+    Rolled up from `StatusInterval` by `uptime_rollup` (a schedule, and on demand). `unknown_seconds`:
+    time with no recorded status (before history began, or a component created that day); it counts
+    neither for nor against the uptime. The uptime percentage is computed from the seconds
+    (`uptime.policy.uptime_percent`), so sums over many days weigh each second alike.
+    """
+
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="daily_uptimes")
+    day = models.DateField()
+    operational_seconds = models.PositiveIntegerField(default=0)
+    degraded_seconds = models.PositiveIntegerField(default=0)
+    partial_seconds = models.PositiveIntegerField(default=0)
+    major_seconds = models.PositiveIntegerField(default=0)
+    maintenance_seconds = models.PositiveIntegerField(default=0)
+    unknown_seconds = models.PositiveIntegerField(default=0)
+    worst_status = models.CharField(max_length=30, choices=ComponentStatus.choices, blank=True)
+    computed_at = models.DateTimeField(help_text="A row computed after the day ended is final.")
+
+    class Meta:
+        verbose_name = "daily uptime"
+        ordering = ["component_id", "day"]
+        constraints = [models.UniqueConstraint(fields=["component", "day"], name="dailyuptime_one_per_day")]
+        indexes = [models.Index(fields=["day"], name="dailyuptime_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.component_id} {self.day}"

@@ -30,7 +30,20 @@ def _now_us() -> int:
 
 
 def status_version_bump() -> None:
-    """Move the public status version (one UPDATE; creates the row if a test flush removed it)."""
+    """Move the public status version (one UPDATE; creates the row if a test flush removed it), and
+    have the uptime history record the public status once this transaction commits.
+
+    This is the one place every change of the public status passes through (see `signals.py`); a
+    writer that bypasses the signals (`QuerySet.update()`, `bulk_create()`) calls it itself.
+    """
+    status_version_bump_only()
+    from ersen_ops.status.uptime.services import schedule_sync
+
+    schedule_sync()
+
+
+def status_version_bump_only() -> None:
+    """Move the version without scheduling an interval sync (the sync itself uses this)."""
     now_us = _now_us()
     updated = StatusVersion.objects.filter(pk=StatusVersion.SINGLETON).update(
         version=F("version") + 1, changed_at_us=Greatest(F("changed_at_us"), now_us)
