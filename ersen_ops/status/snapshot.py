@@ -29,6 +29,7 @@ class PublicComponent:
     group: bool
     only_show_if_degraded: bool
     children: list[str] = field(default_factory=list)
+    in_maintenance: bool = False  # a window on it is in progress (the uptime history counts that time as maintenance)
 
     @property
     def status_label(self) -> str:
@@ -86,6 +87,7 @@ def build_components(
             group_id=parent.public_id if parent is not None and parent.is_group else None,
             group=False,
             only_show_if_degraded=c.only_show_if_degraded,
+            in_maintenance=c.pk in in_maintenance,
         )
     for c in public:
         if not c.is_group:

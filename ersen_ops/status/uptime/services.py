@@ -46,11 +46,9 @@ def _lock() -> None:
 
 def current_public_statuses() -> dict[int, tuple[str, bool]]:
     """component pk → (public status, a window in progress on it) for every public leaf component."""
-    from ersen_ops.status import selectors  # reads incidents and windows: imported late, like the signals
+    from ersen_ops.status import selectors
 
-    components = selectors.load_components()
-    maintained = selectors.components_in_maintenance()
-    return {c.pk: (c.status, c.pk in maintained) for c in components if not c.group}
+    return {c.pk: (c.status, c.in_maintenance) for c in selectors.load_components() if not c.group}
 
 
 @transaction.atomic
