@@ -246,6 +246,7 @@ INSTALLED_APPS = [
     "incidents",
     "runbooks",
     "subscribers",
+    "alerting",  # alert intake from Alertmanager and Grafana: above incidents and maintenance
     "statuspage",  # the public page, API, feeds, calendar: reads status and the domain apps
     "rest_framework",  # the operations API (api/, README "Operations API")
     "drf_spectacular",

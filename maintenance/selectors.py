@@ -204,3 +204,15 @@ def deploy_gate_facts(*, components, window: str = "", now: datetime, phase: str
         window=window,
         unknown_components=tuple(unknown),
     )
+
+
+def windows_in_progress_on(component_ids) -> list[tuple[int, str, str, frozenset]]:
+    """(id, public id, title, component ids) of the in-progress windows on any of these components: two queries."""
+    if not component_ids:
+        return []
+    windows = (
+        MaintenanceWindow.objects.filter(status=WindowStatus.IN_PROGRESS, components__in=list(component_ids))
+        .distinct()
+        .prefetch_related("components")
+    )
+    return [(w.pk, w.public_id, w.title, frozenset(c.pk for c in w.components.all())) for w in windows]
