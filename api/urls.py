@@ -3,7 +3,8 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from api.views import components, meta
+from alerting.api import AlertmanagerWebhookView, GrafanaWebhookView
+from api.views import components, deploy_gate, meta
 
 app_name = "api"
 
@@ -15,5 +16,8 @@ urlpatterns = [
     path("components", components.ComponentListView.as_view(), name="components"),
     path("components/<str:component_id>", components.ComponentDetailView.as_view(), name="component"),
     path("components/<str:component_id>/status", components.ComponentStatusView.as_view(), name="component-status"),
+    path("deploy-gate", deploy_gate.DeployGateView.as_view(), name="deploy-gate"),
+    path("alerts/alertmanager", AlertmanagerWebhookView.as_view(), name="alerts-alertmanager"),
+    path("alerts/grafana", GrafanaWebhookView.as_view(), name="alerts-grafana"),
     re_path(r"^(?P<path>.*)$", meta.not_found, name="not-found"),
 ]

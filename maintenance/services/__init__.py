@@ -35,7 +35,7 @@ from maintenance.services.config import (
     freeze_delete,
     freeze_save,
 )
-from maintenance.services.deploy_gate import deploy_gate_check
+from maintenance.services.deploy_gate import deploy_gate_check, split_components
 from maintenance.services.editing import window_create, window_update
 from maintenance.services.evidence import checklist_record_backup_evidence, on_delivery_sent
 from maintenance.services.helpers import (
@@ -106,4 +106,5 @@ __all__ = [
     "checklist_template_snapshot",
     "checklist_template_record_change",
     "deploy_gate_check",
+    "split_components",
 ]
