@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from alerting.api import AlertmanagerWebhookView, GrafanaWebhookView
-from api.views import components, deploy_gate, meta
+from api.views import components, deploy_gate, incidents, maintenance, meta, records, runbooks
 
 app_name = "api"
 
@@ -19,5 +19,32 @@ urlpatterns = [
     path("deploy-gate", deploy_gate.DeployGateView.as_view(), name="deploy-gate"),
     path("alerts/alertmanager", AlertmanagerWebhookView.as_view(), name="alerts-alertmanager"),
     path("alerts/grafana", GrafanaWebhookView.as_view(), name="alerts-grafana"),
+    path("maintenance-windows", maintenance.WindowListView.as_view(), name="windows"),
+    path("maintenance-windows/<str:window_id>", maintenance.WindowDetailView.as_view(), name="window"),
+    path("maintenance-windows/<str:window_id>/schedule", maintenance.WindowScheduleView.as_view()),
+    path("maintenance-windows/<str:window_id>/start", maintenance.WindowStartView.as_view()),
+    path("maintenance-windows/<str:window_id>/eta", maintenance.WindowEtaView.as_view()),
+    path("maintenance-windows/<str:window_id>/complete", maintenance.WindowCompleteView.as_view()),
+    path("maintenance-windows/<str:window_id>/cancel", maintenance.WindowCancelView.as_view()),
+    path("maintenance-windows/<str:window_id>/checklist", maintenance.ChecklistView.as_view()),
+    path(
+        "maintenance-windows/<str:window_id>/checklist/<int:item_id>/approve",
+        maintenance.ChecklistApproveView.as_view(),
+    ),
+    path("maintenance-windows/<str:window_id>/on-call/confirm", maintenance.OnCallConfirmView.as_view()),
+    path("incidents", incidents.IncidentListView.as_view(), name="incidents"),
+    path("incidents/<str:incident_id>", incidents.IncidentDetailView.as_view(), name="incident"),
+    path("incidents/<str:incident_id>/updates", incidents.IncidentUpdateView.as_view()),
+    path("incidents/<str:incident_id>/acknowledge", incidents.IncidentAcknowledgeView.as_view()),
+    path("incidents/<str:incident_id>/level", incidents.IncidentLevelView.as_view()),
+    path("incidents/<str:incident_id>/resolve", incidents.IncidentResolveView.as_view()),
+    path("executions", runbooks.ExecutionListView.as_view(), name="executions"),
+    path("executions/<int:execution_id>", runbooks.ExecutionDetailView.as_view(), name="execution"),
+    path("executions/<int:execution_id>/output", runbooks.ExecutionOutputView.as_view()),
+    path("executions/<int:execution_id>/cancel", runbooks.ExecutionCancelView.as_view()),
+    path("audit-events", records.AuditEventListView.as_view(), name="audit-events"),
+    path("audit-events/<int:event_id>", records.AuditEventDetailView.as_view(), name="audit-event"),
+    path("deliveries", records.DeliveryListView.as_view(), name="deliveries"),
+    path("deliveries/<int:delivery_id>", records.DeliveryDetailView.as_view(), name="delivery"),
     re_path(r"^(?P<path>.*)$", meta.not_found, name="not-found"),
 ]

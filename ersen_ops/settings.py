@@ -558,6 +558,15 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/ops/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps name their lifecycle field "status": one named enum each.
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentStatusEnum": "ersen_ops.status.choices.ComponentStatus",
+        "WindowStatusEnum": "maintenance.choices.WindowStatus",
+        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
+        "ExecutionStatusEnum": "runbooks.choices.ExecutionStatus",
+        "StepStatusEnum": "runbooks.choices.StepStatus",
+        "DeliveryStatusEnum": "ersen_ops.notifications.choices.DeliveryStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_problem_responses",

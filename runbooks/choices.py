@@ -86,6 +86,7 @@ class LaunchChannel(models.TextChoices):
     WINDOW = "window", "Maintenance window page"
     CLI = "cli", "Command line"
     RETRY = "retry", "Retry"
+    API = "api", "Operations API"
 
 
 def can_transition(current: str, target: str) -> bool:
