@@ -39,6 +39,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import drop_database, ensure_database, migrate, setup_django  # noqa: E402
+
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ersen_bench"
 STATUS_PATH = "/api/v2/summary.json"
@@ -86,45 +89,6 @@ def server_env(database_url: str) -> dict:
 
 
 # --- the database -----------------------------------------------------------------------------------------------
-
-
-def ensure_database(database_url: str, fresh: bool) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = database_url.rsplit("/", 1)[1]
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and fresh:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-            exists = None
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
-
-def drop_database(database_url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    name = database_url.rsplit("/", 1)[1]
-    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    print(f"dropped database {name}")
-
-
-def migrate(env: dict) -> None:
-    subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
-
-
-def setup_django(env: dict) -> None:
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def seed() -> None:

@@ -33,14 +33,24 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    # The chain (see services.chain_pending): set once, by the sequencer, in the order events committed.
+    # Until then (milliseconds after the commit) all three are empty; the database lets only that one
+    # change through (migration 0004), from empty to set, nothing else on the row.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
+    # SHA-256 of the content (chain.content_digest), computed by record(); empty for events from before 0004.
+    digest = models.CharField(max_length=64, blank=True, editable=False)
     prev_hash = models.CharField(max_length=64, blank=True)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["target_type", "target_id", "id"], name="audit_target_idx")]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "id"], name="audit_target_idx"),
+            # The sequencer's work list: the few events committed but not chained yet.
+            models.Index(fields=["id"], name="audit_unchained_idx", condition=models.Q(seq__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.actor_name} {self.action} {self.target_repr}".strip()

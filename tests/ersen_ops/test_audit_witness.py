@@ -14,7 +14,7 @@ from django.utils.module_loading import import_string
 from ersen_ops.audit import witness
 from ersen_ops.audit.choices import AuditAction
 from ersen_ops.audit.models import AuditEvent
-from ersen_ops.audit.services import audit_checkpoint, record
+from ersen_ops.audit.services import audit_checkpoint, chain_pending, record
 from ersen_ops.core.scheduling import declared
 from ersen_ops.notifications.models import NotificationDelivery
 
@@ -31,7 +31,10 @@ def witness_file(settings, tmp_path):
 
 
 def _events(n: int) -> list[AuditEvent]:
-    return [record(actor="system", action=f"step.{i}", data={"i": i}) for i in range(n)]
+    """n events, committed and linked (the test's transaction never commits: the sequencer is called by hand)."""
+    events = [record(actor="system", action=f"step.{i}", data={"i": i}) for i in range(n)]
+    chain_pending()
+    return list(AuditEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("seq"))
 
 
 def _witnessed(n: int) -> list[AuditEvent]:
