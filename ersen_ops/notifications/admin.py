@@ -23,6 +23,7 @@ from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
 from ersen_ops.core.display import both_zones, in_pacific, in_utc, status_badge
 from ersen_ops.core.errors import DomainError
+from ersen_ops.notifications.channels import CHANNELS
 from ersen_ops.notifications.choices import DELIVERY_STATUS_COLOURS, RESENDABLE_STATUSES
 from ersen_ops.notifications.models import NotificationDelivery
 from ersen_ops.notifications.outcomes import Outcome, delivery_outcome
@@ -267,16 +268,12 @@ class NotificationDeliveryAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.Mod
 
     @admin.display(description="status page post")
     def status_post_link(self, obj):
-        from ersen_ops.status.models import StatusPost
-
-        post = StatusPost.objects.filter(delivery=obj).values_list("pk", "public_id").first()
-        if not post:
+        channel = CHANNELS.get(obj.channel)  # the channel's owner says what a sent delivery left behind
+        published = channel.published(obj) if channel is not None else None
+        if not published:
             return "—"
-        try:
-            url = reverse("admin:status_statuspost_change", args=[post[0]])
-        except NoReverseMatch:  # pragma: no cover
-            return post[1]
-        return format_html('<a href="{}">{}</a>', url, post[1])
+        name, url = published
+        return format_html('<a href="{}">{}</a>', url, name) if url else name
 
     # --- resend, for many at once ---
     @admin.action(description="Resend selected failed/skipped deliveries", permissions=["resend"])

@@ -150,34 +150,9 @@ class BaseChannel:
     def send(self, delivery, progress: Progress) -> Sent:  # pragma: no cover - interface
         raise NotImplementedError
 
-
-class StatusPageChannel(BaseChannel):
-    """Publishing on the public status page = one StatusPost per delivery (idempotent)."""
-
-    code = Channel.STATUS_PAGE
-
-    def target_name(self, delivery) -> str:
-        return "Public status page"
-
-    def send(self, delivery, progress: Progress) -> Sent:
-        from ersen_ops.status.models import StatusPost
-
-        post, created = StatusPost.objects.get_or_create(
-            delivery=delivery,
-            defaults={
-                "related_type_id": delivery.related_type_id,
-                "related_id": delivery.related_id,
-                "event": delivery.event,
-                "subject": delivery.subject,
-                "body": delivery.message or delivery.body,
-                # Dated when the portal published it, not when a worker got to it (after a worker outage, or
-                # for demo history dated by deliveries_dated(), the page's history keeps its times and order).
-                "created_at": delivery.created_at,
-            },
-        )
-        progress.total(1)
-        progress.part_sent(1)
-        return Sent(response=f"published {post.public_id}" + ("" if created else " (already published)"))
+    def published(self, delivery) -> tuple[str, str | None] | None:
+        """What a sent delivery left behind in the portal, as (name, admin URL or None); None: nothing."""
+        return None
 
 
 def _parse_retry_after(response: requests.Response) -> float | None:
@@ -500,7 +475,6 @@ class EmailChannel(BaseChannel):
 
 
 CHANNELS: dict[str, BaseChannel] = {
-    Channel.STATUS_PAGE: StatusPageChannel(),
     Channel.EMAIL: EmailChannel(),
     Channel.DISCORD: DiscordChannel(),
     Channel.SLACK: SlackChannel(),
@@ -514,7 +488,8 @@ def get_channel(code: str) -> BaseChannel:
 
 
 def register_channel(channel: BaseChannel) -> None:
-    """Install the sender of a channel another app owns (the subscribers app's per-subscriber email and webhook).
+    """Install the sender of a channel another app owns (the status app's status page, the subscribers app's
+    per-subscriber email and webhook).
 
     The claim, retry, sweeper and audit of `sending.py` then apply to its deliveries unchanged.
     """

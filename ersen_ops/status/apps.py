@@ -7,6 +7,9 @@ class StatusConfig(AppConfig):
     verbose_name = "Public status"
 
     def ready(self) -> None:
+        from ersen_ops.notifications.channels import register_channel
         from ersen_ops.status import signals
+        from ersen_ops.status.channels import StatusPageChannel
 
+        register_channel(StatusPageChannel())  # status-page deliveries become StatusPosts
         signals.connect()

@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from ersen_ops.core import demo as core_demo
+from ersen_ops.status import demo as core_demo
 from incidents import demo, selectors
 from incidents.choices import IncidentStatus, Level
 from incidents.models import Incident

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from ersen_ops.audit.models import AuditEvent
-from ersen_ops.core.demo import seed as seed_components
+from ersen_ops.status.demo import seed as seed_components
 from maintenance import demo
 from maintenance.choices import WindowStatus
 from maintenance.models import Approval, MaintenanceWindow

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seed_creates_the_four_runbooks_and_the_sandbox_host_once():
-    from ersen_ops.core.demo import seed as seed_components
+    from ersen_ops.status.demo import seed as seed_components
 
     seed_components(io.StringIO())
     demo.seed(io.StringIO())

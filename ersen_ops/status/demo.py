@@ -1,4 +1,4 @@
-"""Demo data of the site itself: the ersen.xyz components."""
+"""Demo data of the site itself: the ersen.xyz components (seeded before the domain apps: status comes first)."""
 
 from ersen_ops.status.models import Component
 
