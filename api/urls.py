@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from alerting.api import AlertmanagerWebhookView, GrafanaWebhookView
+from api.routes import registered_routes
 from api.views import components, deploy_gate, incidents, maintenance, meta, records, runbooks
 
 app_name = "api"
@@ -17,8 +17,6 @@ urlpatterns = [
     path("components/<str:component_id>", components.ComponentDetailView.as_view(), name="component"),
     path("components/<str:component_id>/status", components.ComponentStatusView.as_view(), name="component-status"),
     path("deploy-gate", deploy_gate.DeployGateView.as_view(), name="deploy-gate"),
-    path("alerts/alertmanager", AlertmanagerWebhookView.as_view(), name="alerts-alertmanager"),
-    path("alerts/grafana", GrafanaWebhookView.as_view(), name="alerts-grafana"),
     path("maintenance-windows", maintenance.WindowListView.as_view(), name="windows"),
     path("maintenance-windows/<str:window_id>", maintenance.WindowDetailView.as_view(), name="window"),
     path("maintenance-windows/<str:window_id>/schedule", maintenance.WindowScheduleView.as_view()),
@@ -46,5 +44,6 @@ urlpatterns = [
     path("audit-events/<int:event_id>", records.AuditEventDetailView.as_view(), name="audit-event"),
     path("deliveries", records.DeliveryListView.as_view(), name="deliveries"),
     path("deliveries/<int:delivery_id>", records.DeliveryDetailView.as_view(), name="delivery"),
+    *registered_routes(),  # e.g. alerting's webhooks, alerts/alertmanager and alerts/grafana (api/routes.py)
     re_path(r"^(?P<path>.*)$", meta.not_found, name="not-found"),
 ]
