@@ -13,11 +13,14 @@ RUN_ENV = OPS_RUN_ADDR=$(ADDR) OPS_SANDBOX_SSH_PORT=$(SANDBOX_SSH_PORT) OPS_SAND
 
 .PHONY: run processes test install serve worker migrate lint lock bench sandbox-host clean code docs-screenshots
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt cli/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	@# The ersen-ops command line (cli/, its own package; its dependency httpx is pinned above), editable: the
+	@# checkout's code runs. --no-deps: nothing beyond the pins.
+	$(BIN)/python -m pip install --quiet --no-deps -e ./cli
 	@touch $(STAMP)
 
 install: $(STAMP)

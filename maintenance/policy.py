@@ -707,6 +707,7 @@ class GateDecision:
     reasons: tuple[str, ...]  # in words: refusals first, then what the decision rests on and reminders
     refused_by: tuple[str, ...] = ()  # the rules that refused: components | window | checklist | freeze
     windows: tuple[str, ...] = ()  # public ids of the windows the deploy runs under
+    components: tuple[str, ...] = ()  # the deploy's components as the status page names them
 
 
 PRELAUNCH_GATE_REMINDER = (
@@ -870,6 +871,7 @@ def deploy_gate(facts: GateFacts, now: datetime) -> GateDecision:
         reasons=tuple(m for _, m in refusals) + tuple(notes),
         refused_by=tuple(dict.fromkeys(r for r, _ in refusals)),
         windows=tuple(dict.fromkeys(used)),
+        components=requested,
     )
 
 

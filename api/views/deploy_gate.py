@@ -34,7 +34,7 @@ class DeployGateSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="components | window | checklist | freeze"
     )
     windows = serializers.ListField(child=serializers.CharField(), help_text="The windows the deploy runs under.")
-    components = serializers.ListField(child=serializers.CharField())
+    components = serializers.ListField(child=serializers.CharField(), help_text="As the status page names them.")
     checked_at = serializers.DateTimeField()
 
 
@@ -71,7 +71,7 @@ class DeployGateView(OpsAPIView):
                     "reasons": list(decision.reasons),
                     "refused_by": list(decision.refused_by),
                     "windows": list(decision.windows),
-                    "components": components,
+                    "components": list(decision.components),
                     "checked_at": now,
                 }
             ).data

@@ -1,0 +1,3 @@
+"""ersen-ops: the command line of the Ersen Ops operations API."""
+
+__version__ = "1.0.0"

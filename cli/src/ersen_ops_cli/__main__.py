@@ -1,0 +1,3 @@
+from ersen_ops_cli.main import main
+
+raise SystemExit(main())
