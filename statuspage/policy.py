@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ersen_ops.status.policy import DEGRADED, MAJOR, OPERATIONAL, PARTIAL, UNDER_MAINTENANCE, worst_indicator
+from incidents.choices import Level
+from maintenance.choices import WindowStatus
 
 # Statuspage incident statuses and scheduled-maintenance statuses.
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
@@ -21,7 +23,7 @@ MAINTENANCE_STATUSES = ("scheduled", "in_progress", "verifying", "completed")
 IMPACT_FROM_COMPONENT: dict[str, str] = {DEGRADED: "minor", PARTIAL: "major", MAJOR: "critical"}
 # … and from its level (the seed's definitions: P1 service down, P2 major feature broken,
 # P3 minor bug with a workaround, P4 cosmetic).
-IMPACT_FROM_LEVEL: dict[str, str] = {"P1": "critical", "P2": "major", "P3": "minor", "P4": "none"}
+IMPACT_FROM_LEVEL: dict[str, str] = {Level.P1: "critical", Level.P2: "major", Level.P3: "minor", Level.P4: "none"}
 
 
 def incident_impact(*, component_impacts: Iterable[str], level: str | None) -> str:
@@ -40,10 +42,10 @@ def maintenance_status(*, window_status: str, closed: bool = False) -> str | Non
     (its last update says it was cancelled); drafts are never shown.
     """
     return {
-        "scheduled": "scheduled",
-        "in_progress": "in_progress",
-        "completed": "completed",
-        "cancelled": "completed",
+        WindowStatus.SCHEDULED: "scheduled",
+        WindowStatus.IN_PROGRESS: "in_progress",
+        WindowStatus.COMPLETED: "completed",
+        WindowStatus.CANCELLED: "completed",
     }.get(window_status)
 
 

@@ -18,6 +18,7 @@ from ersen_ops.status.models import Component, StatusPost
 from ersen_ops.status.selectors import load_components
 from ersen_ops.status.snapshot import leaf_statuses
 from incidents.models import Incident, IncidentComponent, IncidentUpdate
+from maintenance.choices import ACTIVE_STATUSES, WindowStatus
 from maintenance.models import MaintenanceWindow
 from statuspage import policy
 from statuspage.snapshot import (
@@ -53,7 +54,7 @@ WINDOW_FIELDS = (
 )
 PUBLIC_MAINTENANCE_EVENTS = tuple(policy.MAINTENANCE_EVENT_STATUS)
 # Listed as current maintenance: a completed window is completed publicly, whatever its "after" checklist says.
-OPEN_WINDOW = Q(status__in=("scheduled", "in_progress"))
+OPEN_WINDOW = Q(status__in=ACTIVE_STATUSES)
 
 # --- building blocks ----------------------------------------------------------------------------------
 
@@ -65,7 +66,7 @@ def public_incidents() -> QuerySet[Incident]:
 
 def public_windows() -> QuerySet[MaintenanceWindow]:
     """Windows that were announced: never drafts, never a draft that was cancelled before scheduling."""
-    return MaintenanceWindow.objects.exclude(status="draft").filter(announced_at__isnull=False)
+    return MaintenanceWindow.objects.exclude(status=WindowStatus.DRAFT).filter(announced_at__isnull=False)
 
 
 def load_incidents(queryset: QuerySet[Incident], components: dict[int, PublicComponent]) -> list[PublicEvent]:
@@ -175,7 +176,7 @@ def history(components: list[PublicComponent], *, since: datetime) -> History:
     )
     windows = load_maintenances(
         public_windows()
-        .filter(status__in=("completed", "cancelled"))
+        .filter(status__in=(WindowStatus.COMPLETED, WindowStatus.CANCELLED))
         .filter(Q(actual_start__gte=since) | Q(planned_start__gte=since) | Q(actual_end__gte=since))
         .order_by("-planned_start", "-id")[:HISTORY_LIMIT],
         by_pk,
@@ -235,10 +236,10 @@ def calendar_windows(*, now: datetime):
     windows = list(
         public_windows()
         .filter(
-            Q(status__in=("scheduled", "in_progress"))
+            Q(status__in=ACTIVE_STATUSES)
             | Q(planned_end__gte=recent)
             | Q(actual_end__gte=recent)
-            | Q(status="cancelled", updated_at__gte=recent)
+            | Q(status=WindowStatus.CANCELLED, updated_at__gte=recent)
         )
         .only(*WINDOW_FIELDS)
         .order_by("-planned_start", "-id")[:CALENDAR_LIMIT]

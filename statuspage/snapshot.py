@@ -21,6 +21,7 @@ from datetime import datetime
 from django.conf import settings
 
 from ersen_ops.status.snapshot import PublicComponent, latest
+from maintenance.choices import WindowStatus
 from statuspage import policy
 
 
@@ -203,7 +204,7 @@ def build_maintenance(window, *, components: dict[int, PublicComponent], posts) 
     ]
     updates += [update(p.public_id, p.event, p.body, p.created_at) for p in posts if p is not announcement_post]
     updates.reverse()  # newest first
-    cancelled = window.status == "cancelled"
+    cancelled = window.status == WindowStatus.CANCELLED
     created = updates[-1].created_at
     if cancelled:
         cancel_posts = [p.created_at for p in posts if p.event == "maintenance.cancelled"]
@@ -233,19 +234,19 @@ def build_maintenance(window, *, components: dict[int, PublicComponent], posts) 
 
 def calendar_fields(window) -> dict | None:
     """What a window's VEVENT shows (None for drafts and unannounced windows). Its hash drives SEQUENCE."""
-    if window.status == "draft" or window.announced_at is None:
+    if window.status == WindowStatus.DRAFT or window.announced_at is None:
         return None
     start = window.actual_start or window.planned_start
     if window.actual_end:
         end = window.actual_end
-    elif window.status == "in_progress":
+    elif window.status == WindowStatus.IN_PROGRESS:
         end = max(window.eta or window.planned_end, window.planned_end)
     else:
         end = window.eta or window.planned_end
     if end <= start:
         end = window.planned_end if window.planned_end > start else start
     description = (window.announcement or "").strip()
-    if window.status == "cancelled":
+    if window.status == WindowStatus.CANCELLED:
         reason = " ".join((window.cancellation_reason or "").split())
         description = "CANCELLED" + (f": {reason}" if reason else "") + ("\n\n" + description if description else "")
     return {
@@ -253,6 +254,6 @@ def calendar_fields(window) -> dict | None:
         "description": description,
         "start": start,
         "end": end,
-        "status": "CANCELLED" if window.status == "cancelled" else "CONFIRMED",
+        "status": "CANCELLED" if window.status == WindowStatus.CANCELLED else "CONFIRMED",
         "state": window.status,
     }
