@@ -464,7 +464,7 @@ AXES_SENSITIVE_PARAMETERS = ["username", "login", "ip_address", "code", "token"]
 ACCOUNT_RATE_LIMITS = {**globals().get("ACCOUNT_RATE_LIMITS", {}), "login_failed": None}
 
 # --- CORS: only the public status API, read-only, no credentials ------------
-CORS_URLS_REGEX = r"^/api/v2/.*$"
+CORS_URLS_REGEX = r"^/api/(v2/.*|uptime\.json)$"
 CORS_ALLOW_ALL_ORIGINS = True
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]

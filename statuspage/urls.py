@@ -20,6 +20,8 @@ urlpatterns = [
         name="api-maintenances-upcoming",
     ),
     path("api/v2/scheduled-maintenances/active.json", views.api_maintenances_active, name="api-maintenances-active"),
+    # Our own (not Statuspage's): the 90-day uptime history of the page.
+    path("api/uptime.json", views.api_uptime, name="api-uptime"),
     re_path(r"^api/v2(?:/.*)?$", views.api_not_found, name="api-not-found"),
     path("", views.status_page, name="page"),
     path("status/", views.status_page, name="page-alias"),

@@ -19,7 +19,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from ersen_ops.status.choices import COMPONENT_STATUS_COLOURS
-from statuspage import caching, feeds, ical, selectors, serializers
+from ersen_ops.status.selectors import load_components
+from statuspage import caching, feeds, ical, selectors, serializers, uptime
 from statuspage.snapshot import page_url
 
 JSON = "application/json"
@@ -168,6 +169,23 @@ def _today_bucket():
     return today, datetime.combine(today, time.min, tzinfo=page_zone())
 
 
+UPTIME_SLOT_MINUTES = 5  # today's uptime figures on the page and in uptime.json are at most this old
+
+
+def _uptime_bucket():
+    """((today, 5-minute slot), slot start): the page and uptime.json also show today's uptime "so far"."""
+    now = timezone.now()
+    today = timezone.localtime(now, page_zone()).date()
+    slot_start = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % UPTIME_SLOT_MINUTES)
+    return (today, slot_start), slot_start
+
+
+def _uptime_now(version_time: datetime, slot_start: datetime) -> datetime:
+    """The moment today's figures run to: the slot's start, or the last public change if later (so a change
+    shows in its bar at once). Both are shared state, so every process renders the same bytes."""
+    return max(slot_start, version_time)
+
+
 def _day_of(moment: datetime):
     return timezone.localtime(moment, page_zone()).date()
 
@@ -201,7 +219,8 @@ def _common_context() -> dict:
     }
 
 
-def _render_page(version_time: datetime, today) -> bytes:
+def _render_page(version_time: datetime, bucket) -> bytes:
+    today, slot_start = bucket
     snap = _summary(version_time)
     since = datetime.combine(today - timedelta(days=selectors.HISTORY_DAYS - 1), time.min, tzinfo=page_zone())
     history = selectors.history(snap.components, since=since)
@@ -222,6 +241,13 @@ def _render_page(version_time: datetime, today) -> bytes:
         "history": _history_days(history, today),
         "history_days": selectors.HISTORY_DAYS,
         "updated_at": snap.updated_at,
+        # The bars of the components the list shows (in its order; groups show through their children).
+        "uptime": uptime.uptime_history(
+            [k for item in visible for k in ([item["component"]] + item["children"])],
+            now=_uptime_now(version_time, slot_start),
+        ),
+        "uptime_days": uptime.policy.HISTORY_DAYS,
+        "uptime_zone": page_zone().key,
     }
     return render_to_string("status/page.html", context).encode()
 
@@ -232,7 +258,23 @@ def _shown(component) -> bool:
 
 @public(json=False)
 def status_page(request):
-    return caching.serve(request, key="page", build=_render_page, content_type=HTML, bucket=_today_bucket)
+    return caching.serve(request, key="page", build=_render_page, content_type=HTML, bucket=_uptime_bucket)
+
+
+@public(json=True)
+def api_uptime(request):
+    """`/api/uptime.json`: the page's uptime history as JSON (our own document, beside the Statuspage v2 API)."""
+
+    def build(version_time, bucket):
+        _today, slot_start = bucket
+        components = load_components()
+        history = uptime.uptime_history(components, now=_uptime_now(version_time, slot_start))
+        page = serializers.page(version_time)
+        return serializers.to_bytes(
+            uptime.uptime_document(history, now=_uptime_now(version_time, slot_start), page=page)
+        )
+
+    return caching.serve(request, key="api:uptime", build=build, content_type=JSON, bucket=_uptime_bucket)
 
 
 def _not_public(request):

@@ -36,6 +36,7 @@ PUBLIC_URLS = [
     "/history.atom",
     "/history.rss",
     "/maintenance.ics",
+    "/api/uptime.json",
 ]
 
 

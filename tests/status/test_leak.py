@@ -307,6 +307,7 @@ def public_urls():
         "/history.atom",
         "/history.rss",
         "/maintenance.ics",
+        "/api/uptime.json",
         "/api/v2/nothing.json",
     ]
     from incidents.models import Incident

@@ -28,7 +28,8 @@ EXPECTED = {
     "/api/v2/scheduled-maintenances/active.json": 15,
     "/api/v2/incidents.json": 18,
     "/api/v2/scheduled-maintenances.json": 18,
-    "/": 21,
+    "/": 24,  # 21 + the uptime bars: rollups, today's intervals, the incidents of the 90 days
+    "/api/uptime.json": 9,
     "/incidents/inc_0000001": 9,
     "/incidents/mnt_0000001": 9,
     "/history.atom": 15,

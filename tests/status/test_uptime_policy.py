@@ -72,3 +72,12 @@ def test_today_counts_only_time_so_far_and_before_history_is_unknown():
 def test_month_days():
     assert len(policy.month_days(2028, 2)) == 29
     assert policy.month_days(2027, 12)[-1] == date(2027, 12, 31)
+
+
+def test_a_status_that_began_at_midnight_belongs_to_the_new_day_only():
+    day = date(2027, 1, 11)
+    _, midnight = policy.day_bounds(day, LA)
+    rows = [("operational", False, midnight - timedelta(days=1), midnight), ("major_outage", False, midnight, None)]
+    assert policy.rollup_day(rows, day=day, zone=LA, now=midnight + timedelta(hours=1)).worst_status == "operational"
+    today = policy.rollup_day(rows, day=date(2027, 1, 12), zone=LA, now=midnight)
+    assert today.worst_status == "major_outage"  # the current status, even before a second has passed

@@ -84,14 +84,14 @@ def rollup_day(
     start, end = day_bounds(day, zone)
     stop = min(end, now)
     result = DayUptime(day=day)
-    if stop <= start:
+    if stop < start:  # a day still to come
         return result
     exact = dict.fromkeys(BUCKETS, 0.0)
     for status, in_maintenance, began, ended in intervals:
         s = max(began, start)
         e = min(ended or stop, stop)
-        if e <= s:
-            continue
+        if e < s or (e == s and not (ended is None and began == now and now < end)):
+            continue  # outside the day; but a status that began just now is today's current status already
         exact[bucket_of(status, in_maintenance)] += (e - s).total_seconds()
         result.worst_status = worse(result.worst_status, status)
     known = sum(exact.values())

@@ -97,23 +97,21 @@ def sync_after_commit() -> None:
 
 
 def schedule_sync() -> None:
-    """Run `sync_after_commit` once after the current transaction commits (immediately outside one).
+    """Run `sync_after_commit` after the current transaction commits (immediately outside one).
 
-    One callback per transaction however many changes it makes: the pending callback is remembered
-    on the connection and reused while it is still queued (a rolled-back savepoint drops it, and
-    the next change queues a new one)."""
+    One sync per commit however many changes it made: every change queues a callback numbered by a
+    counter on the connection; after the commit the first callback syncs (it sees the final state)
+    and records the newest number it covered, so the others return at once."""
     conn = transaction.get_connection()
-    pending = getattr(conn, "_uptime_sync_pending", None)
-    if conn.in_atomic_block and pending is not None and any(entry[1] is pending for entry in conn.run_on_commit):
-        return
+    conn._uptime_scheduled = number = getattr(conn, "_uptime_scheduled", 0) + 1
 
     def callback() -> None:
-        if getattr(conn, "_uptime_sync_pending", None) is callback:
-            conn._uptime_sync_pending = None
+        if getattr(conn, "_uptime_synced", 0) >= number:
+            return
+        conn._uptime_synced = conn._uptime_scheduled
         sync_after_commit()
 
     callback.__name__ = "sync_after_commit"
-    conn._uptime_sync_pending = callback
     transaction.on_commit(callback)
 
 
@@ -122,7 +120,8 @@ def schedule_sync() -> None:
 
 def _intervals_between(component_ids, start: datetime, end: datetime):
     """{component pk: [(status, in_maintenance, started_at, ended_at)]} of intervals overlapping [start, end)."""
-    rows = StatusInterval.objects.filter(started_at__lt=end).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
+    # `started_at <= end`: a status that began at the very end (now) is already today's current status.
+    rows = StatusInterval.objects.filter(started_at__lte=end).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=start))
     if component_ids is not None:
         rows = rows.filter(component_id__in=component_ids)
     result: dict[int, list] = defaultdict(list)
