@@ -4,13 +4,30 @@ that map labels to components and a level, and read-only lists of groups and rec
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from alerting import services
 from alerting.models import AlertGroup, AlertIntegration, AlertRule, ReceivedAlert
 from ersen_ops.core.errors import DomainError
 
-TOKEN_ONCE = "Copy it now: it is shown only this once and stored hashed."
+
+def reveal_tokens(model_admin, request, revealed, title: str) -> TemplateResponse:
+    """The tokens, once, in the response body (never in a message cookie, never stored for display)."""
+    response = TemplateResponse(
+        request,
+        "alerting/admin/integration_token.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.model._meta,
+            "title": title,
+            "revealed": revealed,
+            "base_url": request.build_absolute_uri("/").rstrip("/"),
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @admin.register(AlertIntegration)
@@ -60,11 +77,17 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
             return
         obj.pk = created.pk
         obj.token_prefix = created.token_prefix
-        self.message_user(
-            request,
-            format_html("Token of “{}”: <code>{}</code>. {}", created.name, token, TOKEN_ONCE),
-            messages.WARNING,
-        )
+        request._alerting_revealed = [(created, token)]
+
+    def log_addition(self, request, obj, message):
+        if obj.pk is not None:  # a refused add created nothing (its reason is in the messages)
+            super().log_addition(request, obj, message)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        revealed = getattr(request, "_alerting_revealed", None)
+        if not revealed:
+            return HttpResponseRedirect(reverse("admin:alerting_alertintegration_changelist"))
+        return reveal_tokens(self, request, revealed, f"Alert integration added: {obj.name}")
 
     def has_manage_token_permission(self, request):
         return request.user.has_perm("alerting.manage_token_alertintegration")
@@ -74,17 +97,17 @@ class AlertIntegrationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Rotate the token (the old one stops working)", permissions=["manage_token"])
     def rotate_token(self, request, queryset):
+        revealed = []
         for integration in queryset:
             try:
-                token = services.integration_rotate_token(actor=request.user, integration=integration)
+                revealed.append(
+                    (integration, services.integration_rotate_token(actor=request.user, integration=integration))
+                )
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
-                continue
-            self.message_user(
-                request,
-                format_html("New token of “{}”: <code>{}</code>. {}", integration.name, token, TOKEN_ONCE),
-                messages.WARNING,
-            )
+        if revealed:
+            return reveal_tokens(self, request, revealed, "New alert integration tokens")
+        return None
 
     @admin.action(description="Revoke (refuse its token)", permissions=["manage_token"])
     def revoke(self, request, queryset):
