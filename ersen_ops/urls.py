@@ -28,6 +28,8 @@ urlpatterns = [
     path("api/ops/v1/", include("api.urls")),
     # Public subscriptions (no login; signed links): /subscribe, /subscriptions/confirm|manage|unsubscribe/<token>
     path("", include("subscribers.urls")),
+    # Heartbeats of health checks (no login; the secret URL is the credential): /checks/heartbeat/<id>/<secret>/
+    path("", include("checks.urls")),
     # Public status (no login): /, /status/, /api/v2/…, /incidents/<id>, /history.atom|rss, /maintenance.ics
     path("", include("statuspage.urls")),
 ]

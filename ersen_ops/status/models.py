@@ -31,6 +31,16 @@ class Component(models.Model):
         default=ComponentStatus.OPERATIONAL,
         help_text="Manual status; incidents and maintenance can make the public status worse, never better.",
     )
+    # Set only by `status.services.component_set_automatic_status` (called by the checks app, audited as
+    # system:checks): what the component's health checks say. It can make the public status worse, never better.
+    automatic_status = models.CharField(
+        max_length=30,
+        choices=ComponentStatus.choices,
+        default=ComponentStatus.OPERATIONAL,
+        editable=False,
+        help_text="What the component's health checks say (set by the checks app, never by hand).",
+    )
+    automatic_status_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
     showcase = models.BooleanField(default=False)
     only_show_if_degraded = models.BooleanField(default=False)
     start_date = models.DateField(null=True, blank=True)

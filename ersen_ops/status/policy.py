@@ -1,9 +1,11 @@
 """The public status rollup, as pure functions (no database, no clock).
 
 - A component's public status is the worst of its manual status (set in the admin), the
-  impacts of unresolved incidents on it, and `under_maintenance` while a window on it is in
-  progress. Maintenance ranks below every degradation: a degraded component under
-  maintenance shows "degraded".
+  impacts of unresolved incidents on it, `under_maintenance` while a window on it is in
+  progress, and its automatic status (what its health checks say, set by the checks app).
+  Maintenance ranks below every degradation: a degraded component under maintenance shows
+  "degraded". The automatic status is ignored while a window on the component is in progress:
+  a failing check during maintenance is expected, and that time counts as maintenance.
 - A group's status is the worst of its own manual status and its public children.
 - The page indicator (Statuspage v2) is told by the components: the worst public component's
   status decides (degraded → minor, partial outage → major, major outage → critical, under
@@ -54,9 +56,22 @@ def worst_indicator(indicators: Iterable[str]) -> str:
     return worst
 
 
-def component_status(*, manual: str, incident_impacts: Iterable[str] = (), in_maintenance: bool = False) -> str:
-    """The public status of one (leaf) component."""
-    return worst_component_status([manual, *incident_impacts, UNDER_MAINTENANCE if in_maintenance else OPERATIONAL])
+def component_status(
+    *, manual: str, incident_impacts: Iterable[str] = (), in_maintenance: bool = False, automatic: str = OPERATIONAL
+) -> str:
+    """The public status of one (leaf) component: the worst of manual, incident impacts, window, automatic.
+
+    A health check can only make it worse (the worst is taken), never better; during a window in progress the
+    automatic status does not count (the checks' failures are maintenance, not downtime).
+    """
+    return worst_component_status(
+        [
+            manual,
+            *incident_impacts,
+            UNDER_MAINTENANCE if in_maintenance else OPERATIONAL,
+            OPERATIONAL if in_maintenance else automatic,
+        ]
+    )
 
 
 def group_status(*, manual: str, children: Iterable[str]) -> str:

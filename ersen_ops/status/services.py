@@ -132,7 +132,10 @@ def component_save(*, actor, component: Component, before: dict | None = None) -
     except ValidationError as exc:
         raise DomainError("The component is not valid:", details=[str(m) for m in exc.messages]) from None
     created = component.pk is None
-    component.save()
+    if created:
+        component.save()
+    else:  # never the automatic status: the checks own it, and this copy of the row may be older than theirs
+        component.save(update_fields=[*COMPONENT_FIELDS, "updated_at"])
     after = component_state(component)
     before = before or {}
     changed = sorted(k for k in after if before.get(k) != after[k])
@@ -161,3 +164,38 @@ def component_delete(*, actor, component: Component) -> None:
     record(
         actor=actor, action="status.component.deleted", target=None, data={"before": state, "component": state["name"]}
     )
+
+
+# --- the automatic status (what health checks say; only the checks app calls this) ------------------------------
+
+AUTOMATIC_ACTOR = "system:checks"
+
+
+@transaction.atomic
+def component_set_automatic_status(
+    *, component_ids, status: str, reason: str, actor: str = AUTOMATIC_ACTOR, now=None
+) -> list[int]:
+    """Set the automatic status of the given components (the ones whose checks say so). Idempotent.
+
+    Returns the pks that changed; each change is audited (before/after and the reason, e.g. the failing check).
+    The public status is the worst of manual, incident impact, window and this (`policy.component_status`).
+    """
+    if status not in policy.COMPONENT_SEVERITY:
+        raise DomainError(f"Unknown component status {status!r}; choose one of {', '.join(policy.COMPONENT_SEVERITY)}.")
+    now = now or timezone.now()
+    changed = []
+    for component in Component.objects.select_for_update().filter(pk__in=list(component_ids)).order_by("pk"):
+        if component.automatic_status == status:
+            continue
+        before = component.automatic_status
+        component.automatic_status = status
+        component.automatic_status_changed_at = now
+        component.save(update_fields=["automatic_status", "automatic_status_changed_at"])
+        record(
+            actor=actor,
+            action="status.component.automatic_status_changed",
+            target=component,
+            data={"before": {"automatic_status": before}, "after": {"automatic_status": status}, "reason": reason},
+        )
+        changed.append(component.pk)
+    return changed

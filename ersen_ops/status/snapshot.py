@@ -1,7 +1,8 @@
 """The components' public status, as plain data: what the public may see of a component after the rollup.
 
 `selectors.load_components()` loads the rows and the impacts (a constant number of queries) and calls
-`build_components` here, which is pure. The public events (incidents, maintenances) are built by
+`build_components` here, which is pure (the rolled-up status: manual,
+incidents, windows and the automatic status the checks set). The public events (incidents, maintenances) are built by
 `statuspage.snapshot`, the one file that decides what else may leave the building.
 """
 
@@ -67,10 +68,17 @@ def build_components(
             continue
         own_impacts = impacts.get(c.pk, [])
         status = policy.component_status(
-            manual=c.status, incident_impacts=[i for i, _ in own_impacts], in_maintenance=c.pk in in_maintenance
+            manual=c.status,
+            incident_impacts=[i for i, _ in own_impacts],
+            in_maintenance=c.pk in in_maintenance,
+            automatic=c.automatic_status,
         )
         updated = latest(
-            c.updated_at, *(since for _, since in own_impacts), in_maintenance.get(c.pk), last_changes.get(c.pk)
+            c.updated_at,
+            c.automatic_status_changed_at,
+            *(since for _, since in own_impacts),
+            in_maintenance.get(c.pk),
+            last_changes.get(c.pk),
         )
         parent = by_pk.get(c.group_id) if c.group_id else None
         result[c.pk] = PublicComponent(
