@@ -11,7 +11,7 @@ SANDBOX_TLS_PORT ?= 8443
 # unless OPS_STATUS_PAGE_URL is set explicitly (environment or .env).
 RUN_ENV = OPS_RUN_ADDR=$(ADDR) OPS_SANDBOX_SSH_PORT=$(SANDBOX_SSH_PORT) OPS_SANDBOX_TLS_PORT=$(SANDBOX_TLS_PORT)
 
-.PHONY: run processes test install serve worker migrate lint lock bench sandbox-host clean code docs-screenshots
+.PHONY: run processes test install serve worker checker migrate lint lock bench sandbox-host clean code docs-screenshots
 
 $(STAMP): requirements.txt requirements-dev.txt cli/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
@@ -25,7 +25,7 @@ $(STAMP): requirements.txt requirements-dev.txt cli/pyproject.toml
 
 install: $(STAMP)
 
-## make run: install, a development .env if none, migrate, demo data, print logins, start web + worker (Ctrl-C stops all)
+## make run: install, a development .env if none, migrate, demo data, print logins, start web + worker + checker (Ctrl-C stops all)
 run: export DEBUG ?= 1
 run: $(STAMP)
 	@$(BIN)/python manage.py dev_env
@@ -34,11 +34,11 @@ run: $(STAMP)
 	$(RUN_ENV) $(BIN)/python manage.py seed_demo
 	@$(MAKE) --no-print-directory processes ADDR=$(ADDR) SANDBOX_SSH_PORT=$(SANDBOX_SSH_PORT) SANDBOX_TLS_PORT=$(SANDBOX_TLS_PORT)
 
-## make processes: only the processes of the Procfile (web, worker), through honcho; Ctrl-C stops all of them.
+## make processes: only the processes of the Procfile (web, worker, checker), through honcho; Ctrl-C stops all of them.
 ## `--env /dev/null`: the settings read .env themselves (the environment wins), so honcho must not override it.
 processes: export DEBUG ?= 1
 processes: $(STAMP)
-	@echo "Starting the Procfile's processes (web on http://$(ADDR)/admin/, worker); Ctrl-C stops all."
+	@echo "Starting the Procfile's processes (web on http://$(ADDR)/admin/, worker, checker); Ctrl-C stops all."
 	@ADDR=$(ADDR) $(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --env /dev/null start
 
 ## make code U=operator: the demo login's current second-factor code (what an authenticator app would show)
@@ -58,6 +58,10 @@ serve: $(STAMP)
 
 worker: $(STAMP)
 	$(BIN)/python manage.py qcluster
+
+## make checker: the health-check process (run one or more, on any machine that reaches PostgreSQL; README "Health checks")
+checker: $(STAMP)
+	$(BIN)/python manage.py checker
 
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input

@@ -145,6 +145,14 @@ try:
     OPS_AUDIT_WITNESS_FILE = str(
         BASE_DIR / (config.string("OPS_AUDIT_WITNESS_FILE", "").strip() or OPS_AUDIT_WITNESS_FILE_DEFAULT)
     )
+    # Health checks (checks/, README "Health checks"): raw results kept this many days, then only the rollups.
+    OPS_CHECK_RAW_DAYS = config.integer("OPS_CHECK_RAW_DAYS", 2, minimum=1, maximum=90)
+    OPS_CHECK_HOURLY_DAYS = config.integer("OPS_CHECK_HOURLY_DAYS", 35, minimum=1, maximum=400)
+    OPS_CHECK_DAILY_DAYS = config.integer("OPS_CHECK_DAILY_DAYS", 400, minimum=30, maximum=3650)
+    # Passes of every check of a window's components that prove "Test core functionality" / "Smoke test".
+    OPS_CHECK_EVIDENCE_PASSES = config.integer("OPS_CHECK_EVIDENCE_PASSES", 3, minimum=1, maximum=100)
+    # Extra CA certificates (PEM file) the checker trusts besides the system's, e.g. an internal CA.
+    OPS_CHECK_CA_BUNDLE = config.string("OPS_CHECK_CA_BUNDLE", "")
     # Single sign-on with an OpenID Connect provider (README "Access" → "SSO"); no issuer: no SSO button.
     OPS_OIDC_ISSUER = config.string("OPS_OIDC_ISSUER", "").rstrip("/")
     OPS_OIDC_CLIENT_ID = config.string("OPS_OIDC_CLIENT_ID", "")
@@ -252,6 +260,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI / Redoc served from our static files, no CDN
     "api",
+    "checks",  # health checks and the checker process: above incidents and maintenance
     "controlroom",  # the admin index spanning every app (top layer)
 ]
 

@@ -106,3 +106,23 @@ def response_report(*, now: datetime | None = None, periods: tuple[int, ...] = (
         )
     ]
     return {days: policy.response_stats(rows, now=now, days=days) for days in periods}
+
+
+def incidents_taken_over(incident_ids) -> set[int]:
+    """Of these incidents, the ones a person has acted on (acknowledged, posted an update, resolved or commands).
+
+    The checks app stops automating an incident from then on: an operator has taken over."""
+    ids = list(incident_ids)
+    if not ids:
+        return set()
+    touched = set(
+        Incident.objects.filter(pk__in=ids)
+        .filter(
+            Q(acknowledged_by__isnull=False) | Q(resolved_by__isnull=False) | Q(commander__isnull=False)
+        )
+        .values_list("pk", flat=True)
+    )
+    touched |= set(
+        IncidentUpdate.objects.filter(incident_id__in=ids, author__isnull=False).values_list("incident_id", flat=True)
+    )
+    return touched

@@ -216,3 +216,12 @@ def windows_in_progress_on(component_ids) -> list[tuple[int, str, str, frozenset
         .prefetch_related("components")
     )
     return [(w.pk, w.public_id, w.title, frozenset(c.pk for c in w.components.all())) for w in windows]
+
+
+def component_ids_in_maintenance(component_ids=None) -> set[int]:
+    """Components with a window in progress on them now (for the checks: failures there are maintenance)."""
+    through = MaintenanceWindow.components.through
+    rows = through.objects.filter(maintenancewindow__status=WindowStatus.IN_PROGRESS)
+    if component_ids is not None:
+        rows = rows.filter(component_id__in=list(component_ids))
+    return set(rows.values_list("component_id", flat=True))

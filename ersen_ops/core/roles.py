@@ -24,6 +24,7 @@ VIEW_ALL = (
     "maintenance.view_*",
     "incidents.view_*",
     "runbooks.view_*",
+    "checks.view_*",
     # what subscribers were told (not the subscribers themselves: addresses are personal data)
     "subscribers.view_notice",
 )
@@ -47,6 +48,10 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         # launch runbooks
         "runbooks.run_runbook",
         "runbooks.cancel_runbookexecution",
+        # health checks: add, edit, disable (and delete one that never opened an incident)
+        "checks.add_check",
+        "checks.change_check",
+        "checks.delete_check",
         # resend failed notifications, set manual component status
         "notifications.resend_notificationdelivery",
         "status.change_component",

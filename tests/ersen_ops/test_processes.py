@@ -89,6 +89,10 @@ def test_ctrl_c_stops_the_web_server_the_worker_and_all_their_children(tmp_path)
             lambda: sum("manage.py worker" in cmd for cmd in _processes_with(marker).values()) >= 6,
             "the worker's cluster did not start all its processes",
         )
+        _wait_until(
+            lambda: any("manage.py checker" in cmd for cmd in _processes_with(marker).values()),
+            "the health checker did not start",
+        )
         running = _processes_with(marker)
         assert any("honcho" in cmd for cmd in running.values())
         assert any("runserver" in cmd for cmd in running.values())
@@ -99,6 +103,7 @@ def test_ctrl_c_stops_the_web_server_the_worker_and_all_their_children(tmp_path)
         _wait_until(lambda: not _processes_with(marker), f"left behind: {_processes_with(marker)}")
         output = log.read_text(errors="replace")
         assert "sending SIGTERM to worker" in output  # honcho's stop…
+        assert "checker" in output and "stopped" in output  # the checker stopped cleanly too
         assert "SIGKILL" not in output  # …was enough: nothing needed honcho's kill fallback
         assert "Traceback" not in output
     finally:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('status', '0004_single_line_labels'),
+        ('status', '0005_uptime_history'),
     ]
 
     operations = [

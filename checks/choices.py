@@ -1,0 +1,43 @@
+"""Health-check enumerations: types, states, HTTP methods, rollup periods."""
+
+from django.db import models
+
+
+class CheckType(models.TextChoices):
+    HTTP = "http", "HTTP(S)"
+    TCP = "tcp", "TCP connect"
+    TLS = "tls", "TLS certificate"
+    HEARTBEAT = "heartbeat", "Heartbeat (a job calls a secret URL)"
+
+
+class CheckState(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown (not run yet)"
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
+class HttpMethod(models.TextChoices):
+    GET = "GET", "GET"
+    HEAD = "HEAD", "HEAD"
+    POST = "POST", "POST"
+
+
+class RollupPeriod(models.TextChoices):
+    HOUR = "hour", "Hour"
+    DAY = "day", "Day"
+
+
+class AutomationState(models.TextChoices):
+    """The life of one incident the checks opened (one per outage of one check)."""
+
+    OPEN = "open", "Open (the check is down)"
+    RECOVERED = "recovered", "Recovered (waiting for the quiet period)"
+    RESOLVED = "resolved", "Resolved by the checks"
+    TAKEN_OVER = "taken_over", "Taken over by an operator"
+
+
+STATE_COLOURS = {
+    CheckState.UNKNOWN: "#757575",
+    CheckState.UP: "#2e7d32",
+    CheckState.DOWN: "#c62828",
+}
