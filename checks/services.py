@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
 from ersen_ops.audit.services import record
+from ersen_ops.core import kit
 from ersen_ops.core.errors import DomainError
 from ersen_ops.status import services as status_services
 from ersen_ops.status.models import Component
@@ -47,13 +47,6 @@ CHECK_FIELDS = (
 )
 
 
-def _clean(obj) -> None:
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise DomainError(f"The {obj._meta.verbose_name} is not valid:", details=[str(m) for m in exc.messages]) from None
-
-
 def check_state(check: Check, component_names: list[str] | None = None) -> dict:
     state = {f: getattr(check, f) for f in CHECK_FIELDS}
     if component_names is not None:
@@ -67,8 +60,10 @@ def check_state(check: Check, component_names: list[str] | None = None) -> dict:
 @transaction.atomic
 def check_save(*, actor, check: Check, components=None, before: dict | None = None) -> Check:
     """Create or edit a check (audited with what changed); its components' automatic status follows at once."""
-    _clean(check)
     created = check.pk is None
+    kit.require(actor, "checks.add_check" if created else "checks.change_check",
+                what="adding health checks" if created else "editing health checks")
+    kit.clean(check, lead="The check is not valid:")
     old_components = set() if created else set(check.components.values_list("pk", flat=True))
     if created:
         check.next_due_at = timezone.now()
@@ -96,6 +91,7 @@ def check_save(*, actor, check: Check, components=None, before: dict | None = No
 
 @transaction.atomic
 def check_delete(*, actor, check: Check) -> None:
+    kit.require(actor, "checks.delete_check", what="deleting health checks")
     components = set(check.components.values_list("pk", flat=True))
     state = check_state(check)
     if CheckIncident.objects.filter(health_check=check).exists():
@@ -115,7 +111,8 @@ def _secret_hash(secret: str) -> str:
 @transaction.atomic
 def heartbeat_new_secret(*, actor, check: Check) -> str:
     """A new secret for a heartbeat check; returns the URL path (shown once: only its hash is kept)."""
-    check = Check.objects.select_for_update().get(pk=check.pk)
+    kit.require(actor, "checks.change_check", what="changing heartbeat URLs")
+    check = kit.lock(check)
     if check.type != CheckType.HEARTBEAT:
         raise DomainError(f"“{check.name}” is a {check.get_type_display()} check; only heartbeat checks have a URL.")
     secret = secrets.token_urlsafe(32)

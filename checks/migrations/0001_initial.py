@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('incidents', '0003_single_line_labels'),
         ('maintenance', '0003_single_line_labels'),
-        ('status', '0005_component_automatic_status'),
+        ('status', '0006_component_automatic_status'),
     ]
 
     operations = [
