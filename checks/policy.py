@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ersen_ops.core.wording import duration
 from ersen_ops.status.policy import OPERATIONAL, worst_component_status
 
 from .choices import CheckState
@@ -122,14 +123,7 @@ def heartbeat_problem(*, last_ping_at: datetime | None, since: datetime, period_
 
 
 def _duration(s: float) -> str:
-    s = int(s)
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    if s < 2 * 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min" if s % 3600 >= 60 else f"{s // 3600} h"
-    return f"{s // 86400} days"
+    return duration(int(s))
 
 
 # --- leases -----------------------------------------------------------------------------------------------

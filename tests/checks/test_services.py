@@ -206,3 +206,43 @@ def test_saving_a_component_in_the_admin_keeps_the_automatic_status(make_check, 
     status_services.component_save(actor="system:test", component=stale,
                                    before=status_services.component_state(Component.objects.get(pk=component.pk)))
     assert Component.objects.get(pk=component.pk).automatic_status == "major_outage"
+
+
+# --- heartbeats -------------------------------------------------------------------------------------------
+
+
+def heartbeat_result(check, at):
+    check.refresh_from_db()
+    Check.objects.filter(pk=check.pk).update(leased_by="test", lease_until=at + timedelta(seconds=10))
+    return services.ResultIn(
+        check_id=check.pk, type=check.type, due_at=at, started_at=at, finished_at=at,
+        outcome=services.ProbeOutcome(True, ""), state=check.state, consecutive_failures=check.consecutive_failures,
+        consecutive_successes=check.consecutive_successes, failures_to_down=check.failures_to_down,
+        successes_to_up=check.successes_to_up, interval_seconds=check.interval_seconds, component_ids=[])
+
+
+def test_a_heartbeat_on_time_passes_and_a_missed_one_fails_in_words(make_check, client):
+    check = make_check(type="heartbeat", url="", heartbeat_period_seconds=3600, heartbeat_grace_seconds=300,
+                       failures_to_down=1, successes_to_up=1)
+    path = services.heartbeat_new_secret(actor="system:test", check=check)
+    assert client.post(path).status_code == 200
+    check.refresh_from_db()
+    assert check.state == CheckState.UP and check.last_message == "heartbeat received"
+    pinged = check.last_ping_at
+    services.results_record(results=[heartbeat_result(check, pinged + timedelta(minutes=64))], checker="test")
+    check.refresh_from_db()
+    assert check.state == CheckState.UP  # within period + grace
+    services.results_record(results=[heartbeat_result(check, pinged + timedelta(minutes=66))], checker="test")
+    check.refresh_from_db()
+    assert check.state == CheckState.DOWN
+    assert check.last_message == "no heartbeat for 1 h 6 min; expected every 1 h + 5 min grace"
+
+
+def test_a_wrong_heartbeat_secret_records_nothing(make_check, client):
+    check = make_check(type="heartbeat", url="", heartbeat_period_seconds=3600)
+    path = services.heartbeat_new_secret(actor="system:test", check=check)
+    assert client.get(path.replace(path.split("/")[-2], "guess")).status_code == 404
+    assert client.get("/checks/heartbeat/nope/guess/").status_code == 404
+    assert not CheckResult.objects.exists()
+    check.refresh_from_db()
+    assert check.last_ping_at is None
