@@ -18,7 +18,8 @@ from ersen_ops_cli import __version__
 from ersen_ops_cli.client import Client, Problem, UsageError
 
 FINAL_OK = "succeeded"
-PROGRESS_EVERY = 30.0  # seconds between progress lines when stderr is no terminal (CI logs)
+# Seconds between progress lines when stderr is no terminal (CI logs); ERSEN_OPS_PROGRESS_SECONDS overrides it.
+PROGRESS_EVERY = 30.0
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -145,6 +146,10 @@ class Progress:
 
     def __init__(self, stream=None, clock=time.monotonic):
         self.stream = stream or sys.stderr
+        try:
+            self.every = float(os.environ.get("ERSEN_OPS_PROGRESS_SECONDS") or PROGRESS_EVERY)
+        except ValueError:
+            self.every = PROGRESS_EVERY
         self.clock = clock
         self.tty = self.stream.isatty()
         self.started = clock()
@@ -158,7 +163,7 @@ class Progress:
             self.stream.write("\r" + text[:110].ljust(110))
             self.stream.flush()
             self.shown = True
-        elif self.clock() - self.last_line >= PROGRESS_EVERY:
+        elif self.clock() - self.last_line >= self.every:
             self.stream.write(text + "\n")
             self.stream.flush()
             self.last_line = self.clock()
