@@ -18,7 +18,7 @@ class ComponentRefField(serializers.Field):
     default_error_messages = {"unknown": "No component {value!r} (give its id cmp_… or its name)."}
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not data.strip() or len(data) > 100:
+        if not isinstance(data, str) or not data.strip() or len(data) > 100 or "\x00" in data:
             self.fail("unknown", value=data)
         component = Component.objects.filter(Q(public_id=data.strip()) | Q(name__iexact=data.strip())).first()
         if component is None:
@@ -36,7 +36,7 @@ class UserRefField(serializers.Field):
     default_error_messages = {"unknown": "No active user {value!r}."}
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or not data or len(data) > 150:
+        if not isinstance(data, str) or not data or len(data) > 150 or "\x00" in data:
             self.fail("unknown", value=data)
         user = get_user_model().objects.filter(username=data, is_active=True).first()
         if user is None:

@@ -12,11 +12,32 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import policy
-from api.authentication import HasScope, TokenAuthentication, TokenRateThrottle
+from api.authentication import SAFE_METHODS, HasScope, TokenAuthentication, TokenRateThrottle
 from api.choices import TokenScope
 from api.models import ApiToken, IdempotencyRecord
 from api.problems import ProblemError
 from ersen_ops.core import context
+
+
+def _refuse_nul(*pairs) -> None:
+    """A NUL character can never be stored (PostgreSQL text refuses it): bad input, said as such, not a 500."""
+    from rest_framework.exceptions import ValidationError
+
+    for items in pairs:
+        for name, value in items:
+            values = value if isinstance(value, list) else [value]
+            if any("\x00" in str(v) for v in values):
+                raise ValidationError({name: ["Null characters are not allowed."]})
+
+
+def _has_nul(data) -> bool:
+    if isinstance(data, str):
+        return "\x00" in data
+    if isinstance(data, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in data.items())
+    if isinstance(data, list):
+        return any(_has_nul(v) for v in data)
+    return False
 
 
 class OpsAPIView(APIView):
@@ -40,6 +61,11 @@ class OpsAPIView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        _refuse_nul(request.query_params.lists(), kwargs.items())
+        if request.method not in SAFE_METHODS and _has_nul(request.data):
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError({"body": ["Null characters are not allowed (in keys or values)."]})
         if isinstance(request.auth, ApiToken):
             self._audit_token = context.set_api_token(request.auth.label)
 

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from api.choices import TokenScope
 from api.framework import OpsAPIView
-from api.pagination import CursorPagination
+from api.pagination import CursorPagination, paginated
 from ersen_ops.status import services as status_services
 from ersen_ops.status.choices import ComponentStatus
 from ersen_ops.status.models import Component
@@ -37,7 +37,7 @@ class ComponentStatusSerializer(serializers.Serializer):
 class ComponentListView(OpsAPIView):
     read_perms = VIEW
 
-    @extend_schema(responses=ComponentSerializer(many=True), operation_id="components_list")
+    @extend_schema(responses=paginated(ComponentSerializer), operation_id="components_list")
     def get(self, request):
         paginator = CursorPagination()
         paginator.ordering = ("position", "id")

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from api.choices import TokenScope
 from api.fields import ComponentRefField, UserRefField, username
 from api.framework import OpsAPIView
-from api.pagination import CursorPagination
+from api.pagination import CursorPagination, paginated
 from incidents import services
 from incidents.choices import Impact, IncidentStatus, Level
 from incidents.models import Incident, IncidentUpdate
@@ -161,7 +161,7 @@ class IncidentListView(OpsAPIView):
             OpenApiParameter("level", str, enum=Level.values),
             OpenApiParameter("open", bool, description="true: unresolved only; false: resolved only."),
         ],
-        responses=IncidentSerializer(many=True),
+        responses=paginated(IncidentSerializer),
     )
     def get(self, request):
         qs = _incidents()

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from api.choices import TokenScope
 from api.fields import ComponentRefField, UserRefField, username
 from api.framework import OpsAPIView
-from api.pagination import CursorPagination
+from api.pagination import CursorPagination, paginated
 from maintenance import services
 from maintenance.choices import MaintenanceType, WindowStatus
 from maintenance.models import Approval, ChecklistItem, MaintenanceWindow
@@ -167,7 +167,7 @@ class WindowListView(OpsAPIView):
             OpenApiParameter("type", str, enum=MaintenanceType.values),
             OpenApiParameter("component", str, description="Windows covering this component (id or name)."),
         ],
-        responses=WindowSerializer(many=True),
+        responses=paginated(WindowSerializer),
     )
     def get(self, request):
         qs = _windows()

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from api.framework import OpsAPIView
-from api.pagination import CursorPagination
+from api.pagination import CursorPagination, paginated
 from ersen_ops.audit.models import AuditEvent
 from ersen_ops.notifications.choices import DELIVERY_CHANNEL_CHOICES, DeliveryStatus, SubscriberChannel
 from ersen_ops.notifications.models import NotificationDelivery
@@ -109,7 +109,7 @@ class AuditEventListView(OpsAPIView):
             OpenApiParameter("api_token", str, description="Events of calls made with this token prefix (ersen_…)"),
             *_TIME_PARAMS,
         ],
-        responses=AuditEventSerializer(many=True),
+        responses=paginated(AuditEventSerializer),
     )
     def get(self, request):
         params = request.query_params
@@ -164,7 +164,7 @@ class DeliveryListView(OpsAPIView):
             OpenApiParameter("related_id", str),
             *_TIME_PARAMS,
         ],
-        responses=DeliverySerializer(many=True),
+        responses=paginated(DeliverySerializer),
     )
     def get(self, request):
         params = request.query_params

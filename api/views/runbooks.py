@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from api.choices import TokenScope
 from api.framework import OpsAPIView
-from api.pagination import CursorPagination
+from api.pagination import CursorPagination, paginated
 from maintenance.models import MaintenanceWindow
 from runbooks import services
 from runbooks.choices import FINAL_STATUSES, ExecutionStatus, LaunchChannel, StepStatus
@@ -140,7 +140,7 @@ class ExecutionListView(OpsAPIView):
             OpenApiParameter("runbook", str, description="Runbook slug"),
             OpenApiParameter("host", str, description="Host name"),
         ],
-        responses=ExecutionSerializer(many=True),
+        responses=paginated(ExecutionSerializer),
     )
     def get(self, request):
         qs = _executions()
