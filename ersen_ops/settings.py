@@ -132,6 +132,10 @@ try:
         "OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER", 10, minimum=1, maximum=1000
     )
     OPS_SUBSCRIBER_FANOUT_CHUNK = config.integer("OPS_SUBSCRIBER_FANOUT_CHUNK", 500, minimum=1, maximum=5000)
+    # Subscriber deliveries are kept this long, then reduced to counts per notice (subscribers.sweep_deliveries).
+    OPS_SUBSCRIBER_DELIVERY_DAYS = config.integer("OPS_SUBSCRIBER_DELIVERY_DAYS", 30, minimum=1, maximum=3650)
+    # Subscriber webhooks POSTed at the same time by one send task.
+    OPS_NOTIFY_WEBHOOK_CONCURRENCY = config.integer("OPS_NOTIFY_WEBHOOK_CONCURRENCY", 8, minimum=1, maximum=64)
     # Deliveries one send task carries (one SMTP connection for the emails among them; webhooks concurrently).
     OPS_NOTIFY_SEND_BATCH = config.integer("OPS_NOTIFY_SEND_BATCH", 500, minimum=1, maximum=5000)
     # Sender of subscriber email (empty: OPS_EMAIL_FROM), e.g. "Ersen Status <status@ersen.xyz>".

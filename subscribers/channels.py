@@ -19,10 +19,10 @@ subscriber's public id / "[masked:webhook URL]".
 
 from __future__ import annotations
 
-import contextvars
 import email.utils
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from email.mime.text import MIMEText
 from urllib.parse import urlsplit
 
@@ -80,34 +80,6 @@ def subscriber_message(delivery):
 
 # --- email ---------------------------------------------------------------------------------------------------
 
-_EXTRAS: contextvars.ContextVar = contextvars.ContextVar("subscriber_email_extras", default=None)
-
-
-class _AddSubscriberParts:
-    """Wraps the notifications email backend: adds this subscriber's headers and attachment to the message
-    EmailChannel builds, then sends through the real backend (whose reply and refusals it passes on)."""
-
-    def __init__(self, backend, extras: dict):
-        self.backend = backend
-        self.extras = extras
-
-    def send_messages(self, messages):
-        for message in messages:
-            message.from_email = self.extras["from_email"]
-            message.extra_headers.update(self.extras["headers"])
-            for part in self.extras["attachments"]:
-                message.attach(part)
-        return self.backend.send_messages(messages)
-
-    @property
-    def last_reply(self) -> str:
-        reply = getattr(self.backend, "last_reply", "")
-        return reply or f"accepted by {type(self.backend).__module__.rsplit('.', 1)[-1]} backend"
-
-    @property
-    def refused(self) -> dict:
-        return getattr(self.backend, "refused", {}) or {}
-
 
 def _calendar_part(ics: str, filename: str) -> MIMEText:
     part = MIMEText(ics, "calendar", "utf-8")
@@ -116,12 +88,49 @@ def _calendar_part(ics: str, filename: str) -> MIMEText:
     return part
 
 
+def _load_messages(deliveries) -> None:
+    """Cache the SubscriberMessage (subscriber or webhook, notice) of many deliveries with one query."""
+    from subscribers.models import SubscriberMessage
+
+    pending = {d.pk: d for d in deliveries if not hasattr(d, "_subscriber_message_cache")}
+    if not pending:
+        return
+    from subscribers.models import Notice
+
+    messages = list(
+        SubscriberMessage.objects.select_related("subscriber", "webhook").filter(delivery_id__in=list(pending))
+    )
+    # One instance per notice (its .ics and text are large), shared by every message of the batch.
+    notices = Notice.objects.in_bulk({m.notice_id for m in messages if m.notice_id})
+    for message in messages:
+        if message.notice_id:
+            message.notice = notices[message.notice_id]
+        pending.pop(message.delivery_id)._subscriber_message_cache = message
+    # The rest (resends) are found one by one through the delivery they resend (subscriber_message()).
+
+
+def _hide_address(exc: DeliveryError, subscriber) -> DeliveryError:
+    # SMTP refusals quote the address: keep it out of the stored error and the audit trail.
+    if subscriber is not None and subscriber.email:
+        exc.error = exc.error.replace(subscriber.email, str(subscriber))
+        exc.response = exc.response.replace(subscriber.email, str(subscriber))
+    return exc
+
+
 class SubscriberEmailChannel(EmailChannel):
     code = SubscriberChannel.SUBSCRIBER_EMAIL
+    batched = True
 
     def _subscriber(self, delivery):
         message = subscriber_message(delivery)
         return message, (message.subscriber if message is not None else None)
+
+    def prepare(self, deliveries) -> None:
+        _load_messages(deliveries)
+
+    def recipient_ref(self, delivery) -> str:
+        _, subscriber = self._subscriber(delivery)
+        return subscriber.public_id if subscriber is not None else f"erased-{delivery.pk}"
 
     def not_configured_reason(self, delivery) -> str:
         message, subscriber = self._subscriber(delivery)
@@ -147,6 +156,15 @@ class SubscriberEmailChannel(EmailChannel):
     def message_id(self, delivery) -> str:
         return super().message_id(delivery).replace("<notification-", "<subscriber-notice-", 1)
 
+    def texts(self, delivery) -> tuple[str, str]:
+        if not delivery.content_id:
+            return super().texts(delivery)
+        from subscribers.content import personalise
+
+        _, subscriber = self._subscriber(delivery)
+        # The notice's text is stored once with placeholders; this subscriber's signed links go in here.
+        return personalise(delivery.text, subscriber), personalise(delivery.text_html, subscriber)
+
     def extras(self, delivery) -> dict:
         message, subscriber = self._subscriber(delivery)
         unsubscribe = tokens.unsubscribe_url(subscriber)
@@ -169,23 +187,29 @@ class SubscriberEmailChannel(EmailChannel):
         from_email = settings.OPS_SUBSCRIBER_EMAIL_FROM or settings.DEFAULT_FROM_EMAIL
         return {"headers": headers, "attachments": attachments, "from_email": from_email}
 
-    def _backend(self):
-        backend = super()._backend()
-        extras = _EXTRAS.get()
-        return _AddSubscriberParts(backend, extras) if extras is not None else backend
+    def build_message(self, delivery):
+        message = super().build_message(delivery)
+        extras = self.extras(delivery)
+        message.from_email = extras["from_email"]
+        message.extra_headers.update(extras["headers"])
+        for part in extras["attachments"]:
+            message.attach(part)
+        return message
 
     def send(self, delivery, progress: Progress) -> Sent:
         _, subscriber = self._subscriber(delivery)
-        token = _EXTRAS.set(self.extras(delivery))
         try:
             return super().send(delivery, progress)
         except DeliveryError as exc:
-            # SMTP refusals quote the address: keep it out of the stored error and the audit trail.
-            exc.error = exc.error.replace(subscriber.email, str(subscriber))
-            exc.response = exc.response.replace(subscriber.email, str(subscriber))
-            raise
-        finally:
-            _EXTRAS.reset(token)
+            raise _hide_address(exc, subscriber) from None
+
+    def send_batch(self, deliveries, progress_for, on_result) -> None:
+        def report(delivery, outcome):
+            if isinstance(outcome, DeliveryError):
+                outcome = _hide_address(outcome, self._subscriber(delivery)[1])
+            on_result(delivery, outcome)
+
+        super().send_batch(deliveries, progress_for, report)
 
 
 # --- webhooks ------------------------------------------------------------------------------------------------
@@ -211,6 +235,46 @@ def _retry_after(response: requests.Response) -> float | None:
 
 class SubscriberWebhookChannel(BaseChannel):
     code = SubscriberChannel.SUBSCRIBER_WEBHOOK
+    batched = True
+
+    def prepare(self, deliveries) -> None:
+        _load_messages(deliveries)
+
+    def recipient_ref(self, delivery) -> str:
+        webhook = self._webhook(delivery)
+        return webhook.public_id if webhook is not None else f"deleted-{delivery.pk}"
+
+    def send_batch(self, deliveries, progress_for, on_result) -> None:
+        """POST to many endpoints at once, at most OPS_NOTIFY_WEBHOOK_CONCURRENCY in flight (a slow endpoint holds
+        one thread, not the batch). Each POST goes through the same SSRF guard (outbound.webhook_post); the
+        threads only talk HTTP — what each answer means is recorded here, in the calling thread."""
+        concurrency = settings.OPS_NOTIFY_WEBHOOK_CONCURRENCY
+        if len(deliveries) <= 1 or concurrency <= 1:
+            return super().send_batch(deliveries, progress_for, on_result)
+
+        def post(delivery):
+            webhook = self._webhook(delivery)
+            body = (delivery.message or "").encode("utf-8")
+            try:
+                return self._post(webhook, body, self.headers(delivery, webhook, body))
+            except DeliveryError as exc:
+                return exc
+            except Exception as exc:  # a bug or an unexpected library error: this delivery only, retried
+                return TemporaryFailure(f"{type(exc).__name__}: {exc}", response="error")
+
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            futures = {pool.submit(post, delivery): delivery for delivery in deliveries}
+            for future in as_completed(futures):
+                delivery = futures[future]
+                progress = progress_for(delivery)
+                progress.total(1)
+                try:
+                    sent = self._record(delivery, future.result())
+                except DeliveryError as exc:
+                    on_result(delivery, exc)
+                else:
+                    progress.part_sent(1)
+                    on_result(delivery, sent)
 
     def _webhook(self, delivery):
         message = subscriber_message(delivery)
@@ -241,14 +305,24 @@ class SubscriberWebhookChannel(BaseChannel):
         }
 
     def send(self, delivery, progress: Progress) -> Sent:
-        from subscribers.services import webhook_record_attempt
-
         webhook = self._webhook(delivery)
         body = (delivery.message or "").encode("utf-8")
         progress.total(1)
         try:
             response = self._post(webhook, body, self.headers(delivery, webhook, body))
         except DeliveryError as exc:
+            response = exc
+        sent = self._record(delivery, response)
+        progress.part_sent(1)
+        return sent
+
+    def _record(self, delivery, response) -> Sent:
+        """Count the attempt on the webhook (a dead endpoint is disabled); the Sent, or the masked DeliveryError."""
+        from subscribers.services import webhook_record_attempt
+
+        webhook = self._webhook(delivery)
+        if isinstance(response, DeliveryError):
+            exc = response
             exc.error = mask_url(exc.error, webhook.url)
             exc.response = mask_url(exc.response, webhook.url)
             disabled = webhook_record_attempt(
@@ -256,10 +330,9 @@ class SubscriberWebhookChannel(BaseChannel):
             )
             if disabled:
                 logger.warning("webhook %s disabled after repeated failures", webhook.public_id)
-            raise
+            raise exc
         described = f"HTTP {response.status_code} {response.reason or ''}".strip()
         webhook_record_attempt(webhook_id=webhook.pk, ok=True, response=described, delivery_id=delivery.pk)
-        progress.part_sent(1)
         return Sent(response=described)
 
     def _post(self, webhook, body: bytes, headers: dict) -> requests.Response:

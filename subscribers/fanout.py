@@ -31,7 +31,7 @@ from django.utils import timezone
 from ersen_ops.audit.services import record
 from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.notifications.choices import SubscriberChannel
-from ersen_ops.notifications.models import NotificationDelivery
+from ersen_ops.notifications.models import DeliveryContent, NotificationDelivery
 from ersen_ops.notifications.services import deliveries_queue_bulk
 from ersen_ops.status import selectors as status_selectors
 from ersen_ops.status.models import Component, StatusPost
@@ -444,18 +444,50 @@ def chunk_deliver(*, chunk_id: int, now: datetime | None = None) -> int:
     return len(deliveries)
 
 
-def _delivery(notice: Notice, *, channel: str, target: str, subject: str, message: str, html: str = "", ct):
+def _notice_content(notice: Notice, channel: str) -> DeliveryContent:
+    """The notice's text for `channel`, rendered and stored once (created by the first chunk that needs it)."""
+    field = "email_content" if channel == SubscriberChannel.SUBSCRIBER_EMAIL else "webhook_content"
+    if getattr(notice, f"{field}_id") is None:
+        notice = Notice.objects.select_for_update().get(pk=notice.pk)  # one content per notice, even racing
+    existing = getattr(notice, f"{field}_id")
+    if existing is not None:
+        return DeliveryContent.objects.get(pk=existing)
+    if channel == SubscriberChannel.SUBSCRIBER_EMAIL:
+        text, html = notice_email(notice)
+        shared = DeliveryContent(
+            event=notice.event,
+            channel=channel,
+            subject=content.email_subject(notice.subject),
+            body=notice.body,
+            message=text,
+            message_html=html,
+            template_names=", ".join(content.EMAIL_TEMPLATES["notice"]),
+        )
+    else:
+        shared = DeliveryContent(
+            event=notice.event,
+            channel=channel,
+            subject=notice.subject[:300],
+            body=notice.body,
+            message=notice.webhook_payload,  # each webhook's body = its own `meta` + this (stored per delivery)
+            template_names="Statuspage webhook JSON",
+        )
+    shared.full_clean()
+    shared.save()
+    Notice.objects.filter(pk=notice.pk).update(**{field: shared})
+    return shared
+
+
+def _delivery(notice: Notice, shared: DeliveryContent, *, target: str, message: str = "", ct) -> NotificationDelivery:
+    # Only what is this recipient's own: the text is `shared`, the links are filled in from the subscriber's row.
     return NotificationDelivery(
         event=notice.event,
-        channel=channel,
+        channel=shared.channel,
         target_name=target[:200],
-        subject=subject[:300],
-        body=notice.body,
+        subject=shared.subject,
+        body="",
         message=message,
-        message_html=html,
-        template_names="subscribers/email/notice.txt, subscribers/email/notice.html"
-        if channel == SubscriberChannel.SUBSCRIBER_EMAIL
-        else "Statuspage webhook JSON",
+        content=shared,
         related_type=ct,
         related_id=str(notice.pk),
     )
@@ -466,28 +498,16 @@ def _email_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDelive
     recipients = list(
         Subscriber.objects.filter(pk__in=ids, status=SubscriberStatus.CONFIRMED)
         .exclude(pk__in=done)
-        .only("pk", "public_id", "token_version")
+        .only("pk", "public_id")
         .order_by("pk")
     )
     chosen = selectors.selections(Subscriber, [s.pk for s in recipients])
     recipients = [s for s in recipients if policy.subscriber_matches(chosen.get(s.pk, ()), notice.component_ids)]
     if not recipients:
         return []
-    text, html = notice_email(notice)
-    subject = content.email_subject(notice.subject)
+    shared = _notice_content(notice, SubscriberChannel.SUBSCRIBER_EMAIL)
     ct = ContentType.objects.get_for_model(Notice)
-    deliveries = [
-        _delivery(
-            notice,
-            channel=SubscriberChannel.SUBSCRIBER_EMAIL,
-            target=str(s),
-            subject=subject,
-            message=content.personalise(text, s),
-            html=content.personalise(html, s),
-            ct=ct,
-        )
-        for s in recipients
-    ]
+    deliveries = [_delivery(notice, shared, target=str(s), ct=ct) for s in recipients]
     deliveries_queue_bulk(deliveries=deliveries)
     SubscriberMessage.objects.bulk_create(
         SubscriberMessage(delivery=d, kind=MessageKind.NOTICE, notice=notice, subscriber=s)
@@ -505,13 +525,14 @@ def _webhook_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDeli
     recipients = [w for w in recipients if policy.subscriber_matches(chosen.get(w.pk, ()), notice.component_ids)]
     if not recipients:
         return []
+    shared = _notice_content(notice, SubscriberChannel.SUBSCRIBER_WEBHOOK)
     ct = ContentType.objects.get_for_model(Notice)
     deliveries = [
+        # The exact bytes POSTed stay on the delivery, so a retry sends the same body and the same signature.
         _delivery(
             notice,
-            channel=SubscriberChannel.SUBSCRIBER_WEBHOOK,
+            shared,
             target=f"webhook {w.name} ({w.host})",
-            subject=notice.subject,
             message=content.webhook_body(notice.webhook_payload, w),
             ct=ct,
         )
@@ -531,6 +552,68 @@ def notice_email(notice: Notice) -> tuple[str, str]:
         "notice",
         {"notice": notice, "details": notice.details, "kind": notice.kind, "has_calendar": bool(notice.ics)},
     )
+
+
+# --- retention ------------------------------------------------------------------------------------------------------
+
+REDUCE_PER_RUN = 20
+
+
+def notice_deliveries_reduce(*, now: datetime | None = None, limit: int = REDUCE_PER_RUN) -> dict[str, int]:
+    """Notices older than OPS_SUBSCRIBER_DELIVERY_DAYS keep counts instead of one delivery row per recipient.
+
+    Per notice, in one transaction: the per-channel/per-outcome counts go on the notice, its SubscriberMessage
+    rows and deliveries are deleted (notifications.deliveries_reduce), and the reduction is audited. A notice
+    with a delivery still queued or sending waits for the next run. The shared text (DeliveryContent) and the
+    audit events of every attempt stay.
+    """
+    from ersen_ops.core.errors import DomainError
+    from ersen_ops.notifications.services import deliveries_reduce
+
+    now = _now(now)
+    cutoff = now - timedelta(days=settings.OPS_SUBSCRIBER_DELIVERY_DAYS)
+    ct = ContentType.objects.get_for_model(Notice)
+    counts = {"notices_reduced": 0, "deliveries_deleted": 0, "notices_waiting": 0}
+    candidates = Notice.objects.filter(created_at__lt=cutoff, deliveries_reduced_at__isnull=True).order_by("pk")
+    for pk in list(candidates.values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            notice = Notice.objects.select_for_update().get(pk=pk)
+            if notice.deliveries_reduced_at is not None:
+                continue
+            linked = SubscriberMessage.objects.filter(notice=notice)
+            ids = set(linked.values_list("delivery_id", flat=True))
+            # Resends of the notice's deliveries carry the notice as their subject but no link row of their own.
+            ids |= set(
+                NotificationDelivery.objects.filter(
+                    related_type=ct, related_id=str(notice.pk), channel__in=SubscriberChannel.values
+                ).values_list("pk", flat=True)
+            )
+            try:
+                with transaction.atomic():
+                    linked.delete()
+                    by_channel = deliveries_reduce(delivery_ids=sorted(ids))
+            except DomainError as exc:
+                logger.info("notice %s: not reduced yet (%s)", notice.public_id, exc)
+                counts["notices_waiting"] += 1
+                continue
+            notice.reduced_counts = by_channel
+            notice.deliveries_reduced_at = now
+            notice.save(update_fields=["reduced_counts", "deliveries_reduced_at"])
+            record(
+                actor=ACTOR,
+                action="subscribers.notice.deliveries_reduced",
+                target=notice,
+                data={
+                    "kept_days": settings.OPS_SUBSCRIBER_DELIVERY_DAYS,
+                    "deliveries_deleted": len(ids),
+                    "counts": by_channel,
+                },
+            )
+            counts["notices_reduced"] += 1
+            counts["deliveries_deleted"] += len(ids)
+    if counts["notices_reduced"]:
+        logger.info("subscriber deliveries reduced: %s", counts)
+    return counts
 
 
 # --- the safety net ------------------------------------------------------------------------------------------------

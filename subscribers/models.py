@@ -174,6 +174,18 @@ class Notice(models.Model):
     deliveries_queued = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     fanned_out_at = models.DateTimeField(null=True, blank=True)
+    # The message rendered once for every recipient (notifications.DeliveryContent); deliveries hold only their own part.
+    email_content = models.ForeignKey(
+        "notifications.DeliveryContent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    webhook_content = models.ForeignKey(
+        "notifications.DeliveryContent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # After OPS_SUBSCRIBER_DELIVERY_DAYS the per-recipient rows are deleted and only these counts stay.
+    reduced_counts = models.JSONField(
+        default=dict, blank=True, help_text="Deliveries per channel and outcome, kept when the rows are reduced"
+    )
+    deliveries_reduced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -116,8 +116,15 @@ def recent_messages(*, subscriber=None, webhook=None, limit: int = 20) -> list[S
 
 
 def notice_delivery_counts(notice) -> dict[str, int]:
-    """{status: deliveries} of a notice's messages: one query."""
+    """{status: deliveries} of a notice's messages: one query (the kept counts once the rows were reduced)."""
     from django.db.models import Count
+
+    if notice.deliveries_reduced_at is not None:
+        totals: dict[str, int] = {}
+        for by_status in (notice.reduced_counts or {}).values():
+            for status, n in by_status.items():
+                totals[status] = totals.get(status, 0) + n
+        return totals
 
     rows = (
         NotificationDelivery.objects.filter(subscriber_message__notice=notice)

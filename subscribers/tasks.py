@@ -32,3 +32,10 @@ def sweep() -> dict:
     counts = fanout_sweep()
     counts["component_notices"] = len(component_changes_detect())
     return counts
+
+
+@db_retry
+def reduce_deliveries() -> dict:
+    from subscribers.fanout import notice_deliveries_reduce
+
+    return notice_deliveries_reduce()

@@ -249,9 +249,16 @@ class NotificationDeliveryAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.Mod
     @admin.display(description="message (as sent)")
     def message_text(self, obj):
         html = ""
-        if obj.message_html:
-            html = format_html("<details><summary>HTML alternative</summary><pre>{}</pre></details>", obj.message_html)
-        return format_html('<pre style="white-space:pre-wrap">{}</pre>{}', obj.message or obj.body, html)
+        if obj.text_html:
+            html = format_html("<details><summary>HTML alternative</summary><pre>{}</pre></details>", obj.text_html)
+        shared = ""
+        if obj.content_id:
+            shared = format_html(
+                "<p>Shared by every recipient of {} (stored once); the recipient's own links replace the "
+                "placeholders when it is sent.</p>",
+                obj.content,
+            )
+        return format_html('{}<pre style="white-space:pre-wrap">{}</pre>{}', shared, obj.text, html)
 
     @admin.display(description="resend of")
     def resend_of_link(self, obj):

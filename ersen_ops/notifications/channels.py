@@ -154,6 +154,34 @@ class BaseChannel:
         """What a sent delivery left behind in the portal, as (name, admin URL or None); None: nothing."""
         return None
 
+    # --- batches (deliveries sharing one DeliveryContent: a fan-out), see sending.deliveries_send -------------
+
+    # Channels whose shared-content deliveries are sent in batches (one task, one audit event per batch).
+    batched: bool = False
+
+    def prepare(self, deliveries) -> None:
+        """Load what `send` needs for many deliveries at once (their recipients), before a batch is sent."""
+
+    def recipient_ref(self, delivery) -> str:
+        """How a batch's audit event names this delivery's recipient (a public id, never an address)."""
+        return f"delivery-{delivery.pk}"
+
+    def send_batch(self, deliveries, progress_for, on_result) -> None:
+        """Send each delivery and report each outcome as it happens: `on_result(delivery, Sent | DeliveryError)`.
+
+        The default sends one after the other; channels override it to share a connection or send concurrently."""
+        for delivery in deliveries:
+            try:
+                result = self.send(delivery, progress_for(delivery))
+            except DeliveryError as exc:
+                on_result(delivery, exc)
+            except NotConfigured as exc:
+                on_result(delivery, exc)
+            except Exception as exc:  # a bug or an unexpected library error: this delivery only, retried
+                on_result(delivery, TemporaryFailure(f"{type(exc).__name__}: {exc}", response="error"))
+            else:
+                on_result(delivery, result)
+
 
 def _parse_retry_after(response: requests.Response) -> float | None:
     try:
@@ -427,23 +455,68 @@ class EmailChannel(BaseChannel):
         domain = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "ersen-ops.invalid"
         return f"<notification-{delivery.pk}.{delivery.created_at:%Y%m%d%H%M%S}@{domain}>"
 
-    def send(self, delivery, progress: Progress) -> Sent:
-        recipients = self.recipients(delivery)
+    def texts(self, delivery) -> tuple[str, str]:
+        """(plain text, HTML) of the message as this recipient reads it."""
+        return delivery.text, delivery.text_html
+
+    def build_message(self, delivery) -> EmailMultiAlternatives:
+        text, html = self.texts(delivery)
         message = EmailMultiAlternatives(
             subject=one_line(delivery.subject),  # rows older than the single-line rule: CR/LF become spaces
-            body=delivery.message or delivery.body,
+            body=text,
             from_email=settings.DEFAULT_FROM_EMAIL,
-            to=recipients,
+            to=self.recipients(delivery),
             headers={
                 "Message-ID": self.message_id(delivery),
                 "Auto-Submitted": "auto-generated",
                 "X-Ersen-Event": delivery.event,
             },
         )
-        if delivery.message_html:
-            message.attach_alternative(delivery.message_html, "text/html")
+        if html:
+            message.attach_alternative(html, "text/html")
+        return message
+
+    def send(self, delivery, progress: Progress) -> Sent:
+        message = self.build_message(delivery)
         backend = self._backend()
         progress.total(1)
+        result = self.deliver(backend, message)
+        progress.part_sent(1)
+        return result
+
+    def send_batch(self, deliveries, progress_for, on_result) -> None:
+        """Many messages over ONE connection (`get_connection()` kept open, one `send_messages` per message), so
+        each message's reply is recorded and a refused recipient fails alone. A dropped connection fails the
+        message it was carrying (retried later) and the next message opens a new one."""
+        backend = self._backend()
+        try:
+            for delivery in deliveries:
+                progress = progress_for(delivery)
+                try:
+                    message = self.build_message(delivery)
+                    if getattr(backend, "connection", True) is None:
+                        try:
+                            backend.open()
+                        except (smtplib.SMTPException, OSError) as exc:
+                            raise TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response") from None
+                    progress.total(1)
+                    result = self.deliver(backend, message)
+                except DeliveryError as exc:
+                    if isinstance(exc, TemporaryFailure):
+                        _close_quietly(backend)  # the connection may be unusable: the next message opens another
+                    on_result(delivery, exc)
+                    continue
+                except Exception as exc:  # a bug or an unexpected library error: this message only, retried
+                    _close_quietly(backend)
+                    on_result(delivery, TemporaryFailure(f"{type(exc).__name__}: {exc}", response="error"))
+                    continue
+                progress.part_sent(1)
+                on_result(delivery, result)
+        finally:
+            _close_quietly(backend)
+
+    def deliver(self, backend, message) -> Sent:
+        """Send one built message on `backend` (opened or not); the reply, or a DeliveryError saying what it means."""
         try:
             backend.send_messages([message])
         except smtplib.SMTPRecipientsRefused as exc:
@@ -463,7 +536,6 @@ class EmailChannel(BaseChannel):
             raise PermanentFailure(
                 f"malformed message, not retried: {type(exc).__name__}: {exc}", response="not sent"
             ) from None
-        progress.part_sent(1)
         reply = (
             getattr(backend, "last_reply", "") or f"accepted by {type(backend).__module__.rsplit('.', 1)[-1]} backend"
         )
@@ -472,6 +544,14 @@ class EmailChannel(BaseChannel):
         if refused:
             detail = "refused: " + "; ".join(f"{a}: {_smtp_reply(c, t)}" for a, (c, t) in refused.items())
         return Sent(response=reply[:300], detail=detail)
+
+
+def _close_quietly(backend) -> None:
+    try:
+        backend.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection: nothing more to learn from it
+        if hasattr(backend, "connection"):
+            backend.connection = None
 
 
 CHANNELS: dict[str, BaseChannel] = {

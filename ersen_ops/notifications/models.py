@@ -1,4 +1,5 @@
-"""NotificationDelivery: one message to one channel, and what became of it."""
+"""NotificationDelivery: one message to one channel, and what became of it; DeliveryContent: a message rendered once
+and shared by many deliveries (a notice to every subscriber)."""
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -6,6 +7,32 @@ from django.db import models
 
 from ersen_ops.core.validators import validate_single_line
 from ersen_ops.notifications.choices import DELIVERY_CHANNEL_CHOICES, DeliveryStatus, PagerAction
+
+
+class DeliveryContent(models.Model):
+    """The text of a message sent to many recipients, stored once (a notice to 100,000 subscribers is one row here).
+
+    Per-recipient parts (signed links) are placeholders in `message` / `message_html`; the channel fills them in
+    for each recipient at send time from the recipient's own row. A delivery pointing here keeps only what is its
+    own (the recipient, the outcome); its `message` is empty. Deliveries sharing a content are sent in batches
+    (sending.deliveries_send) and each batch's attempt is audited on this row.
+    """
+
+    event = models.CharField(max_length=100)
+    channel = models.CharField(max_length=20, choices=DELIVERY_CHANNEL_CHOICES)
+    subject = models.CharField(max_length=300, validators=[validate_single_line])
+    body = models.TextField(blank=True, help_text="The text the caller wrote (before the channel's template)")
+    message = models.TextField(blank=True, help_text="The text as sent, per-recipient links as placeholders")
+    message_html = models.TextField(blank=True, help_text="HTML alternative (email only)")
+    template_names = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "shared message"
+
+    def __str__(self) -> str:
+        return f"shared message #{self.pk}: {self.subject}"
 
 
 class NotificationDelivery(models.Model):
@@ -44,6 +71,14 @@ class NotificationDelivery(models.Model):
     parts_sent = models.PositiveSmallIntegerField(
         default=0, help_text="Parts already delivered (a retry continues from the next one)"
     )
+    content = models.ForeignKey(
+        DeliveryContent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="deliveries",
+        help_text="The shared text of a message sent to many (the delivery's own text fields stay empty)",
+    )
     resend_of = models.ForeignKey(
         "self",
         null=True,
@@ -65,3 +100,14 @@ class NotificationDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.subject}"
+
+    @property
+    def text(self) -> str:
+        """The message as rendered for the channel (the shared text, placeholders and all, when there is one)."""
+        if self.content_id:
+            return self.content.message or self.content.body
+        return self.message or self.body
+
+    @property
+    def text_html(self) -> str:
+        return self.content.message_html if self.content_id else self.message_html

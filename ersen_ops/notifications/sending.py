@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -43,12 +44,13 @@ from ersen_ops.notifications.channels import (
     NotConfigured,
     PermanentFailure,
     Progress,
+    Sent,
     TemporaryFailure,
     get_channel,
 )
-from ersen_ops.notifications.choices import DeliveryStatus, can_transition
+from ersen_ops.notifications.choices import Channel, DeliveryStatus, SubscriberChannel, can_transition
 from ersen_ops.notifications.masking import LOGGER_NAME, mask
-from ersen_ops.notifications.models import NotificationDelivery
+from ersen_ops.notifications.models import DeliveryContent, NotificationDelivery
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -58,8 +60,11 @@ ACTOR = "system:notifications"
 STALE_CLAIM_SECONDS = 600
 # A queued delivery with no retry pending whose task has not claimed it after this long lost its task.
 LOST_TASK_SECONDS = 120
-# Deliveries queued per sweep (each sweep runs a minute after the last).
-SWEEP_BATCH = 200
+# Deliveries queued per sweep (each sweep runs a minute after the last), OPS_NOTIFY_SEND_BATCH per task.
+SWEEP_BATCH = 5000
+# Channels that send a delivery as one message (email): a recorded delivered part means the whole was delivered.
+# (Multi-part webhooks continue from the next part instead: WebhookChannel.send.)
+_WHOLE_MESSAGE_CHANNELS = frozenset({Channel.EMAIL, *SubscriberChannel})
 
 
 def max_attempts() -> int:
@@ -146,6 +151,14 @@ def delivery_send(*, delivery_id: int) -> str | None:
         return None
     delivery = call_with_retry(NotificationDelivery.objects.get, pk=delivery_id, what="reading a delivery")
     channel = get_channel(delivery.channel)
+    if (
+        delivery.channel in _WHOLE_MESSAGE_CHANNELS
+        and delivery.parts_total
+        and delivery.parts_sent >= delivery.parts_total
+    ):
+        # Delivered by an attempt whose worker stopped before recording the outcome: never sent twice.
+        response = delivery.response or "delivered by an earlier attempt"
+        return _finish(delivery, token, DeliveryStatus.SENT, response=response)
     try:
         # These may read the database (a subscriber's row): a dropped connection there is not a send failure.
         delivery.target_name, reason = call_with_retry(_describe_target, channel, delivery, what="reading a target")
@@ -311,7 +324,15 @@ def _release_stale_claim(pk: int, *, now) -> str | None:
             f"(worker stopped?)"
         )
         wait = retry_delay(row.attempts)
-        if wait is None:
+        if row.channel in _WHOLE_MESSAGE_CHANNELS and row.parts_total and row.parts_sent >= row.parts_total:
+            # The receiver accepted it (recorded as it happened); only the outcome was never written.
+            row.status = DeliveryStatus.SENT
+            row.sent_at = now
+            row.next_attempt_at = None
+            row.response = row.response or "delivered (recorded before the worker stopped)"
+            row.last_error = f"{error}; the message had been delivered, not sent again"
+            outcome, action = "stale_released", "notification.sent"
+        elif wait is None:
             row.status = DeliveryStatus.FAILED
             row.last_error = f"gave up after {row.attempts} attempts: {error}"
             row.next_attempt_at = None
@@ -339,13 +360,232 @@ def _release_stale_claim(pk: int, *, now) -> str | None:
     return outcome
 
 
-def deliveries_send(*, delivery_ids: list[int]) -> dict:
-    """A batch of deliveries (one send task): each is claimed, sent and recorded as by delivery_send."""
+def deliveries_send(*, delivery_ids: list[int]) -> dict[str, int]:
+    """One send task: a list of deliveries. Those sharing a DeliveryContent (a fan-out) on a batched channel are
+    sent as batches (`_batch_send`); any other delivery one by one, exactly as `delivery_send`."""
+    ids = list(dict.fromkeys(delivery_ids))
+    rows = NotificationDelivery.objects.filter(pk__in=ids).values_list("pk", "channel", "content_id")
+    batches: dict[str, list[int]] = {}
+    singles: list[int] = []
+    for pk, channel, content_id in rows:
+        if content_id and getattr(get_channel(channel), "batched", False):
+            batches.setdefault(channel, []).append(pk)
+        else:
+            singles.append(pk)
     outcomes: dict[str, int] = {}
-    for delivery_id in dict.fromkeys(delivery_ids):
-        outcome = delivery_send(delivery_id=delivery_id) or "not_claimed"
+    for pk in sorted(singles):
+        outcome = delivery_send(delivery_id=pk) or "not_claimed"
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    for channel, pks in batches.items():
+        for outcome, count in _batch_send(channel=channel, delivery_ids=sorted(pks)).items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + count
     return outcomes
+
+
+# A batch records its outcomes (and the audit event naming them) every this many results or seconds.
+BATCH_RECORD_EVERY = 100
+BATCH_RECORD_SECONDS = 1.0
+
+
+class _MarkSent(Progress):
+    """A batch's progress: only a delivered message is written at once (`parts_sent`, one UPDATE, before the next
+    message goes), so a worker that dies mid-batch leaves a record of every message the receiver accepted; the
+    rest of the outcome is written in bulk by `_BatchOutcomes`."""
+
+    def __init__(self, delivery: NotificationDelivery, token: str):
+        self.delivery = delivery
+        self.token = token
+
+    def total(self, parts: int) -> None:
+        self.delivery.parts_total = parts
+
+    def part_sent(self, number: int) -> None:
+        self.delivery.parts_sent = number
+        try:
+            call_with_retry(
+                NotificationDelivery.objects.filter(pk=self.delivery.pk, claim_token=self.token).update,
+                what="recording a delivered message",
+                parts_total=self.delivery.parts_total,
+                parts_sent=number,
+            )
+        except DatabaseUnavailable as exc:
+            logger.error(
+                "delivery %s: delivered, not recorded now (%s); the batch's record has it", self.delivery.pk, exc
+            )
+
+
+@db_retry(what="claiming a batch of notification deliveries")
+def deliveries_claim(*, delivery_ids: list[int], now=None) -> tuple[str, list[NotificationDelivery]]:
+    """queued → sending for every due delivery among `delivery_ids` in ONE UPDATE; the token and the claimed rows."""
+    now = now or timezone.now()
+    token = secrets.token_hex(16)
+    claimed = (
+        NotificationDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(status=DeliveryStatus.SENDING, claim_token=token, last_attempt_at=now, attempts=F("attempts") + 1)
+    )
+    if not claimed:
+        return token, []
+    rows = list(NotificationDelivery.objects.filter(pk__in=delivery_ids, claim_token=token).order_by("pk"))
+    # One instance per shared content (a notice's text), not a copy per row.
+    contents = DeliveryContent.objects.in_bulk({row.content_id for row in rows if row.content_id})
+    for row in rows:
+        if row.content_id:
+            row.content = contents[row.content_id]
+    return token, rows
+
+
+def _batch_send(*, channel: str, delivery_ids: list[int]) -> dict[str, int]:
+    token, deliveries = deliveries_claim(delivery_ids=delivery_ids)
+    if len(deliveries) < len(delivery_ids):
+        logger.info(
+            "batch of %s %s deliveries: %s claimed (the rest already taken, final, or not yet due)",
+            len(delivery_ids),
+            channel,
+            len(deliveries),
+        )
+    if not deliveries:
+        return {}
+    impl = get_channel(channel)
+    outcomes = _BatchOutcomes(impl, token)
+    call_with_retry(impl.prepare, deliveries, what="reading the recipients of a batch")
+    ready = []
+    for delivery in deliveries:
+        delivery.target_name = impl.target_name(delivery)[:200]
+        reason = impl.not_configured_reason(delivery)
+        if reason:
+            outcomes.add(delivery, NotConfigured(reason))
+        elif delivery.parts_total and delivery.parts_sent >= delivery.parts_total:
+            # Delivered by an attempt whose worker stopped before recording the outcome: never sent twice.
+            outcomes.add(delivery, Sent(response=delivery.response or "delivered by an earlier attempt"))
+        else:
+            ready.append(delivery)
+    try:
+        impl.send_batch(ready, lambda d: _MarkSent(d, token), outcomes.add)
+    finally:
+        outcomes.record()
+    return outcomes.counts
+
+
+class _BatchOutcomes:
+    """Collects a batch's results and records them in bulk: one transaction per BATCH_RECORD_EVERY results with
+    one `bulk_update` of the rows and one audit event per shared content naming every recipient and its outcome."""
+
+    def __init__(self, impl, token: str):
+        self.impl = impl
+        self.token = token
+        self.pending: list[tuple[NotificationDelivery, object]] = []
+        self.since = time.monotonic()
+        self.counts: dict[str, int] = {}
+
+    def add(self, delivery: NotificationDelivery, outcome) -> None:
+        self.pending.append((delivery, outcome))
+        if len(self.pending) >= BATCH_RECORD_EVERY or time.monotonic() - self.since >= BATCH_RECORD_SECONDS:
+            self.record()
+
+    def record(self) -> None:
+        pending, self.pending, self.since = self.pending, [], time.monotonic()
+        if pending:
+            call_with_retry(self._record, pending, what="recording a batch's outcomes")
+
+    def _record(self, pending) -> None:
+        now = timezone.now()
+        with transaction.atomic():
+            ours = set(
+                NotificationDelivery.objects.select_for_update()
+                .filter(pk__in=[d.pk for d, _ in pending], claim_token=self.token, status=DeliveryStatus.SENDING)
+                .values_list("pk", flat=True)
+            )
+            rows, events = [], {}
+            for delivery, outcome in pending:
+                if delivery.pk not in ours:
+                    # The sweeper released this claim (the attempt looked dead); another attempt owns the row now.
+                    logger.warning("delivery %s: batch outcome not recorded, its claim was released", delivery.pk)
+                    continue
+                status, entry = self._apply(delivery, outcome, now)
+                rows.append(delivery)
+                self.counts[status] = self.counts.get(status, 0) + 1
+                event = events.setdefault(delivery.content_id, {"content": delivery.content, "results": {}})
+                event["results"].setdefault(_BATCH_KEYS[status], {})[self.impl.recipient_ref(delivery)] = entry
+            if rows:
+                NotificationDelivery.objects.bulk_update(rows, _BATCH_FIELDS)
+            for event in events.values():
+                results = event["results"]
+                record(
+                    actor=ACTOR,
+                    action="notification.batch_attempted",
+                    target=event["content"],
+                    data={
+                        "channel": self.impl.code,
+                        "recipients": sum(len(v) for v in results.values()),
+                        "max_attempts": max_attempts(),
+                        **{key: results[key] for key in ("sent", "retry", "failed", "skipped") if key in results},
+                    },
+                )
+        for delivery in rows:
+            if delivery.status == DeliveryStatus.FAILED:
+                logger.warning(
+                    "delivery %s attempt %s: failed %s — %s",
+                    delivery.pk,
+                    delivery.attempts,
+                    delivery.response,
+                    delivery.last_error[:300],
+                )
+
+    def _apply(self, delivery: NotificationDelivery, outcome, now) -> tuple[str, object]:
+        """Set the row's outcome fields (like _finish); what the audit event says about this recipient."""
+        response, error, wait, retry_after = "", "", None, None
+        if isinstance(outcome, Sent):
+            status, response, error = DeliveryStatus.SENT, outcome.response, outcome.detail
+        elif isinstance(outcome, NotConfigured):
+            status, error = DeliveryStatus.SKIPPED, str(outcome)
+        elif isinstance(outcome, PermanentFailure):
+            status, response, error = DeliveryStatus.FAILED, outcome.response, outcome.error
+        else:  # TemporaryFailure
+            response, error, retry_after = outcome.response, outcome.error, outcome.retry_after
+            wait = retry_delay(delivery.attempts, retry_after)
+            if wait is None:
+                age = _duration((now - delivery.created_at).total_seconds())
+                status, error = DeliveryStatus.FAILED, f"gave up after {delivery.attempts} attempts over {age}: {error}"
+            else:
+                status = DeliveryStatus.QUEUED
+        response, error = mask(response)[:300], mask(error)
+        delivery.status = status
+        delivery.response = response
+        delivery.last_error = error
+        delivery.claim_token = ""
+        delivery.next_attempt_at = now + timedelta(seconds=wait) if wait is not None else None
+        if status == DeliveryStatus.SENT:
+            delivery.sent_at = now
+        if status == DeliveryStatus.SENT and not error:
+            return status, [delivery.pk, delivery.attempts, response_code(response)]
+        entry = {"delivery": delivery.pk, "attempt": delivery.attempts, "response": response}
+        if error:
+            entry["error"] = error[:500]
+        if wait is not None:
+            entry["next_attempt_at"] = delivery.next_attempt_at
+            if retry_after is not None:
+                entry["retry_after"] = retry_after
+        return status, entry
+
+
+_BATCH_KEYS = {
+    DeliveryStatus.SENT: "sent",
+    DeliveryStatus.QUEUED: "retry",
+    DeliveryStatus.FAILED: "failed",
+    DeliveryStatus.SKIPPED: "skipped",
+}
+_BATCH_FIELDS = [
+    "status",
+    "response",
+    "last_error",
+    "claim_token",
+    "target_name",
+    "next_attempt_at",
+    "sent_at",
+    "parts_total",
+    "parts_sent",
+]
 
 
 def send(delivery_id: int) -> str | None:

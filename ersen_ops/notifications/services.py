@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.errors import DomainError, InvalidTransition
@@ -31,6 +31,7 @@ from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.core.validators import one_line
 from ersen_ops.notifications.channels import get_channel, pager_dedup_key
 from ersen_ops.notifications.choices import (
+    FINAL_STATUSES,
     RESENDABLE_STATUSES,
     Channel,
     DeliveryStatus,
@@ -192,6 +193,7 @@ def delivery_resend(*, actor, delivery: NotificationDelivery, request=None) -> N
             message=original.message,
             message_html=original.message_html,
             template_names=original.template_names,
+            content_id=original.content_id,
             extra_recipients=original.extra_recipients,
             pager_action=original.pager_action,
             dedup_key=original.dedup_key,
@@ -273,3 +275,31 @@ def deliveries_enqueue(ids: list[int], *, batch: int | None = None) -> int:
         enqueue_on_commit(SEND_TASK, list(ids[start : start + size]))
         tasks += 1
     return tasks
+
+
+def deliveries_reduce(*, delivery_ids: list[int]) -> dict[str, dict[str, int]]:
+    """Retention: delete final delivery rows, returning what they were as counts {channel: {status: n}}.
+
+    For an app above that keeps its own summary (the subscribers' notices, after OPS_SUBSCRIBER_DELIVERY_DAYS):
+    it deletes its link rows first, calls this in its transaction and audits the reduction. A row still queued
+    or sending is refused (DomainError), so nothing in flight disappears. One DELETE per 5,000 ids (no per-row
+    collector); the audit events of the attempts stay, they copy what they need.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    if not delivery_ids:
+        return counts
+    rows = (
+        NotificationDelivery.objects.filter(pk__in=delivery_ids)
+        .order_by()
+        .values_list("channel", "status")
+        .annotate(n=models.Count("id"))
+    )
+    for channel, status, n in rows:
+        if status not in FINAL_STATUSES:
+            raise DomainError(f"{n} {channel} deliveries are still {status}: only final deliveries are reduced.")
+        counts.setdefault(channel, {})[status] = n
+    table = NotificationDelivery._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(delivery_ids), 5000):
+            cursor.execute(f'DELETE FROM "{table}" WHERE id = ANY(%s)', [list(delivery_ids[start : start + 5000])])
+    return counts

@@ -71,7 +71,12 @@ def test_a_notice_is_split_into_chunks_and_every_subscriber_gets_one_email(setti
     assert deliveries.filter(status=DeliveryStatus.SENT).count() == 45
     assert AuditEvent.objects.filter(action="subscribers.chunk.queued").count() == 3
     assert AuditEvent.objects.filter(action="subscribers.notice.fanned_out").count() == 1
-    assert AuditEvent.objects.filter(action="notification.sent", data__channel="subscriber_email").count() == 45
+    # One audit event per batch attempt (a chunk here), naming every recipient by public id with its outcome.
+    batches = AuditEvent.objects.filter(action="notification.batch_attempted", data__channel="subscriber_email")
+    assert batches.count() == 3
+    named = [ref for event in batches for ref in event.data["sent"]]
+    assert sorted(named) == sorted(Subscriber.objects.values_list("public_id", flat=True))
+    assert not AuditEvent.objects.filter(action="notification.sent", data__channel="subscriber_email").exists()
 
 
 def test_a_chunk_costs_the_same_queries_for_10_and_100_recipients(settings, api):
