@@ -225,11 +225,12 @@ class SubscriberMessage(models.Model):
     )
     kind = models.CharField(max_length=20, choices=MessageKind.choices)
     notice = models.ForeignKey(Notice, null=True, blank=True, on_delete=models.PROTECT, related_name="messages")
+    # Indexed by message_subscriber_idx / message_webhook_idx (their first column), not twice.
     subscriber = models.ForeignKey(
-        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        Subscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
     )
     webhook = models.ForeignKey(
-        WebhookSubscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+        WebhookSubscriber, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -56,6 +56,7 @@ class DeliveryError(Exception):
         self.error = mask(error)
         self.response = mask(response)
         self.retry_after = retry_after
+        self.connection_lost = False  # SMTP: the connection is gone (a batch opens a new one for the next message)
 
 
 class TemporaryFailure(DeliveryError):
@@ -502,8 +503,8 @@ class EmailChannel(BaseChannel):
                     progress.total(1)
                     result = self.deliver(backend, message)
                 except DeliveryError as exc:
-                    if isinstance(exc, TemporaryFailure):
-                        _close_quietly(backend)  # the connection may be unusable: the next message opens another
+                    if getattr(exc, "connection_lost", False):
+                        _close_quietly(backend)  # the connection is unusable: the next message opens another
                     on_result(delivery, exc)
                     continue
                 except Exception as exc:  # a bug or an unexpected library error: this message only, retried
@@ -529,9 +530,13 @@ class EmailChannel(BaseChannel):
         except smtplib.SMTPResponseException as exc:
             reply = _smtp_reply(exc.smtp_code, exc.smtp_error)
             kind = PermanentFailure if policy.smtp_outcome(exc.smtp_code) == policy.FAIL else TemporaryFailure
-            raise kind(f"{type(exc).__name__}: {reply}", response=reply[:300]) from None
+            failure = kind(f"{type(exc).__name__}: {reply}", response=reply[:300])
+            failure.connection_lost = exc.smtp_code == 421  # "service not available, closing channel"
+            raise failure from None
         except (smtplib.SMTPException, OSError) as exc:  # OSError covers refused connections and timeouts
-            raise TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response") from None
+            failure = TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response")
+            failure.connection_lost = True
+            raise failure from None
         except ValueError as exc:  # BadHeaderError, an unencodable address…: the same message fails every time
             raise PermanentFailure(
                 f"malformed message, not retried: {type(exc).__name__}: {exc}", response="not sent"

@@ -4,6 +4,7 @@ and shared by many deliveries (a notice to every subscriber)."""
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import Q
 
 from ersen_ops.core.validators import validate_single_line
 from ersen_ops.notifications.choices import DELIVERY_CHANNEL_CHOICES, DeliveryStatus, PagerAction
@@ -36,13 +37,15 @@ class DeliveryContent(models.Model):
 
 
 class NotificationDelivery(models.Model):
-    event = models.CharField(max_length=100, db_index=True, help_text="What happened, e.g. maintenance.scheduled")
+    # Indexes are few on purpose (Meta.indexes, no varchar_pattern_ops copies): every version of every row of a
+    # 100,000-recipient fan-out pays for each of them.
+    event = models.CharField(max_length=100, help_text="What happened, e.g. maintenance.scheduled")
     channel = models.CharField(max_length=20, choices=DELIVERY_CHANNEL_CHOICES)
     target_name = models.CharField(
         max_length=200, blank=True, help_text="Where it goes, by name (never the secret URL)"
     )
     subject = models.CharField(max_length=300, validators=[validate_single_line])
-    body = models.TextField(help_text="The text the caller wrote (before the channel's template)")
+    body = models.TextField(blank=True, help_text="The text the caller wrote (before the channel's template)")
     message = models.TextField(
         blank=True, help_text="The text as sent, rendered for the channel (Markdown, Slack mrkdwn or plain text)"
     )
@@ -52,12 +55,10 @@ class NotificationDelivery(models.Model):
     pager_action = models.CharField(max_length=20, choices=PagerAction.choices, blank=True)
     dedup_key = models.CharField(max_length=200, blank=True)
     severity = models.CharField(max_length=20, blank=True)
-    related_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL)
-    related_id = models.CharField(max_length=64, blank=True, db_index=True)
+    related_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
+    related_id = models.CharField(max_length=64, blank=True)
     related = GenericForeignKey("related_type", "related_id")
-    status = models.CharField(
-        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED, db_index=True
-    )
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     response = models.CharField(max_length=300, blank=True, help_text="HTTP status or SMTP reply")
@@ -84,6 +85,7 @@ class NotificationDelivery(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        db_index=False,
         related_name="resends",
         help_text="The failed or skipped delivery this one resends",
     )
@@ -96,6 +98,8 @@ class NotificationDelivery(models.Model):
         indexes = [
             models.Index(fields=["related_type", "related_id"], name="delivery_related_idx"),
             models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+            models.Index(fields=["event"], name="delivery_event_idx"),
+            models.Index(fields=["resend_of"], condition=Q(resend_of__isnull=False), name="delivery_resend_of_idx"),
         ]
 
     def __str__(self) -> str:
