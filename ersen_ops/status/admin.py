@@ -46,6 +46,14 @@ class ComponentAdmin(AuditHistoryMixin, admin.ModelAdmin):
         ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
     )
 
+    def get_urls(self):
+        from django.urls import path
+
+        from ersen_ops.status.admin_views import uptime_report_view
+
+        urls = [path("uptime/", self.admin_site.admin_view(uptime_report_view(self)), name="status_component_uptime")]
+        return urls + super().get_urls()
+
     def get_changelist_instance(self, request):
         """Each row also shows what the public sees now (incidents and maintenance may make it worse than the
         manual status): the rollup is computed once for the page (constant queries)."""

@@ -253,3 +253,22 @@ def test_the_sweeper_is_declared_every_minute():
 
     spec = next(s for s in declared() if s.name == "status.uptime_sweep")
     assert spec.minutes == 1 and spec.func == "ersen_ops.status.tasks.uptime_sweep"
+
+
+def test_a_health_checks_automatic_status_is_recorded(committed):
+    """The checks app sets a component's automatic status through the status service; that is a public change."""
+    from ersen_ops.status.services import component_set_automatic_status
+
+    with committed(T0):
+        api = ComponentFactory(name="API")
+    down = T0 + timedelta(minutes=7)
+    with committed(down):
+        component_set_automatic_status(component_ids=[api.pk], status="major_outage", reason="HTTP 502", now=down)
+    up = down + timedelta(minutes=3)
+    with committed(up):
+        component_set_automatic_status(component_ids=[api.pk], status="operational", reason="HTTP 200", now=up)
+    assert intervals(api) == [
+        ("operational", False, T0, down),
+        ("major_outage", False, down, up),
+        ("operational", False, up, None),
+    ]
