@@ -63,6 +63,9 @@ try:
     OPS_STATUS_PAGE_ID = config.string("OPS_STATUS_PAGE_ID", "ersen")
     OPS_STATUS_PAGE_TIME_ZONE = config.string("OPS_STATUS_PAGE_TIME_ZONE", OPS_MAINTENANCE_TZ)
     OPS_STATUS_CACHE_SECONDS = config.integer("OPS_STATUS_CACHE_SECONDS", 30, minimum=0, maximum=3600)
+    # Each process learns of a new public status version by PostgreSQL LISTEN/NOTIFY (ersen_ops.status.version_push)
+    # instead of reading it per request; off: one primary-key lookup per public request.
+    OPS_STATUS_PUSH = config.boolean("OPS_STATUS_PUSH", True)
     # Uptime history (ersen_ops.status.uptime): daily rollups kept this long (the monthly SLA report reaches as far),
     # closed status intervals this long (only today's are read; older ones are rolled up).
     OPS_UPTIME_KEEP_DAYS = config.integer("OPS_UPTIME_KEEP_DAYS", 800, minimum=91, maximum=36500)

@@ -26,6 +26,7 @@ from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 
 from ersen_ops.status import selectors
+from ersen_ops.status.version_push import watch
 
 MAX_ENTRIES = 256
 
@@ -102,7 +103,8 @@ def serve(
     """Answer GET/HEAD for the document `key` from the cache, rendering it with `build(version_time, bucket)`
     on a miss. `bucket()` returns (bucket value, bucket start) for documents that depend on the date.
     `build` returning None means "not public": `not_found()` answers (never cached)."""
-    version, changed_us = selectors.status_version()
+    # Pushed to this process (LISTEN/NOTIFY) while its listener is connected; else one primary-key lookup.
+    version, changed_us = watch.current() or selectors.status_version()
     bucket_value, bucket_start = bucket() if bucket else (None, None)
     cache_key = (key, version, bucket_value)
     entry = documents.get(cache_key)

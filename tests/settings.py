@@ -35,3 +35,6 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"].setdefault("TEST", {}).setdefault(  # noqa: F405
         "NAME", os.path.join(tempfile.gettempdir(), f"ersen_ops_test_{os.getpid()}.sqlite3")
     )
+# No status-version listener thread by default: it would hold a connection to the test database (which then cannot be
+# dropped) and tests change the status inside transactions. tests/status/test_version_push.py turns it on.
+OPS_STATUS_PUSH = False

@@ -23,6 +23,7 @@ from ersen_ops.audit.services import record
 from ersen_ops.core.errors import DomainError
 from ersen_ops.status import policy
 from ersen_ops.status.models import CalendarSequence, Component, StatusVersion
+from ersen_ops.status.version_push import watch
 
 
 def _now_us() -> int:
@@ -44,6 +45,7 @@ def status_version_bump() -> None:
 
 def status_version_bump_only() -> None:
     """Move the version without scheduling an interval sync (the sync itself uses this)."""
+    watch.changed_here()  # this process reads the version from the database for a moment after the commit
     now_us = _now_us()
     updated = StatusVersion.objects.filter(pk=StatusVersion.SINGLETON).update(
         version=F("version") + 1, changed_at_us=Greatest(F("changed_at_us"), now_us)
