@@ -36,5 +36,5 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("status", "0005_uptime_history")]
+    dependencies = [("status", "0006_component_automatic_status")]
     operations = [migrations.RunPython(forward, backward)]
