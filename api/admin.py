@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from api import services
+from api import policy, services
 from api.choices import TokenScope
 from api.models import ApiToken
 from ersen_ops.core.access.reauth import reauthenticated
@@ -28,7 +28,7 @@ class TokenCreateForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["days"].initial = settings.OPS_API_TOKEN_DEFAULT_DAYS
+        self.fields["days"].initial = policy.default_days(max_days=settings.OPS_API_TOKEN_MAX_DAYS)
         self.fields["days"].help_text = f"At most {settings.OPS_API_TOKEN_MAX_DAYS} days (OPS_API_TOKEN_MAX_DAYS)."
 
 

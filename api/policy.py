@@ -33,6 +33,14 @@ def token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+DEFAULT_DAYS = 90
+
+
+def default_days(*, max_days: int) -> int:
+    """90 days, or the maximum when that is shorter."""
+    return min(DEFAULT_DAYS, max_days)
+
+
 def expiry_problem(days: int, *, max_days: int) -> str:
     if days < 1:
         return f"A token must be valid for at least 1 day (asked for {days})."

@@ -28,7 +28,7 @@ def token_create(
     now = _now(now)
     if not getattr(actor, "is_authenticated", False) or not actor.is_active:
         raise PermissionRefused("Only a signed-in, active user can create an API token (for themself).")
-    days = settings.OPS_API_TOKEN_DEFAULT_DAYS if days is None else int(days)
+    days = policy.default_days(max_days=settings.OPS_API_TOKEN_MAX_DAYS) if days is None else int(days)
     scopes = sorted(set(scopes))
     for problem in (
         policy.expiry_problem(days, max_days=settings.OPS_API_TOKEN_MAX_DAYS),

@@ -218,7 +218,6 @@ try:
         )
     # Operations API (README "Operations API"): personal access tokens and per-token rate limits.
     OPS_API_TOKEN_MAX_DAYS = config.integer("OPS_API_TOKEN_MAX_DAYS", 365, minimum=1, maximum=3650)
-    OPS_API_TOKEN_DEFAULT_DAYS = min(90, OPS_API_TOKEN_MAX_DAYS)
     OPS_API_RATE_LIMIT = config.integer("OPS_API_RATE_LIMIT", 120, minimum=1, maximum=1_000_000)
     OPS_API_RATE_WINDOW_SECONDS = config.integer("OPS_API_RATE_WINDOW_SECONDS", 60, minimum=1, maximum=3600)
     OPS_API_IDEMPOTENCY_HOURS = config.integer("OPS_API_IDEMPOTENCY_HOURS", 24, minimum=1, maximum=24 * 30)
