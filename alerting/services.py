@@ -228,6 +228,9 @@ class _Receiving:
         self.windows = selectors.windows_in_progress(component_ids)
         self.rows: list[ReceivedAlert] = []
         self.incidents: dict[int, str] = {}
+        # Changed groups are saved once at the end; each incident's impacts are read once per notification.
+        self.dirty: dict[int, AlertGroup] = {}
+        self.impacts: dict[int, dict] = {}
         self.notification_id = secrets.token_hex(8)
 
     # groups ---------------------------------------------------------------------------------------------------
@@ -327,7 +330,7 @@ class _Receiving:
         group.firing = [*group.firing, alert.fingerprint]
         was_quiet = group.status == GroupStatus.QUIET
         group.status, group.quiet_since = GroupStatus.FIRING, None
-        group.save(update_fields=["firing", "status", "quiet_since"])
+        self.dirty[group.pk] = group
         incident = group.incident
         self._join(incident, alert, impacts, level, how, was_quiet)
         self._row(
@@ -339,13 +342,17 @@ class _Receiving:
         )
 
     def _join(self, incident: Incident, alert, impacts: dict, level: str, how: str, was_quiet: bool) -> None:
-        current = {ic.component_id: ic.impact for ic in incident.component_impacts.all()}
+        if incident.pk not in self.impacts:
+            self.impacts[incident.pk] = {ic.component_id: ic.impact for ic in incident.component_impacts.all()}
+        current = self.impacts[incident.pk]
         merged = dict(current)
         for cid, impact in impacts.items():
             if IMPACT_SEVERITY[impact] > IMPACT_SEVERITY.get(merged.get(cid), 0):
                 merged[cid] = impact
         if merged != current:
             incidents.incident_set_components(actor=self.actor, incident=incident, components=merged)
+            self.impacts[incident.pk] = merged
+            incident.refresh_from_db()
         if incident_policy.is_raise(incident.level, level):
             incidents.incident_change_level(
                 actor=self.actor,
@@ -354,7 +361,7 @@ class _Receiving:
                 reason=f"Alert {alert.alertname or alert.fingerprint} joined at {level} ({how}).",
                 now=self.now,
             )
-        incident.refresh_from_db()
+            incident.refresh_from_db()
         if was_quiet or incident.status == IncidentStatus.MONITORING:
             incidents.incident_post_update(
                 actor=self.actor,
@@ -364,6 +371,7 @@ class _Receiving:
                 public=False,
                 now=self.now,
             )
+            incident.refresh_from_db()
 
     def resolved(self, alert: payloads.AlertFacts, rule: policy.RuleFacts | None) -> None:
         key = self.notification.group_key
@@ -382,7 +390,7 @@ class _Receiving:
         incident = group.incident
         if left == 0:
             group.status, group.quiet_since = GroupStatus.QUIET, self.now
-        group.save(update_fields=["firing", "status", "quiet_since"])
+        self.dirty[group.pk] = group
         detail = f"Resolved; {left} alert(s) of the group still firing."
         if left == 0 and incident is not None and not incident.is_resolved:
             quiet = self.integration.quiet_minutes
@@ -396,6 +404,7 @@ class _Receiving:
                     public=False,
                     now=self.now,
                 )
+                incident.refresh_from_db()
             detail = f"Resolved the group's last alert: {incident.public_id} is monitoring for {quiet} min."
         self._row(alert, Outcome.RESOLVED, detail, rule=rule, group=group)
 
@@ -425,6 +434,8 @@ def alerts_receive(
                 work.firing(alert, rule)
             else:
                 work.resolved(alert, rule)
+        for group in work.dirty.values():
+            group.save(update_fields=["firing", "status", "quiet_since"])
         # Fields come parsed and cut to size from payloads.parse; one INSERT for the notification's alerts.
         ReceivedAlert.objects.bulk_create(work.rows)
         locked.last_used_at, locked.last_used_from = now, remote_addr or None
@@ -459,7 +470,11 @@ def alert_group_resolve_quiet(*, group_id: int, now: datetime | None = None) -> 
     """Resolve a quiet group's incident once its quiet period is over; False when it is not (any more) due."""
     now = kit.now_or(now)
     with transaction.atomic():
-        group = AlertGroup.objects.select_for_update(of=("self",)).select_related("integration", "incident").get(pk=group_id)
+        group = (
+            AlertGroup.objects.select_for_update(of=("self",))
+            .select_related("integration", "incident")
+            .get(pk=group_id)
+        )
         integration = group.integration
         due = policy.quiet_over(quiet_since=group.quiet_since, quiet_minutes=integration.quiet_minutes, now=now)
         if group.status != GroupStatus.QUIET or group.firing or not due:

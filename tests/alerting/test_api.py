@@ -114,3 +114,16 @@ def test_bad_bodies_are_4xx_problems(server, integration):
     )
     assert "version 2 is not supported" in body["detail"]
     problem(post(server, "alertmanager", integration.token, [1, 2]), 422, "payload")
+
+
+def test_concurrent_notifications_of_one_outage_open_one_incident(server, integration, rules):
+    """Four senders' notifications of the same group at once (real threads, real HTTP): the integration's row lock
+    serialises them, so one opens the incident and the others join it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [am_payload(am_alert("HighErrorRate", f"fp{n}")) for n in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda body: post(server, "alertmanager", integration.token, body), bodies))
+    assert [r.status_code for r in responses] == [200] * 4, [r.text for r in responses]
+    assert Incident.objects.count() == 1
+    assert sorted(ReceivedAlert.objects.values_list("outcome", flat=True)) == ["joined"] * 3 + ["opened"]
