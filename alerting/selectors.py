@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef
+
 from alerting import policy
-from alerting.choices import OPEN_GROUP_STATUSES, GroupStatus
-from alerting.models import AlertGroup, AlertIntegration, AlertRule
+from alerting.choices import OPEN_GROUP_STATUSES, GroupStatus, Outcome
+from alerting.models import AlertGroup, AlertIntegration, AlertRule, ReceivedAlert
 from maintenance import selectors as maintenance_selectors
+from maintenance.choices import WindowStatus
+
+# Suppressed alerts older than this are not released when their window ends (the sender has long repeated them).
+RELEASE_LOOKBACK = timedelta(hours=24)
 
 
 def integration_for_token(token: str) -> AlertIntegration | None:
@@ -59,3 +67,22 @@ def windows_in_progress(component_ids) -> list[policy.WindowOnComponents]:
         policy.WindowOnComponents(id=pk, public_id=public_id, title=title, component_ids=ids)
         for pk, public_id, title, ids in maintenance_selectors.windows_in_progress_on(component_ids)
     ]
+
+
+def suppressed_alerts_to_release(now, *, ids=None) -> list[ReceivedAlert]:
+    """The latest word on an alert is “suppressed” by a window no longer in progress, and recent: it may be still
+    firing with nobody told. (Its endsAt is no end: Prometheus sends a lease a few minutes ahead and renews it with
+    Alertmanager, which notifies again only on a change; a resolution comes as a later notification.)"""
+    later = ReceivedAlert.objects.filter(
+        integration=OuterRef("integration"), fingerprint=OuterRef("fingerprint"), id__gt=OuterRef("id")
+    )
+    rows = (
+        ReceivedAlert.objects.filter(outcome=Outcome.SUPPRESSED, received_at__gte=now - RELEASE_LOOKBACK)
+        .exclude(window__status=WindowStatus.IN_PROGRESS)
+        .exclude(Exists(later))
+        .select_related("window")
+        .order_by("id")
+    )
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
+    return list(rows)

@@ -419,6 +419,20 @@ def _authorised(integration: AlertIntegration, source: str) -> None:
         )
 
 
+def _process(work: _Receiving, *, lead: str = "") -> None:
+    for alert, rule in zip(work.notification.alerts, work.matched, strict=True):
+        if alert.status == AlertStatus.FIRING:
+            work.firing(alert, rule)
+        else:
+            work.resolved(alert, rule)
+    for group in work.dirty.values():
+        group.save(update_fields=["firing", "status", "quiet_since"])
+    for row in work.rows:
+        row.detail = f"{lead}{row.detail}"
+    # Fields come parsed and cut to size from payloads.parse; one INSERT for the notification's alerts.
+    ReceivedAlert.objects.bulk_create(work.rows)
+
+
 def alerts_receive(
     *, integration: AlertIntegration, source: str, payload, now: datetime | None = None, remote_addr: str | None = None
 ) -> ReceiveResult:
@@ -429,15 +443,7 @@ def alerts_receive(
         locked = AlertIntegration.objects.select_for_update().get(pk=integration.pk)
         _authorised(locked, source)
         work = _Receiving(locked, notification, now)
-        for alert, rule in zip(notification.alerts, work.matched, strict=True):
-            if alert.status == AlertStatus.FIRING:
-                work.firing(alert, rule)
-            else:
-                work.resolved(alert, rule)
-        for group in work.dirty.values():
-            group.save(update_fields=["firing", "status", "quiet_since"])
-        # Fields come parsed and cut to size from payloads.parse; one INSERT for the notification's alerts.
-        ReceivedAlert.objects.bulk_create(work.rows)
+        _process(work)
         locked.last_used_at, locked.last_used_from = now, remote_addr or None
         locked.save(update_fields=["last_used_at", "last_used_from"])
         outcomes = dict(Counter(r.outcome for r in work.rows))
@@ -461,6 +467,65 @@ def alerts_receive(
             },
         )
     return result
+
+
+# --- after maintenance --------------------------------------------------------------------------------------
+
+RELEASE_ACTOR = "system:alerting-maintenance-ended"
+
+
+def _as_facts(row: ReceivedAlert) -> payloads.AlertFacts:
+    return payloads.AlertFacts(
+        fingerprint=row.fingerprint,
+        status=AlertStatus.FIRING,
+        labels=row.labels,
+        annotations=row.annotations,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        generator_url=row.generator_url,
+    )
+
+
+def alerts_release_suppressed(*, now: datetime | None = None) -> int:
+    """Alerts suppressed by a window that is no longer in progress, and not heard of since (no later notification
+    resolved or repeated them), are taken as still firing: they open or join their incident now — the sender may
+    not repeat them for hours. Each group in its own transaction; running it twice changes nothing (the new rows are
+    the later word on those alerts). Returns how many alerts were released."""
+    now = kit.now_or(now)
+    batches: dict[tuple[int, str], list[ReceivedAlert]] = {}
+    for row in selectors.suppressed_alerts_to_release(now):
+        batches.setdefault((row.integration_id, row.group_key), []).append(row)
+    released = 0
+    for (integration_id, group_key), rows in batches.items():
+        with transaction.atomic():
+            locked = AlertIntegration.objects.select_for_update().get(pk=integration_id)
+            rows = selectors.suppressed_alerts_to_release(now, ids=[r.pk for r in rows])  # again, under the lock
+            if not rows or not locked.active:
+                continue
+            windows = sorted({f"{r.window.title} ({r.window.public_id})" for r in rows})
+            notification = payloads.Notification(
+                source=locked.source,
+                group_key=group_key,
+                status=AlertStatus.FIRING,
+                alerts=tuple(_as_facts(r) for r in rows),
+            )
+            work = _Receiving(locked, notification, now)
+            work.actor = locked.actor_name
+            _process(work, lead=f"Still firing after the maintenance that suppressed it ended ({', '.join(windows)}). ")
+            released += len(rows)
+            record(
+                actor=RELEASE_ACTOR,
+                action="alerting.suppression_ended",
+                target=locked,
+                data={
+                    "group_key": group_key,
+                    "windows": windows,
+                    "alerts": [r.fingerprint for r in rows],
+                    "outcomes": dict(Counter(r.outcome for r in work.rows)),
+                    "incidents": list(dict.fromkeys(work.incidents.values())),
+                },
+            )
+    return released
 
 
 # --- the quiet period ----------------------------------------------------------------------------------------

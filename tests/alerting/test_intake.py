@@ -247,3 +247,39 @@ def test_thirty_alerts_joining_one_incident_cost_no_query_each(integration, rule
         )
     assert result.outcomes == {Outcome.JOINED: 30}
     assert len(AlertGroup.objects.get().firing) == 31
+
+
+def complete(window, users, at):
+    from maintenance import services as maintenance
+    from maintenance.choices import ChecklistPhase
+    from tests.maintenance.conftest import approve_phase
+
+    approve_phase(window, ChecklistPhase.DURING, [users["approver"], users["admin"]], now=at)
+    maintenance.window_complete(actor=users["operator"], window=window, now=at)
+
+
+def test_an_alert_still_firing_when_its_maintenance_ends_opens_its_incident(
+    integration, rules, window_in_progress, users
+):
+    window = window_in_progress("api")
+    receive(integration, am_alert("HighErrorRate", "fp1", severity="critical"))
+    assert services.alerts_release_suppressed(now=NOW + timedelta(minutes=1)) == 0  # still in maintenance
+    complete(window, users, NOW + timedelta(minutes=30))
+    assert services.alerts_release_suppressed(now=NOW + timedelta(minutes=31)) == 1
+    incident = Incident.objects.get()
+    assert incident.level == "P1" and pages(incident) == 1  # now it pages
+    row = ReceivedAlert.objects.filter(outcome=Outcome.OPENED).get()
+    assert row.detail.startswith("Still firing after the maintenance that suppressed it ended")
+    assert window.public_id in row.detail
+    assert services.alerts_release_suppressed(now=NOW + timedelta(minutes=32)) == 0  # once
+    event = AuditEvent.objects.get(action="alerting.suppression_ended")
+    assert event.data["incidents"] == [incident.public_id] and event.data["alerts"] == ["fp1"]
+
+
+def test_an_alert_resolved_during_maintenance_is_not_released(integration, rules, window_in_progress, users):
+    window = window_in_progress("api")
+    receive(integration, am_alert("HighErrorRate", "fp1"))
+    receive(integration, am_alert("HighErrorRate", "fp1", status="resolved"), at=NOW + timedelta(minutes=5))
+    complete(window, users, NOW + timedelta(minutes=30))
+    assert services.alerts_release_suppressed(now=NOW + timedelta(minutes=31)) == 0
+    assert not Incident.objects.exists()
