@@ -1,7 +1,7 @@
 """URLs of the operations API, mounted at /api/ops/v1/ by ersen_ops/urls.py."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from api.routes import registered_routes
 from api.views import components, deploy_gate, incidents, maintenance, meta, records, runbooks
@@ -11,7 +11,6 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("me", meta.WhoAmIView.as_view(), name="whoami"),
     path("components", components.ComponentListView.as_view(), name="components"),
     path("components/<str:component_id>", components.ComponentDetailView.as_view(), name="component"),

@@ -264,7 +264,7 @@ INSTALLED_APPS = [
     "statuspage",  # the public page, API, feeds, calendar: reads status and the domain apps
     "rest_framework",  # the operations API (api/, README "Operations API")
     "drf_spectacular",
-    "drf_spectacular_sidecar",  # Swagger UI / Redoc served from our static files, no CDN
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
     "api",
     "checks",  # health checks and the checker process: above incidents and maintenance
     "controlroom",  # the admin index spanning every app (top layer)
@@ -570,7 +570,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/ops/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several apps name their lifecycle field "status": one named enum each.
