@@ -11,7 +11,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import Q
+from django.db.models import DateTimeField, Q, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils.dateformat import format as dformat
 
 from ersen_ops.core.wording import duration
@@ -103,28 +104,30 @@ class ComponentUptime:
 
 
 def _incidents_by_day(component_ids, days: list[date], *, now: datetime) -> dict[int, dict[date, list[DayIncident]]]:
-    """component pk → day → public incidents that were open on it that day (1 query)."""
+    """component pk → day → public incidents that were open on it that day (1 query; the days of opening and
+    resolution are computed by PostgreSQL in the page's zone, so Python handles dates, not datetimes)."""
     zone = page_zone()
     start, _ = policy.day_bounds(days[0], zone)
     rows = (
         IncidentComponent.objects.filter(component_id__in=component_ids, incident__in=public_incidents())
         .filter(incident__opened_at__lt=now)
         .filter(Q(incident__resolved_at__isnull=True) | Q(incident__resolved_at__gte=start))
+        .annotate(
+            first_day=TruncDate("incident__opened_at", tzinfo=zone),
+            last_day=TruncDate(
+                Coalesce("incident__resolved_at", Value(now, output_field=DateTimeField())), tzinfo=zone
+            ),
+        )
         .order_by("-incident__opened_at", "-incident_id")
-        .values_list(
-            "component_id", "incident__public_id", "incident__title", "incident__opened_at", "incident__resolved_at"
-        )[:INCIDENT_LIMIT]
+        .values_list("component_id", "incident__public_id", "incident__title", "first_day", "last_day")[:INCIDENT_LIMIT]
     )
-    wanted = set(days)
     result: dict[int, dict[date, list[DayIncident]]] = defaultdict(lambda: defaultdict(list))
-    for cid, public_id, title, opened, resolved in reversed(list(rows)):
-        first = max(policy.day_of(opened, zone), days[0])
-        last = min(policy.day_of(resolved or now, zone), days[-1])
-        day = first
-        while day <= last:
-            if day in wanted:
-                result[cid][day].append(DayIncident(public_id, title))
-            day = date.fromordinal(day.toordinal() + 1)
+    first_ordinal, last_ordinal = days[0].toordinal(), days[-1].toordinal()
+    for cid, public_id, title, first, last in reversed(list(rows)):
+        incident = DayIncident(public_id, title)
+        per_day = result[cid]
+        for ordinal in range(max(first.toordinal(), first_ordinal), min(last.toordinal(), last_ordinal) + 1):
+            per_day[date.fromordinal(ordinal)].append(incident)
     return result
 
 
