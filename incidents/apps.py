@@ -26,3 +26,7 @@ class IncidentsConfig(AppConfig):
                 title="Incidents {name} commands",
             )
         )
+
+        from incidents import window_hooks
+
+        window_hooks.register()  # the post-maintenance summary lists the window's incidents (maintenance.registry)

@@ -154,8 +154,9 @@ def _overrun_text(window) -> str:
     return f"none (finished {fmt_duration(-delta)} early)"
 
 
-def summary_text(window, *, items, eta_changes, executions, incidents) -> str:
-    """The post-maintenance summary for #team-ops (Markdown)."""
+def summary_text(window, *, items, eta_changes, sections) -> str:
+    """The post-maintenance summary for #team-ops (Markdown). `sections`: (title, [SummaryLine]) that the apps
+    above maintenance contribute (runbook executions, linked incidents; `maintenance.registry`)."""
     planned = window.planned_duration
     actual = window.actual_duration
     lines = [
@@ -194,38 +195,10 @@ def summary_text(window, *, items, eta_changes, executions, incidents) -> str:
             if phase == ChecklistPhase.BEFORE and not item.done_at:
                 suffix = " (open: debt)"
             lines.append(f"- [{mark}] {item.text} — {who}{suffix}")
-    lines.append("Runbook executions:" if executions else "Runbook executions: none")
-    for execution in executions:
-        status = _status_text(execution)
-        result = getattr(execution, "result", None)
-        detail = f" — {_short_result(result)}" if result else ""
-        lines.append(f"- {_named(execution)}: {status}{detail}")
-    lines.append("Incidents linked:" if incidents else "Incidents linked: none")
-    for incident in incidents:
-        status = _status_text(incident)
-        lines.append(f"- {_named(incident)}: {status}")
+    for title, records in sections:
+        lines.append(f"{title}:" if records else f"{title}: none")
+        lines.extend(f"- {r.label}: {r.status}" + (f" — {r.detail}" if r.detail else "") for r in records)
     return "\n".join(lines)
-
-
-def _status_text(obj) -> str:
-    display = getattr(obj, "get_status_display", None)
-    return display() if callable(display) else str(getattr(obj, "status", ""))
-
-
-def _named(obj) -> str:
-    """'inc_abc P2 Checkout errors' — the public id (when it has one) and the object's own text."""
-    text = str(obj)
-    public_id = getattr(obj, "public_id", "")
-    return text if not public_id or public_id in text else f"{public_id} {text}"
-
-
-def _short_result(result) -> str:
-    if isinstance(result, dict):
-        parts = [
-            f"{k}={v}" for k, v in result.items() if k in ("path", "size", "sha256", "verified", "exit_code", "error")
-        ]
-        return ", ".join(parts) or str(result)[:200]
-    return str(result)[:200]
 
 
 def on_call_request_subject(window) -> str:

@@ -660,6 +660,26 @@ def check_approval(f: ApprovalFacts) -> list[Violation]:
     return violations
 
 
+# Items no other app's evidence can approve: maintenance proves these from its own records, or only a person can.
+OWN_EVIDENCE_ITEMS = AUTOMATED_ITEMS | {ItemKey.UPDATE_ETA, ItemKey.ON_CALL_CONFIRMED}
+
+
+def check_evidence(item_key: str) -> list[Violation]:
+    """What refuses another app's evidence for the item `item_key` (`maintenance.evidence.ChecklistEvidence`)."""
+    if item_key not in ItemKey.values:
+        known = ", ".join(ItemKey.values)
+        return [Violation("evidence", f"“{item_key}” is not a checklist item (known items: {known}).")]
+    if item_key in OWN_EVIDENCE_ITEMS:
+        return [
+            Violation(
+                "evidence",
+                f"“{ItemKey(item_key).label}” is proved by maintenance itself or by a person, not by another "
+                "app's evidence.",
+            )
+        ]
+    return []
+
+
 def check_on_call_confirmation(f: ApprovalFacts) -> list[Violation]:
     """The on-call engineer's own confirmation of being available: their own act, not an approval (no role, no
     separation of duties), while "before" items can be confirmed."""

@@ -119,17 +119,6 @@ def windows_past_eta(*, now: datetime) -> QuerySet[MaintenanceWindow]:
     )
 
 
-def runbook_executions(window: MaintenanceWindow) -> list:
-    """The window's runbook executions, if the runbooks app provides them (issue 5)."""
-    manager = getattr(window, "runbook_executions", None)
-    return list(manager.all().order_by("pk")) if manager is not None else []
-
-
-def linked_incidents(window: MaintenanceWindow) -> list:
-    manager = getattr(window, "incidents", None)
-    return list(manager.all().order_by("pk")) if manager is not None else []
-
-
 def person(user):
     """A user as the policy sees them (id, name, whether they can still log in to the admin)."""
     from maintenance.policy import Person

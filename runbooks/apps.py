@@ -11,3 +11,7 @@ class RunbooksConfig(AppConfig):
         from runbooks.policy import channel_reliances
 
         register_reliance(channel_reliances)  # the control room and ops_doctor warn about unset channels
+
+        from runbooks import window_hooks
+
+        window_hooks.register()  # backup evidence, the window page's panel and the summary's runs (maintenance)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from ersen_ops.core.errors import PolicyViolation
 from ersen_ops.notifications.choices import Channel
 from runbooks import library
+from runbooks.choices import ExecutionStatus
 
 MIN_JUSTIFICATION_CHARS = 15
 # Failed, timed-out and lost runs are reported here.
@@ -145,6 +146,18 @@ def check_linked_window(*, window_status: str, window_title: str, covers_host: b
             f"Window “{window_title}” does not include any component that runs on {host_name}: "
             "link a window of this host's components, or add the component to the window."
         )
+
+
+def is_verified_backup(*, status: str, plan: Iterable[dict], result) -> bool:
+    """A finished execution is a verified backup when it succeeded, ran the backup task, and the backup verified
+    itself (header, completion line, size, SHA-256; `library.backup_database`). The only definition: maintenance
+    takes it as evidence for "Backup completed and verified" (`runbooks.window_hooks`)."""
+    return (
+        status == ExecutionStatus.SUCCEEDED
+        and any(step.get("task") == "backup_database" for step in plan or ())
+        and isinstance(result, dict)
+        and result.get("verified") is True
+    )
 
 
 def heartbeat_interval(lost_after: int) -> float:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from ersen_ops.core.display import status_badge
 from maintenance import messages as texts
-from maintenance import policy, selectors, services
+from maintenance import policy, registry, selectors, services
 from maintenance.admin.actions import APPROVE
 from maintenance.admin.confirmations import _channel_list, _schedule_refusals, _utc
 from maintenance.choices import STATUS_COLOURS, TYPE_COLOURS, ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
@@ -19,32 +20,14 @@ def _phase_closed_reason(phase, obj) -> str:
     return f"Approvable while the window is {allowed} (it is {state})."
 
 
-def _runbooks(request, obj) -> tuple[list[dict], list[dict]]:
-    """The window's runbook executions, and Run buttons (runbooks app) while the window is scheduled or running."""
-    try:
-        from runbooks import selectors as runbook_selectors
-        from runbooks.choices import STATUS_COLOURS as RUN_COLOURS
-    except ImportError:  # pragma: no cover - the runbooks app is optional here
-        return [], []
-    from django.urls import reverse
-
-    runs = []
-    if request.user.has_perm("runbooks.view_runbookexecution"):
-        runs = [
-            {
-                "execution": e,
-                "url": reverse("admin:runbooks_runbookexecution_change", args=[e.pk]),
-                "badge": status_badge(e.status, e.get_status_display(), RUN_COLOURS),
-            }
-            for e in runbook_selectors.executions_for_window(obj).order_by("-requested_at", "-id")
-        ]
-    links = []
-    if request.user.has_perm("runbooks.run_runbook") and obj.status in (
-        WindowStatus.SCHEDULED,
-        WindowStatus.IN_PROGRESS,
-    ):
-        links = runbook_selectors.runbook_launch_links_for_window(obj)
-    return runs, links
+def _contributed_panels(request, obj) -> list[str]:
+    """The panels the apps above maintenance registered (runbooks: runs and Run buttons), rendered in order."""
+    rendered = []
+    for panel in registry.window_panels():
+        context = panel.context(request, obj)
+        if context is not None:
+            rendered.append(render_to_string(panel.template, {"original": obj, **context}, request=request))
+    return rendered
 
 
 def _slot(start, slot_end, obj) -> dict:
@@ -151,11 +134,9 @@ def window_panels(model_admin, request, obj) -> dict:
     policy_check = []
     if obj.status == WindowStatus.DRAFT:
         policy_check = _schedule_refusals(obj)
-    runs, links = _runbooks(request, obj)
     return {
         "strip": _strip(obj, now),
-        "runbook_runs": runs,
-        "runbook_links": links,
+        "contributed_panels": _contributed_panels(request, obj),
         "announcement": obj.announcement or texts.announcement_text(obj),
         "announcement_published": bool(obj.announcement),
         "channels": _channel_list(services.window_channels(obj)),

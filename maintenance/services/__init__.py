@@ -37,7 +37,7 @@ from maintenance.services.config import (
 )
 from maintenance.services.deploy_gate import deploy_gate_check, split_components
 from maintenance.services.editing import window_create, window_update
-from maintenance.services.evidence import checklist_record_backup_evidence, on_delivery_sent
+from maintenance.services.evidence import checklist_record_evidence, on_delivery_sent
 from maintenance.services.helpers import (
     ANNOUNCED_FIELDS,
     EDITABLE_FIELDS,
@@ -89,7 +89,7 @@ __all__ = [
     "on_call_confirm_url",
     "checklist_approve",
     "checklist_revoke",
-    "checklist_record_backup_evidence",
+    "checklist_record_evidence",
     "on_delivery_sent",
     "window_create",
     "window_update",

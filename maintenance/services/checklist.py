@@ -14,6 +14,7 @@ from ersen_ops.core.errors import DomainError, PolicyViolation
 from ersen_ops.core.services import current_phase
 from maintenance import policy, selectors
 from maintenance.choices import ItemKey, WindowStatus
+from maintenance.evidence import ChecklistEvidence
 from maintenance.models import (
     Approval,
     ChecklistItem,
@@ -73,17 +74,34 @@ def _refresh_done(item: ChecklistItem, window: MaintenanceWindow, now: datetime)
     return True
 
 
-def _evidence_fields(evidence) -> dict:
-    if evidence is None:
-        return {}
-    return {"evidence_type": ContentType.objects.get_for_model(evidence), "evidence_id": str(evidence.pk)}
+def _evidence_fields(evidence: ChecklistEvidence) -> dict:
+    fields = {"evidence_url": evidence.url}
+    if evidence.source_kind:
+        app_label, _, model = evidence.source_kind.partition(".")
+        try:
+            fields["evidence_type"] = ContentType.objects.get_by_natural_key(app_label, model)
+        except ContentType.DoesNotExist:
+            raise DomainError(
+                f"Unknown kind of evidence “{evidence.source_kind}” (expected app_label.model)."
+            ) from None
+        fields["evidence_id"] = evidence.source_id
+    return fields
 
 
 def _system_approve(
     window: MaintenanceWindow, key: str, *, evidence, summary: str, now: datetime, only_if_open: bool = False
 ):
-    """Approve the window's `key` item as the system actor with evidence. Idempotent. Window must be locked."""
-    item = window.checklist_items.select_for_update().filter(key=key).first()
+    """A system approval proved by one of maintenance's own records (a delivery, an ETA change) or, with None,
+    by a fact the system knows. Goes the one way evidence goes (`_record_evidence`)."""
+    source = {"source_kind": evidence._meta.label_lower, "source_id": str(evidence.pk)} if evidence is not None else {}
+    return _record_evidence(
+        window, ChecklistEvidence(item_key=key, summary=summary, **source), now=now, only_if_open=only_if_open
+    )
+
+
+def _record_evidence(window: MaintenanceWindow, evidence: ChecklistEvidence, *, now: datetime, only_if_open=False):
+    """Approve the window's item that `evidence` proves, as the system actor. Idempotent. Window must be locked."""
+    item = window.checklist_items.select_for_update().filter(key=evidence.item_key).first()
     if item is None or (only_if_open and item.done_at is not None):
         return None
     existing = item.approvals.filter(user__isnull=True, actor_name=SYSTEM_ACTOR, revoked_at__isnull=True).first()
@@ -94,19 +112,25 @@ def _system_approve(
         user=None,
         actor_name=SYSTEM_ACTOR,
         approved_at=now,
-        evidence_summary=summary,
+        evidence_summary=evidence.summary,
         **_evidence_fields(evidence),
     )
     approval.full_clean(validate_constraints=False)
     approval.save()
+    details = {}
+    if evidence.source_public_id:
+        details["evidence_public_id"] = evidence.source_public_id
+    if evidence.at is not None:
+        details["evidence_at"] = evidence.at
     return _approved(
         SYSTEM_ACTOR,
         window,
         item,
         approval,
         now=now,
-        evidence=f"{approval.evidence_type.model} #{approval.evidence_id}" if evidence is not None else "",
-        evidence_summary=summary,
+        evidence=f"{approval.evidence_type.model} #{approval.evidence_id}" if approval.evidence_type else "",
+        evidence_summary=evidence.summary,
+        **details,
     )
 
 

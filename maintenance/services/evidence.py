@@ -1,4 +1,4 @@
-"""Evidence from other apps that approves checklist items (backups, the #team-ops summary)."""
+"""Evidence that approves checklist items: the one entry point for other apps, and the #team-ops summary."""
 
 from __future__ import annotations
 
@@ -8,59 +8,42 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from ersen_ops.core.errors import DomainError, PolicyViolation
 from ersen_ops.notifications.choices import Channel, DeliveryStatus
 from maintenance import policy
 from maintenance.choices import ItemKey, WindowStatus
+from maintenance.evidence import ChecklistEvidence, evidence_offered
 from maintenance.models import (
     Approval,
     MaintenanceWindow,
 )
-from maintenance.services.checklist import (
-    _system_approve,
-)
-from maintenance.services.helpers import (
-    _lock,
-    _now,
-)
-
-
-def _is_verified_backup(execution) -> bool:
-    result = getattr(execution, "result", None) or {}
-    return (
-        str(getattr(execution, "status", "")) == "succeeded"
-        and isinstance(result, dict)
-        and result.get("verified") is True
-    )
-
-
-def _approve_backup(window: MaintenanceWindow, execution, *, now: datetime):
-    result = execution.result or {}
-    summary = (
-        f"Backup {result.get('path', '?')}, {result.get('size', '?')} bytes, sha256 {result.get('sha256', '?')}, "
-        f"verified by runbook execution {getattr(execution, 'public_id', '') or execution.pk}."
-    )
-    return _system_approve(window, ItemKey.BACKUP_VERIFIED, evidence=execution, summary=summary, now=now)
+from maintenance.services.checklist import _record_evidence, _system_approve
+from maintenance.services.helpers import _lock, _now, _raise_violations
 
 
 @transaction.atomic
-def checklist_record_backup_evidence(*, window: MaintenanceWindow, execution, now: datetime | None = None):
-    """Called by runbooks when a verified, successful backup of `window` finishes. Idempotent.
+def checklist_record_evidence(*, window: MaintenanceWindow, evidence: ChecklistEvidence, now: datetime | None = None):
+    """The one way another app's evidence approves a checklist item (a verified backup, a passing health check).
 
-    Before the window is scheduled there is no checklist yet: scheduling looks for such executions itself.
+    The producing app decides what its evidence is worth; this applies maintenance's rules (which items evidence
+    may prove, a cancelled window's checklist is history) and records the system approval, audited. Idempotent.
+    Returns the approval, or None when the window has no such item (yet: a draft's checklist is created when it is
+    scheduled, and scheduling asks the registered providers, `maintenance.evidence`) or is cancelled.
     """
     now = _now(now)
-    if getattr(execution, "window_id", window.pk) != window.pk:
-        raise DomainError(f"Runbook execution {execution.pk} does not belong to “{window}”.")
-    if not _is_verified_backup(execution):
-        raise PolicyViolation(
-            f"Runbook execution {execution.pk} is not a successful, verified backup "
-            f"(status {getattr(execution, 'status', '?')}); it cannot count as evidence."
-        )
+    _raise_violations(policy.check_evidence(evidence.item_key), "Cannot record the evidence:")
     locked = _lock(window)
     if locked.status == WindowStatus.CANCELLED:
         return None
-    return _approve_backup(locked, execution, now=now)
+    return _record_evidence(locked, evidence, now=now)
+
+
+def record_offered_evidence(window: MaintenanceWindow, *, now: datetime) -> list:
+    """Record what the registered providers offer for `window` (when its checklist is created). Window locked."""
+    approvals = []
+    for evidence in evidence_offered(window, now):
+        if not policy.check_evidence(evidence.item_key):
+            approvals.append(_record_evidence(window, evidence, now=now))
+    return approvals
 
 
 def on_delivery_sent(delivery) -> Approval | None:

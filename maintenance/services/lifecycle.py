@@ -10,7 +10,7 @@ from ersen_ops.audit.services import actor_fields, record
 from ersen_ops.core.errors import InvalidTransition, PolicyViolation
 from ersen_ops.core.services import current_phase
 from ersen_ops.notifications.services import notify
-from maintenance import messages, policy, selectors
+from maintenance import messages, policy, registry, selectors
 from maintenance.choices import PHASE_ORDER, ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
 from maintenance.models import (
     ChecklistItem,
@@ -28,10 +28,7 @@ from maintenance.services.checks import (
     schedule_violations,
     start_refusals,
 )
-from maintenance.services.evidence import (
-    _approve_backup,
-    _is_verified_backup,
-)
+from maintenance.services.evidence import record_offered_evidence
 from maintenance.services.helpers import (
     PERM_TRANSITION,
     SYSTEM_ACTOR,
@@ -111,10 +108,7 @@ def window_schedule(
             f"minutes, ending {policy.fmt_local(locked.planned_end)}. {summary}",
             now=now,
         )
-    for execution in selectors.runbook_executions(locked):
-        if _is_verified_backup(execution):
-            _approve_backup(locked, execution, now=now)
-            break
+    record_offered_evidence(locked, now=now)  # e.g. a verified backup taken before scheduling (runbooks)
     _ask_on_call(locked, actor=actor)
     _refresh(window, locked)
     return window
@@ -316,8 +310,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
         locked,
         items=selectors.checklist_items(locked),
         eta_changes=list(locked.eta_changes.all()),
-        executions=selectors.runbook_executions(locked),
-        incidents=selectors.linked_incidents(locked),
+        sections=registry.summary_sections(locked),
     )
     _clean_and_save(locked)
     record(

@@ -292,8 +292,7 @@ def execution_finish(
         )
         if execution.result:
             record(actor=SYSTEM_WORKER, action="runbooks.execution.result", target=execution, data=execution.result)
-        if status == ExecutionStatus.SUCCEEDED and execution.window_id and execution.result.get("verified"):
-            _record_backup_evidence(execution)
+        _record_backup_evidence(execution)  # runbooks decides whether it is a verified backup
         if status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT):
             _notify_failure(execution)
         _kick_host_on_commit(execution.host_id)

@@ -14,6 +14,7 @@ from ersen_ops.core.errors import DomainError, PermissionRefused, PolicyViolatio
 from ersen_ops.notifications.models import NotificationDelivery
 from maintenance import services
 from maintenance.choices import ItemKey, WindowStatus
+from maintenance.evidence import ChecklistEvidence
 from maintenance.models import Approval, ApprovalRevocation, ChecklistItem
 from tests.factories import user_with_role
 from tests.maintenance.conftest import schedule
@@ -238,10 +239,22 @@ def verified_backup(window, **kwargs):
     return ExecutionFactory(window=window, **{**defaults, **kwargs})
 
 
-def test_backup_evidence_from_a_verified_execution_is_idempotent(scheduled_window):
+def backup_evidence(execution, **kwargs):
+    """Evidence as another app hands it over (runbooks builds the same from its own rule)."""
+    defaults = {
+        "item_key": ItemKey.BACKUP_VERIFIED,
+        "summary": f"Backup /backups/ersen-20270112.sql.gz, sha256 {'ab' * 32}, verified by run {execution.pk}.",
+        "source_kind": "runbooks.runbookexecution",
+        "source_id": str(execution.pk),
+    }
+    return ChecklistEvidence(**{**defaults, **kwargs})
+
+
+def test_evidence_approves_its_item_as_the_system_once(scheduled_window):
     execution = verified_backup(scheduled_window)
-    first = services.checklist_record_backup_evidence(window=scheduled_window, execution=execution, now=NOW)
-    second = services.checklist_record_backup_evidence(window=scheduled_window, execution=execution, now=NOW)
+    evidence = backup_evidence(execution)
+    first = services.checklist_record_evidence(window=scheduled_window, evidence=evidence, now=NOW)
+    second = services.checklist_record_evidence(window=scheduled_window, evidence=evidence, now=NOW)
     assert first == second and first.actor_name == "system:maintenance" and first.user is None
     assert first.evidence == execution
     assert (
@@ -250,22 +263,62 @@ def test_backup_evidence_from_a_verified_execution_is_idempotent(scheduled_windo
     assert item(scheduled_window, ItemKey.BACKUP_VERIFIED).done_at == NOW
     assert Approval.objects.filter(item__key=ItemKey.BACKUP_VERIFIED, item__window=scheduled_window).count() == 1
     event = approval_events(scheduled_window)[-1]
-    assert event.actor_name == "system:maintenance" and event.data["evidence"].startswith("runbookexecution #")
+    assert event.actor_name == "system:maintenance" and event.data["evidence"] == f"runbookexecution #{execution.pk}"
 
 
-def test_failed_or_unverified_backups_are_not_evidence(scheduled_window):
-    for kwargs in ({"status": "failed"}, {"result": {"path": "/b.sql", "verified": False}}):
-        with pytest.raises(PolicyViolation):
-            services.checklist_record_backup_evidence(
-                window=scheduled_window, execution=verified_backup(scheduled_window, **kwargs)
+def test_evidence_never_proves_what_maintenance_or_a_person_proves(scheduled_window):
+    execution = verified_backup(scheduled_window)
+    for key, words in (
+        (ItemKey.STATUS_SCHEDULED, "proved by maintenance itself or by a person"),
+        (ItemKey.ON_CALL_CONFIRMED, "proved by maintenance itself or by a person"),
+        ("backup_done", "“backup_done” is not a checklist item"),
+    ):
+        with pytest.raises(PolicyViolation) as exc:
+            services.checklist_record_evidence(
+                window=scheduled_window, evidence=backup_evidence(execution, item_key=key), now=NOW
             )
-    assert item(scheduled_window, ItemKey.BACKUP_VERIFIED).done_at is None
+        assert words in str(exc.value)
+    with pytest.raises(DomainError) as exc:
+        services.checklist_record_evidence(
+            window=scheduled_window, evidence=backup_evidence(execution, source_kind="runbooks.nothing"), now=NOW
+        )
+    assert "Unknown kind of evidence “runbooks.nothing”" in str(exc.value)
+    assert not item(scheduled_window, ItemKey.BACKUP_VERIFIED).approvals.exists()
 
 
-def test_a_backup_of_another_window_is_refused(scheduled_window, make_window):
-    other = make_window(planned_start=JAN_TUE_0200 + timedelta(days=7))
-    with pytest.raises(DomainError):
-        services.checklist_record_backup_evidence(window=scheduled_window, execution=verified_backup(other))
+def test_evidence_for_a_cancelled_window_is_ignored(scheduled_window, users):
+    services.window_cancel(actor=users["operator"], window=scheduled_window, reason="Vendor postponed", now=NOW)
+    evidence = backup_evidence(verified_backup(scheduled_window))
+    assert services.checklist_record_evidence(window=scheduled_window, evidence=evidence, now=NOW) is None
+    assert not item(scheduled_window, ItemKey.BACKUP_VERIFIED).approvals.exists()
+
+
+def test_a_link_and_a_time_ride_along_with_the_evidence(scheduled_window):
+    execution = verified_backup(scheduled_window)
+    at = NOW - timedelta(minutes=5)
+    evidence = backup_evidence(execution, url="https://backups.example/run/1", source_public_id="run_1", at=at)
+    approval = services.checklist_record_evidence(window=scheduled_window, evidence=evidence, now=NOW)
+    assert approval.evidence_url == "https://backups.example/run/1"
+    event = approval_events(scheduled_window)[-1]
+    assert event.data["evidence_public_id"] == "run_1" and event.data["evidence_at"]
+
+
+def test_scheduling_asks_the_registered_providers(make_window, users, postlaunch, monkeypatch):
+    from maintenance import evidence as registry
+
+    window = make_window()
+    execution = verified_backup(window, plan=[{"task": "restart_service"}])  # not a backup: runbooks offers nothing
+    asked = []
+
+    def provider(w, now):
+        asked.append(w.pk)
+        return backup_evidence(execution, item_key=ItemKey.TEST_CORE, summary="Health checks passed.")
+
+    monkeypatch.setattr(registry, "_providers", {**registry._providers, ItemKey.TEST_CORE: [provider]})
+    schedule(window, users["operator"])
+    assert asked == [window.pk]
+    assert item(window, ItemKey.TEST_CORE).approvals.get().evidence_summary == "Health checks passed."
+    assert not item(window, ItemKey.BACKUP_VERIFIED).approvals.exists()
 
 
 def test_a_backup_taken_before_scheduling_counts_when_the_window_is_scheduled(make_window, users, postlaunch):
