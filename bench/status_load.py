@@ -101,6 +101,7 @@ def seed() -> None:
     from ersen_ops.status.models import Component, StatusPost
     from ersen_ops.status.services import status_version_bump
     from incidents.models import Incident, IncidentComponent, IncidentUpdate
+    from maintenance.choices import WindowEvent
     from maintenance.models import MaintenanceWindow
 
     if Incident.objects.count() >= INCIDENTS and MaintenanceWindow.objects.count() >= WINDOWS:
@@ -181,7 +182,7 @@ def seed() -> None:
         deliveries = NotificationDelivery.objects.bulk_create(
             (
                 NotificationDelivery(
-                    event="maintenance.scheduled",
+                    event=WindowEvent.SCHEDULED,
                     channel="status_page",
                     subject=w.title,
                     body=w.announcement,

@@ -31,4 +31,6 @@ class MaintenanceConfig(AppConfig):
         from ersen_ops.notifications.channels import register_personal_email_event
 
         # The request to confirm being on call goes to the on-call engineer only, not the team list.
-        register_personal_email_event("maintenance.on_call_requested")
+        from maintenance.choices import WindowEvent
+
+        register_personal_email_event(WindowEvent.ON_CALL_REQUESTED)

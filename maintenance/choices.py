@@ -1,4 +1,5 @@
-"""Maintenance enumerations: window types and states, the one transition table, checklist phases and item keys."""
+"""Maintenance enumerations: window types and states, the one transition table, the events a window announces,
+checklist phases and item keys."""
 
 from django.db import models
 
@@ -25,6 +26,27 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     WindowStatus.COMPLETED: (),
     WindowStatus.CANCELLED: (),
 }
+
+
+class WindowEvent(models.TextChoices):
+    """What a window announces: the `event` of its notification deliveries, of the status posts the public page
+    builds from them, and of the subscribers' notices. The names other apps key their tables by."""
+
+    SCHEDULED = "maintenance.scheduled", "Scheduled"
+    RESCHEDULED = "maintenance.rescheduled", "Rescheduled"
+    UPDATED = "maintenance.updated", "Updated"
+    REMINDER = "maintenance.reminder", "Reminder"
+    STARTED = "maintenance.started", "In progress"
+    ETA_CHANGED = "maintenance.eta_changed", "New estimated completion"
+    OVERDUE = "maintenance.overdue", "Running long"
+    COMPLETED = "maintenance.completed", "Completed"
+    CANCELLED = "maintenance.cancelled", "Cancelled"
+    SUMMARY = "maintenance.summary", "Post-maintenance summary"  # to #team-ops only
+    ON_CALL_REQUESTED = "maintenance.on_call_requested", "On-call confirmation requested"  # to the engineer only
+
+
+# The events that end a window's announcements (the pager incident of the window resolves).
+RESOLVING_EVENTS = frozenset({WindowEvent.COMPLETED, WindowEvent.CANCELLED})
 
 # States that occupy their components (for the overlap rule).
 ACTIVE_STATUSES = (WindowStatus.SCHEDULED, WindowStatus.IN_PROGRESS)

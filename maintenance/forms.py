@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils import timezone
 
-from maintenance import services
+from maintenance import policy, services
 from maintenance.choices import ItemKey, WindowStatus
 from maintenance.models import Approval, ChecklistItem, MaintenanceWindow
 
@@ -24,18 +24,7 @@ RULE_FIELD = {
 class MaintenanceWindowForm(forms.ModelForm):
     class Meta:
         model = MaintenanceWindow
-        fields = [
-            "title",
-            "type",
-            "planned_start",
-            "planned_end",
-            "components",
-            "impact",
-            "reason",
-            "rollback_plan",
-            "owner",
-            "on_call_engineer",
-        ]
+        fields = list(policy.WINDOW_FIELDS)
         help_texts = {
             "planned_start": "In your time zone (shown beside in Pacific and UTC); the slot rule is checked in Pacific time.",
             "components": "Affected components: the status page shows them under maintenance; two windows may not overlap on one.",

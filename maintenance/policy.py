@@ -24,7 +24,7 @@ from django.conf import settings
 
 from ersen_ops.core.choices import Phase
 from ersen_ops.notifications.choices import Channel
-from maintenance.choices import ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
+from maintenance.choices import TRANSITIONS, ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
 
 # --- The table -------------------------------------------------------------------------------------------
 
@@ -1004,3 +1004,152 @@ def channel_reliances(phase: str):
             yield Reliance(channel, f"pre-launch downtime over {fmt_duration(PRELAUNCH_NOTIFY_OVER)}")
     for channel in SUMMARY_CHANNELS:
         yield Reliance(channel, "post-maintenance summaries (and the checklist item that waits for one)")
+
+
+# --- The window's fields and workflow actions: what may change, which actions are open ------------------------
+
+# A window's own fields, in the order the form shows them ("components" is the many-to-many).
+WINDOW_FIELDS = (
+    "title",
+    "type",
+    "planned_start",
+    "planned_end",
+    "components",
+    "impact",
+    "reason",
+    "rollback_plan",
+    "owner",
+    "on_call_engineer",
+)
+# The fields that may still change in each state (None: every one); anything else is history.
+EDITABLE_FIELDS: dict[str, frozenset | None] = {
+    WindowStatus.DRAFT: None,
+    WindowStatus.SCHEDULED: None,  # re-checked against the protocol and re-announced
+    WindowStatus.IN_PROGRESS: frozenset({"rollback_plan", "on_call_engineer", "owner"}),
+    WindowStatus.COMPLETED: frozenset(),
+    WindowStatus.CANCELLED: frozenset(),
+}
+# Changes to these re-check the scheduling protocol of a scheduled window; these and the others are announced.
+SCHEDULE_FIELDS = frozenset({"type", "planned_start", "planned_end", "components"})
+ANNOUNCED_FIELDS = SCHEDULE_FIELDS | {"impact", "reason"}
+
+# Each workflow action and the state it leads to, from the transition table; "update_eta" keeps the state.
+ACTION_TARGETS: dict[str, str | None] = {
+    "schedule": WindowStatus.SCHEDULED,
+    "start": WindowStatus.IN_PROGRESS,
+    "update_eta": None,
+    "complete": WindowStatus.COMPLETED,
+    "cancel": WindowStatus.CANCELLED,
+}
+ACTION_VERBS = {
+    "schedule": "schedule",
+    "start": "start",
+    "update_eta": "update the ETA of",
+    "complete": "complete",
+    "cancel": "cancel",
+}
+ETA_STATES = (WindowStatus.IN_PROGRESS,)  # an estimated completion exists while the work runs
+# The per-item actions: open while the window has a checklist that is not history yet.
+CHECKLIST_ACTIONS = ("approve", "revoke")
+
+
+@dataclass(frozen=True)
+class ActionFacts:
+    """Everything `window_actions` looks at (gathered by `maintenance.services.window_action_facts`)."""
+
+    window: WindowFacts  # its status, type, times, components and (emergency) justification
+    phase: str  # the site's phase now (scheduling)
+    start_phase: str  # the phase the window was announced in (starting)
+    items: tuple[ItemFacts, ...] = ()  # its checklist; completing counts "Update ETA" done when within the ETA
+    freezes: tuple[FreezeFacts, ...] = ()
+    overlapping: tuple[WindowFacts, ...] = ()
+    people: tuple[Violation, ...] = ()  # who is missing for its checklist ever to be completed (drafts)
+    justification: str = ""  # what the operator wrote to start an emergency at once
+    closed: bool = False  # completed and every "after" item done
+
+
+def transition_refusal(action: str, *, status: str, title: str) -> Violation | None:
+    """The state rule: `action` is open only in the states the transition table allows (update_eta: ETA_STATES)."""
+    target = ACTION_TARGETS[action]
+    allowed_from = [s for s, targets in TRANSITIONS.items() if target in targets] if target else list(ETA_STATES)
+    if status in allowed_from:
+        return None
+    state = WindowStatus(status).label.lower()
+    if target is None:
+        return Violation(
+            "state",
+            f"Cannot update the ETA of “{title}”: it is {state} (only an in-progress window has an ETA to update; "
+            "reschedule a scheduled window instead).",
+        )
+    sources = ", ".join(WindowStatus(s).label.lower() for s in allowed_from)
+    return Violation(
+        "state",
+        f"Cannot {ACTION_VERBS[action]} “{title}”: it is {state}"
+        + (f" (only a {sources} window can be {WindowStatus(target).label.lower()})." if sources else "."),
+    )
+
+
+def window_actions(facts: ActionFacts, now: datetime) -> dict[str, list[Violation]]:
+    """Every workflow action on the window and what refuses it at `now` (an empty list: it is open).
+
+    One answer for the admin's buttons, the control room's next action, the approve links and the services
+    (which raise these violations). What a written justification may lift is marked by `overridable()`."""
+    w = facts.window
+    actions: dict[str, list[Violation]] = {}
+    for action in ACTION_TARGETS:
+        refusal = transition_refusal(action, status=w.status, title=w.title)
+        if refusal is not None:
+            actions[action] = [refusal]
+        elif action == "schedule":
+            actions[action] = check_scheduling(facts, now)
+        elif action == "start":
+            actions[action] = check_start(
+                window_type=w.type,
+                phase=facts.start_phase,
+                planned_start=w.planned_start,
+                now=now,
+                items=facts.items,
+                justification=facts.justification,
+            )
+        elif action == "complete":
+            actions[action] = check_complete(facts.items)
+        else:
+            actions[action] = []
+    refusal = checklist_refusal(status=w.status, closed=facts.closed, title=w.title)
+    for action in CHECKLIST_ACTIONS:
+        actions[action] = [refusal] if refusal else []
+    return actions
+
+
+def check_scheduling(facts: ActionFacts, now: datetime) -> list[Violation]:
+    """What forbids (re)scheduling: the people its checklist needs (drafts), then the protocol (notice, slot,
+    freezes, other windows on its components)."""
+    w = facts.window
+    others = [] if w.planned_end <= w.planned_start else list(facts.overlapping)
+    return [*facts.people, *check_schedule(w, now, facts.phase, freezes=facts.freezes, overlapping=others)]
+
+
+def checklist_refusal(*, status: str, closed: bool, title: str) -> Violation | None:
+    """Whether the window's checklist takes approvals and revocations: it exists once the window is scheduled
+    and is history once the window is closed or cancelled."""
+    if status == WindowStatus.DRAFT:
+        return Violation("state", f"“{title}” has no checklist yet: it is created when the window is scheduled.")
+    if closed:
+        return Violation("state", f"“{title}” is closed; its checklist is history.")
+    if status == WindowStatus.CANCELLED:
+        return Violation("state", f"“{title}” is cancelled; its checklist is history.")
+    return None
+
+
+def overridable(action: str, window_type: str, violation: Violation) -> bool:
+    """Whether a written justification on the confirmation page may lift `violation` (emergency windows only):
+    a freeze when scheduling, open "before" items when starting."""
+    rule = POLICY[window_type]
+    return (action == "schedule" and violation.rule == "freeze" and rule.may_override_freeze) or (
+        action == "start" and violation.rule == "gate" and rule.may_start_early
+    )
+
+
+def blocking(actions: dict[str, list[Violation]], window_type: str) -> dict[str, list[Violation]]:
+    """`window_actions` without what a justification may lift: an action with none left has a button."""
+    return {a: [v for v in vs if not overridable(a, window_type, v)] for a, vs in actions.items()}

@@ -42,6 +42,19 @@ def window_facts(window: MaintenanceWindow, *, component_ids=None, justification
     )
 
 
+def window_state_facts(window: MaintenanceWindow) -> WindowFacts:
+    """The window's facts without its components (no query): what the rules of a non-draft's actions read."""
+    return WindowFacts(
+        type=window.type,
+        planned_start=window.planned_start,
+        planned_end=window.planned_end,
+        title=window.title,
+        public_id=window.public_id,
+        status=window.status,
+        justification=window.emergency_justification,
+    )
+
+
 def windows_overlapping(*, start: datetime, end: datetime, component_ids, exclude_pk=None) -> list[WindowFacts]:
     """Scheduled or in-progress windows on any of these components whose planned time overlaps [start, end)."""
     if not component_ids:
@@ -116,6 +129,16 @@ def windows_past_eta(*, now: datetime) -> QuerySet[MaintenanceWindow]:
     """In-progress windows past their ETA whose overrun of this ETA has not been announced yet."""
     return MaintenanceWindow.objects.filter(status=WindowStatus.IN_PROGRESS, eta__lt=now).exclude(
         overdue_notified_eta=F("eta")
+    )
+
+
+def windows_in_progress_on(components) -> QuerySet[MaintenanceWindow]:
+    """In-progress windows on any of `components` (a queryset or list of components), earliest first: what
+    other apps (runbooks' window rule) ask maintenance instead of filtering its states themselves."""
+    return (
+        MaintenanceWindow.objects.filter(status=WindowStatus.IN_PROGRESS, components__in=components)
+        .distinct()
+        .order_by("planned_start")
     )
 
 

@@ -47,13 +47,9 @@ def hosts_for_runbook(runbook: Runbook) -> list[Host]:
 
 
 def in_progress_windows_for_host(host: Host):
-    from maintenance.models import MaintenanceWindow
+    from maintenance.selectors import windows_in_progress_on
 
-    return (
-        MaintenanceWindow.objects.filter(status="in_progress", components__in=host.components.all())
-        .distinct()
-        .order_by("planned_start")
-    )
+    return windows_in_progress_on(host.components.all())
 
 
 def window_covers_host(window, host: Host) -> bool:

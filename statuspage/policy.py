@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from ersen_ops.status.policy import DEGRADED, MAJOR, OPERATIONAL, PARTIAL, UNDER_MAINTENANCE, worst_indicator
 from incidents.choices import Level
-from maintenance.choices import WindowStatus
+from maintenance.choices import WindowEvent, WindowStatus
 
 # Statuspage incident statuses and scheduled-maintenance statuses.
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
@@ -52,43 +52,33 @@ def maintenance_status(*, window_status: str, closed: bool = False) -> str | Non
 # Status-page posts of a window (notifications' StatusPost.event) → the update's status.
 # Anything else (e.g. the internal #team-ops summary) is never shown, whatever channel it went to.
 MAINTENANCE_EVENT_STATUS: dict[str, str] = {
-    "maintenance.scheduled": "scheduled",
-    "maintenance.rescheduled": "scheduled",
-    "maintenance.updated": "scheduled",
-    "maintenance.reminder": "scheduled",
-    "maintenance.started": "in_progress",
-    "maintenance.eta_changed": "in_progress",
-    "maintenance.overdue": "in_progress",
-    "maintenance.completed": "completed",
-    "maintenance.cancelled": "completed",
+    WindowEvent.SCHEDULED: "scheduled",
+    WindowEvent.RESCHEDULED: "scheduled",
+    WindowEvent.UPDATED: "scheduled",
+    WindowEvent.REMINDER: "scheduled",
+    WindowEvent.STARTED: "in_progress",
+    WindowEvent.ETA_CHANGED: "in_progress",
+    WindowEvent.OVERDUE: "in_progress",
+    WindowEvent.COMPLETED: "completed",
+    WindowEvent.CANCELLED: "completed",
 }
 
 # What a window's status-page post says its components went from → to.
 MAINTENANCE_EVENT_TRANSITION: dict[str, tuple[str, str]] = {
-    "maintenance.scheduled": (OPERATIONAL, OPERATIONAL),
-    "maintenance.rescheduled": (OPERATIONAL, OPERATIONAL),
-    "maintenance.updated": (OPERATIONAL, OPERATIONAL),
-    "maintenance.reminder": (OPERATIONAL, OPERATIONAL),
-    "maintenance.started": (OPERATIONAL, UNDER_MAINTENANCE),
-    "maintenance.eta_changed": (UNDER_MAINTENANCE, UNDER_MAINTENANCE),
-    "maintenance.overdue": (UNDER_MAINTENANCE, UNDER_MAINTENANCE),
-    "maintenance.completed": (UNDER_MAINTENANCE, OPERATIONAL),
-    "maintenance.cancelled": (OPERATIONAL, OPERATIONAL),
+    WindowEvent.SCHEDULED: (OPERATIONAL, OPERATIONAL),
+    WindowEvent.RESCHEDULED: (OPERATIONAL, OPERATIONAL),
+    WindowEvent.UPDATED: (OPERATIONAL, OPERATIONAL),
+    WindowEvent.REMINDER: (OPERATIONAL, OPERATIONAL),
+    WindowEvent.STARTED: (OPERATIONAL, UNDER_MAINTENANCE),
+    WindowEvent.ETA_CHANGED: (UNDER_MAINTENANCE, UNDER_MAINTENANCE),
+    WindowEvent.OVERDUE: (UNDER_MAINTENANCE, UNDER_MAINTENANCE),
+    WindowEvent.COMPLETED: (UNDER_MAINTENANCE, OPERATIONAL),
+    WindowEvent.CANCELLED: (OPERATIONAL, OPERATIONAL),
 }
-ANNOUNCEMENT_EVENT = "maintenance.scheduled"
+ANNOUNCEMENT_EVENT = WindowEvent.SCHEDULED
 
 # What each update says happened, in words (feeds, pages).
-MAINTENANCE_EVENT_LABELS: dict[str, str] = {
-    "maintenance.scheduled": "Scheduled",
-    "maintenance.rescheduled": "Rescheduled",
-    "maintenance.updated": "Updated",
-    "maintenance.reminder": "Reminder",
-    "maintenance.started": "In progress",
-    "maintenance.eta_changed": "New estimated completion",
-    "maintenance.overdue": "Running long",
-    "maintenance.completed": "Completed",
-    "maintenance.cancelled": "Cancelled",
-}
+MAINTENANCE_EVENT_LABELS: dict[str, str] = {event: WindowEvent(event).label for event in MAINTENANCE_EVENT_STATUS}
 INCIDENT_STATUS_LABELS: dict[str, str] = {
     "investigating": "Investigating",
     "identified": "Identified",
@@ -111,5 +101,3 @@ def update_component_transitions(statuses_oldest_first: list[str], impact: str) 
         result.append((previous, new))
         previous = new
     return result
-
-

@@ -21,7 +21,7 @@ from datetime import datetime
 from django.conf import settings
 
 from ersen_ops.status.snapshot import PublicComponent, latest
-from maintenance.choices import WindowStatus
+from maintenance.choices import WindowEvent, WindowStatus
 from statuspage import policy
 
 
@@ -207,7 +207,7 @@ def build_maintenance(window, *, components: dict[int, PublicComponent], posts) 
     cancelled = window.status == WindowStatus.CANCELLED
     created = updates[-1].created_at
     if cancelled:
-        cancel_posts = [p.created_at for p in posts if p.event == "maintenance.cancelled"]
+        cancel_posts = [p.created_at for p in posts if p.event == WindowEvent.CANCELLED]
         resolved_at = cancel_posts[-1] if cancel_posts else window.updated_at
     elif status == "completed":
         resolved_at = window.actual_end  # the public completion; closing the "after" checklist is internal

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from maintenance.choices import WindowEvent
 from subscribers.choices import NoticeKind
 
 # --- addresses -------------------------------------------------------------------------------------------
@@ -115,15 +116,15 @@ def client_network(address: str) -> str:
 # --- what is sent, and to whom ---------------------------------------------------------------------------
 
 MAINTENANCE_EVENT_KINDS: dict[str, str] = {
-    "maintenance.scheduled": NoticeKind.MAINTENANCE_SCHEDULED,
-    "maintenance.rescheduled": NoticeKind.MAINTENANCE_RESCHEDULED,
-    "maintenance.updated": NoticeKind.MAINTENANCE_CHANGED,
-    "maintenance.reminder": NoticeKind.MAINTENANCE_REMINDER,
-    "maintenance.started": NoticeKind.MAINTENANCE_STARTED,
-    "maintenance.eta_changed": NoticeKind.MAINTENANCE_DELAYED,
-    "maintenance.overdue": NoticeKind.MAINTENANCE_DELAYED,
-    "maintenance.completed": NoticeKind.MAINTENANCE_COMPLETED,
-    "maintenance.cancelled": NoticeKind.MAINTENANCE_CANCELLED,
+    WindowEvent.SCHEDULED: NoticeKind.MAINTENANCE_SCHEDULED,
+    WindowEvent.RESCHEDULED: NoticeKind.MAINTENANCE_RESCHEDULED,
+    WindowEvent.UPDATED: NoticeKind.MAINTENANCE_CHANGED,
+    WindowEvent.REMINDER: NoticeKind.MAINTENANCE_REMINDER,
+    WindowEvent.STARTED: NoticeKind.MAINTENANCE_STARTED,
+    WindowEvent.ETA_CHANGED: NoticeKind.MAINTENANCE_DELAYED,
+    WindowEvent.OVERDUE: NoticeKind.MAINTENANCE_DELAYED,
+    WindowEvent.COMPLETED: NoticeKind.MAINTENANCE_COMPLETED,
+    WindowEvent.CANCELLED: NoticeKind.MAINTENANCE_CANCELLED,
 }
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
 

@@ -9,15 +9,15 @@ from ersen_ops.core.admin_workflow import (
 from maintenance import forms as mforms
 from maintenance import policy, services
 from maintenance.admin.confirmations import (
+    _actions,
+    _blocked,
     _channel_list,
-    _complete_blocked,
     _describe_cancel,
     _describe_complete,
     _describe_schedule,
     _describe_start,
+    _open,
     _protocol_pointer,
-    _schedule_blocked,
-    _start_blocked,
     _utc,
 )
 from maintenance.choices import MaintenanceType, WindowStatus
@@ -74,9 +74,9 @@ WINDOW_ACTIONS = [
         label="Schedule",
         permission=TRANSITION,
         perform=_perform_schedule,
-        available=lambda o: o.status == WindowStatus.DRAFT and not _schedule_blocked(o),
-        unavailable_reason=_schedule_blocked,
-        unavailable_summary=lambda o: _protocol_pointer(o) if _schedule_blocked(o) else "",
+        available=lambda o: _open(o, "schedule"),
+        unavailable_reason=lambda o: _blocked(o, "schedule"),
+        unavailable_summary=lambda o: _protocol_pointer(o) if _blocked(o, "schedule") else "",
         form_class=mforms.JustificationForm,
         describe=_describe_schedule,
         css_class="default",
@@ -86,8 +86,8 @@ WINDOW_ACTIONS = [
         label="Start",
         permission=TRANSITION,
         perform=_perform_start,
-        available=lambda o: o.status == WindowStatus.SCHEDULED and not _start_blocked(o),
-        unavailable_reason=_start_blocked,
+        available=lambda o: _open(o, "start"),
+        unavailable_reason=lambda o: _blocked(o, "start"),
         form_class=mforms.JustificationForm,
         describe=_describe_start,
         touches_production=True,
@@ -98,7 +98,7 @@ WINDOW_ACTIONS = [
         label="Update ETA",
         permission=TRANSITION,
         perform=_perform_eta,
-        available=lambda o: o.status == WindowStatus.IN_PROGRESS,
+        available=lambda o: _open(o, "update_eta"),
         form_class=mforms.EtaForm,
         describe=lambda o: (
             f"Current ETA: {policy.fmt_local(o.eta)} ({_utc(o.eta)}). "
@@ -110,8 +110,8 @@ WINDOW_ACTIONS = [
         label="Complete",
         permission=TRANSITION,
         perform=_perform_complete,
-        available=lambda o: o.status == WindowStatus.IN_PROGRESS and not _complete_blocked(o),
-        unavailable_reason=_complete_blocked,
+        available=lambda o: _open(o, "complete"),
+        unavailable_reason=lambda o: _blocked(o, "complete"),
         form_class=mforms.NoFieldsForm,
         describe=_describe_complete,
     ),
@@ -120,7 +120,7 @@ WINDOW_ACTIONS = [
         label="Cancel window",
         permission=TRANSITION,
         perform=_perform_cancel,
-        available=lambda o: o.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED),
+        available=lambda o: _open(o, "cancel"),
         form_class=mforms.CancelForm,
         describe=_describe_cancel,
         css_class="deletelink",
@@ -140,12 +140,9 @@ def _approve_form(obj, user):
 
 
 def _nothing_to_approve(obj, user) -> str:
-    if obj.status == WindowStatus.CANCELLED:
-        return final("The window is cancelled; its checklist is history.")
-    if obj.status == WindowStatus.DRAFT:
-        return "The checklist is created when the window is scheduled."
-    if obj.closed_at:
-        return final("The window is closed; its checklist is history.")
+    refusals = _actions(obj)["approve"]
+    if refusals:  # no checklist yet (a draft), or it is history (closed, cancelled)
+        return refusals[0].message if obj.status == WindowStatus.DRAFT else final(refusals[0].message)
     return (
         "Nothing you can approve now: every item open in this state is done, already approved by you, "
         "or needs something first (see the checklist)."

@@ -72,9 +72,7 @@ def _describe_schedule(obj):
         + "; approvers can then approve the “before” items. Start needs all of them.",
         # Routine and urgent refusals are the page's error (no Confirm button); an emergency may override some.
         # (What no justification overrides is the page's error, said once there.)
-        refusals=[v for v in _schedule_refusals(obj) if v.rule == "freeze"]
-        if obj.type == MaintenanceType.EMERGENCY
-        else (),
+        refusals=_overridable(obj, "schedule"),
         refusal_title="The protocol refuses it as it stands; a written justification may override a freeze:",
         extra=format_html(
             "{}<p><strong>Announcement</strong> (the seed's template):</p><pre class='announcement'>{}</pre>",
@@ -94,7 +92,7 @@ def _describe_start(obj):
         format_html("“Under Maintenance” is announced to: {}.", _channel_list(services.window_channels(obj))),
         "The “during” checklist opens; Complete needs all of it.",
         # An emergency may start anyway (with a written justification): say what it starts without.
-        refusals=services.start_refusals(obj, now=now) if obj.type == MaintenanceType.EMERGENCY else (),
+        refusals=_overridable(obj, "start"),
         refusal_title="Starting now needs a written justification below; open “before” items stay as red debt:",
     )
 
@@ -140,21 +138,36 @@ def _local(dt) -> str:
     return in_local(dt, "D H:i T")
 
 
-def _schedule_refusals(obj):
-    """What the protocol says about scheduling `obj` now (computed once per page: buttons, panel, strip)."""
-    if not hasattr(obj, "_schedule_refusals"):
-        obj._schedule_refusals = services.schedule_violations(obj, now=timezone.now())
-    return obj._schedule_refusals
+def _actions(obj) -> dict[str, list]:
+    """What the rules say about every workflow action on `obj` now (`services.window_actions`), asked once per
+    page: the buttons, the confirmation pages and the panels all read this answer."""
+    if "_window_actions" not in obj.__dict__:
+        obj._window_actions = services.window_actions(obj, now=timezone.now())
+    return obj._window_actions
 
 
-def _schedule_blocked(obj):
-    if obj.status != WindowStatus.DRAFT:
+def _open(obj, action: str) -> bool:
+    """The button is offered: nothing refuses the action, or only what a justification on its page may lift."""
+    return not policy.blocking(_actions(obj), obj.type)[action]
+
+
+def _blocked(obj, action: str) -> str:
+    """Why an action of this state is unavailable, in the rules' words ("" when it is open, or not one of this
+    state's actions at all: then there is no button to explain)."""
+    refusals = _actions(obj)[action]
+    if refusals and refusals[0].rule == "state":
         return ""
-    refusals = _schedule_refusals(obj)
-    if obj.type == MaintenanceType.EMERGENCY:
-        # An emergency may override a freeze with a justification (the confirmation page asks), nothing else.
-        refusals = [v for v in refusals if v.rule != "freeze"]
-    return " ".join(v.message for v in refusals)
+    return " ".join(v.message for v in policy.blocking(_actions(obj), obj.type)[action])
+
+
+def _overridable(obj, action: str) -> list:
+    """What the confirmation page asks a justification for (emergency windows: a freeze, open "before" items)."""
+    return [v for v in _actions(obj)[action] if policy.overridable(action, obj.type, v)]
+
+
+def _schedule_refusals(obj) -> list:
+    """What the protocol says about scheduling `obj` now (the "Protocol check" panel); empty unless a draft."""
+    return [v for v in _actions(obj)["schedule"] if v.rule != "state"]
 
 
 RULE_NAMES = {
@@ -173,21 +186,6 @@ def _protocol_pointer(obj) -> str:
     """'the protocol refuses it (notice, slot): see “Protocol check” below.' — the full text is said once, there."""
     rules = list(dict.fromkeys(RULE_NAMES.get(v.rule, v.rule) for v in _schedule_refusals(obj)))
     return f"the protocol refuses it ({', '.join(rules)}): see “Protocol check” below."
-
-
-def _start_blocked(obj):
-    if obj.status != WindowStatus.SCHEDULED:
-        return ""
-    refusals = services.start_refusals(obj, now=timezone.now())
-    if not refusals or obj.type == MaintenanceType.EMERGENCY:
-        return ""  # emergency: may start at once with a justification (asked on the confirmation page)
-    return " ".join(v.message for v in refusals)
-
-
-def _complete_blocked(obj):
-    if obj.status != WindowStatus.IN_PROGRESS:
-        return ""
-    return " ".join(v.message for v in services.complete_refusals(obj, now=timezone.now()))
 
 
 def _utc(dt):

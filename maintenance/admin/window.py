@@ -21,6 +21,7 @@ from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
 from ersen_ops.core.people import person_link
 from ersen_ops.notifications import outcomes
+from ersen_ops.notifications.admin import DeliveriesMixin
 from maintenance import forms as mforms
 from maintenance import policy, selectors, services
 from maintenance.admin.actions import (
@@ -33,30 +34,13 @@ from maintenance.admin.actions import (
     _perform_revoke,
 )
 from maintenance.admin.confirmations import (
+    _actions,
     _component_list,
     _utc,
 )
 from maintenance.admin.panels import window_panels
-from maintenance.choices import STATUS_COLOURS, TYPE_COLOURS, ItemKey, MaintenanceType, WindowStatus
+from maintenance.choices import STATUS_COLOURS, TYPE_COLOURS, ItemKey, MaintenanceType, WindowEvent, WindowStatus
 from maintenance.models import MaintenanceWindow
-
-try:  # the notifications app's shared panel (issue 3)
-    from ersen_ops.notifications.admin import DeliveriesMixin
-except ImportError:  # pragma: no cover - until it lands
-
-    class DeliveriesMixin:
-        def get_readonly_fields(self, request, obj=None):
-            return [*super().get_readonly_fields(request, obj), "deliveries_sent"]
-
-        @admin.display(description="Notifications sent")
-        def deliveries_sent(self, obj):
-            from django.template.loader import render_to_string
-
-            if obj is None or obj.pk is None:
-                return "—"
-            return render_to_string(
-                "admin/maintenance/maintenancewindow/deliveries.html", {"deliveries": selectors.window_deliveries(obj)}
-            )
 
 
 class WindowOverdueFilter(admin.SimpleListFilter):
@@ -101,18 +85,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
     filter_horizontal = ("components",)
     ordering = ("-planned_start", "-id")
 
-    WINDOW_FIELDS = (
-        "title",
-        "type",
-        "planned_start",
-        "planned_end",
-        "components",
-        "impact",
-        "reason",
-        "rollback_plan",
-        "owner",
-        "on_call_engineer",
-    )
+    WINDOW_FIELDS = policy.WINDOW_FIELDS
     STATE_FIELDS = (
         "public_id",
         "status_badge",
@@ -371,7 +344,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
     def summary_text(self, obj):
         if not obj.summary:
             return "—"
-        sent = [d for d in selectors.window_deliveries(obj) if d.event == "maintenance.summary"]
+        sent = [d for d in selectors.window_deliveries(obj) if d.event == WindowEvent.SUMMARY]
         told = outcomes.describe_deliveries(sent, nothing="Not sent anywhere.")
         return format_html(
             "<p class='{}'>{}</p><pre style='white-space:pre-wrap'>{}</pre>",
@@ -413,7 +386,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
                 label="Revoke approval",
                 permission=APPROVE,
                 perform=_perform_revoke,
-                available=lambda o: o.status != WindowStatus.CANCELLED and o.closed_at is None,
+                available=lambda o: not _actions(o)["revoke"],
                 form_class=mforms.revoke_form_for(obj),
                 initial=lambda req, o: (
                     {"approval": req.GET.get("approval")} if (req.GET.get("approval") or "").isdigit() else {}

@@ -28,6 +28,8 @@ from maintenance.services.checks import (
     schedule_violations,
     start_refusals,
     valid_slots,
+    window_action_facts,
+    window_actions,
 )
 from maintenance.services.config import (
     checklist_template_record_change,
@@ -78,6 +80,8 @@ __all__ = [
     "window_channels",
     "schedule_violations",
     "valid_slots",
+    "window_action_facts",
+    "window_actions",
     "people_violations",
     "start_refusals",
     "complete_refusals",

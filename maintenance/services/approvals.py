@@ -10,7 +10,7 @@ from django.db import transaction
 from ersen_ops.audit.services import actor_fields, record
 from ersen_ops.core.errors import DomainError, PermissionRefused, PolicyViolation
 from maintenance import policy
-from maintenance.choices import ItemKey, WindowStatus
+from maintenance.choices import ItemKey
 from maintenance.models import (
     Approval,
     ApprovalRevocation,
@@ -77,10 +77,9 @@ def checklist_revoke(*, actor, approval: Approval, reason: str, now: datetime | 
         raise PolicyViolation(f"This approval of “{item.text}” was already revoked.")
     if not (reason or "").strip():
         raise PolicyViolation("Say why the approval is revoked.")
-    if window.closed_at is not None:
-        raise PolicyViolation(f"“{window}” is closed; its checklist is history.")
-    if window.status == WindowStatus.CANCELLED:
-        raise PolicyViolation(f"“{window}” is cancelled; its checklist is history.")
+    history = policy.checklist_refusal(status=window.status, closed=window.closed_at is not None, title=str(window))
+    if history is not None:
+        raise PolicyViolation(history.message)
     if _is_user(actor) and locked.user_id is not None and locked.user_id != actor.pk and not actor.is_superuser:
         raise PermissionRefused(f"Only {locked.actor_name} (or a superuser) can revoke their own approval.")
     _, actor_name = actor_fields(actor)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from ersen_ops.core.errors import InvalidTransition
 from ersen_ops.core.services import current_phase
 from maintenance import policy, selectors
 from maintenance.choices import ItemKey, WindowStatus
@@ -13,6 +14,7 @@ from maintenance.models import (
     ChecklistTemplateItem,
     MaintenanceWindow,
 )
+from maintenance.services.helpers import _raise_violations
 
 
 def _schedule_context(window: MaintenanceWindow, *, now: datetime, component_ids=None, justification=None):
@@ -28,15 +30,14 @@ def _schedule_context(window: MaintenanceWindow, *, now: datetime, component_ids
 def schedule_violations(
     window: MaintenanceWindow, *, now: datetime, component_ids=None, justification: str | None = None, phase=None
 ) -> list[policy.Violation]:
-    """What forbids (re)scheduling `window` at `now`, given the freezes and the other windows. Read-only."""
-    facts, freezes, others = _schedule_context(
-        window, now=now, component_ids=component_ids, justification=justification
+    """What forbids (re)scheduling `window` at `now`, given the freezes and the other windows. Read-only.
+
+    A draft being scheduled also needs the people its checklist names; a scheduled window being moved does not
+    (it already has them). The same rule as `window_actions()["schedule"]` (`policy.check_scheduling`)."""
+    return policy.check_scheduling(
+        _action_facts(window, now=now, phase=phase, component_ids=component_ids, schedule_justification=justification),
+        now,
     )
-    if facts.planned_end <= facts.planned_start:
-        others = []
-    phase = phase or current_phase()
-    people = people_violations(window, phase=phase) if window.status == WindowStatus.DRAFT else []
-    return people + policy.check_schedule(facts, now, phase, freezes=freezes, overlapping=others)
 
 
 def valid_slots(
@@ -75,27 +76,94 @@ def people_violations(window: MaintenanceWindow, *, phase: str) -> list[policy.V
     )
 
 
-def start_refusals(window: MaintenanceWindow, *, now: datetime, justification: str = "", items=None):
-    """Why `window` cannot start at `now` (empty: it can). Read-only; the admin shows these on the button."""
+def _action_facts(
+    window: MaintenanceWindow,
+    *,
+    now: datetime,
+    phase=None,
+    justification: str = "",
+    items=None,
+    component_ids=None,
+    schedule_justification: str | None = None,
+    schedule_context: bool = True,
+) -> policy.ActionFacts:
+    phase = phase or current_phase()
+    if schedule_context:
+        facts, freezes, others = _schedule_context(
+            window, now=now, component_ids=component_ids, justification=schedule_justification
+        )
+    else:  # not a draft: scheduling is not open, so neither freezes nor other windows are read
+        facts, freezes, others = selectors.window_state_facts(window), [], []
+    people = people_violations(window, phase=phase) if schedule_context and window.status == WindowStatus.DRAFT else []
     items = list(window.checklist_items.all()) if items is None else items
-    return policy.check_start(
-        window_type=window.type,
-        phase=window.scheduled_phase or current_phase(),
-        planned_start=window.planned_start,
-        now=now,
-        items=selectors.item_facts(items),
+    within_eta = _finished_within_eta(window, now)
+    return policy.ActionFacts(
+        window=facts,
+        phase=phase,
+        start_phase=window.scheduled_phase or phase,
+        items=tuple(
+            # "Update ETA if running long": it did not run long, which completing knows for a fact.
+            policy.ItemFacts(
+                text=i.text,
+                phase=i.phase,
+                done=i.done_at is not None or (i.key == ItemKey.UPDATE_ETA and within_eta),
+            )
+            for i in items
+        ),
+        freezes=tuple(freezes),
+        overlapping=tuple(others),
+        people=tuple(people),
         justification=justification,
+        closed=window.closed_at is not None,
     )
+
+
+def window_action_facts(
+    window: MaintenanceWindow, *, now: datetime, justification: str = "", items=None, phase=None
+) -> policy.ActionFacts:
+    """The facts `policy.window_actions` looks at for `window` at `now` (the freezes, other windows and people
+    only for a draft, the one state that may be scheduled). Read-only."""
+    return _action_facts(
+        window,
+        now=now,
+        phase=phase,
+        justification=justification,
+        items=items,
+        schedule_justification=justification or None,  # an emergency's: may lift a freeze
+        schedule_context=window.status == WindowStatus.DRAFT,
+    )
+
+
+def window_actions(
+    window: MaintenanceWindow, *, now: datetime, justification: str = "", items=None, phase=None
+) -> dict[str, list[policy.Violation]]:
+    """Every workflow action on `window` and what refuses it at `now` (`policy.window_actions`). Read-only: the
+    admin's buttons, the control room and the services all ask this."""
+    facts = window_action_facts(window, now=now, justification=justification, items=items, phase=phase)
+    return policy.window_actions(facts, now)
+
+
+def raise_refusals(actions: dict[str, list[policy.Violation]], action: str, *, lead: str) -> None:
+    """A service's check: the state rule raises InvalidTransition, any other refusal PolicyViolation."""
+    refusals = actions[action]
+    if refusals and refusals[0].rule == "state":
+        raise InvalidTransition(refusals[0].message)
+    _raise_violations(refusals, lead)
+
+
+def start_refusals(window: MaintenanceWindow, *, now: datetime, justification: str = "", items=None):
+    """Why `window` cannot start at `now`, beyond its state (empty: it can). Read-only."""
+    return [
+        v
+        for v in window_actions(window, now=now, justification=justification, items=items)["start"]
+        if v.rule != "state"
+    ]
+
+
+def complete_refusals(window: MaintenanceWindow, *, now: datetime):
+    """Why `window` cannot complete at `now`, beyond its state (empty: it can). Read-only."""
+    return [v for v in window_actions(window, now=now)["complete"] if v.rule != "state"]
 
 
 def _finished_within_eta(window: MaintenanceWindow, now: datetime) -> bool:
     return window.overdue_since is None and window.eta is not None and now <= window.eta
-
-
-def complete_refusals(window: MaintenanceWindow, *, now: datetime):
-    """Why `window` cannot complete at `now` (empty: it can). Read-only."""
-    facts = []
-    for item in window.checklist_items.all():
-        done = item.done_at is not None or (item.key == ItemKey.UPDATE_ETA and _finished_within_eta(window, now))
-        facts.append(policy.ItemFacts(text=item.text, phase=item.phase, done=done))
-    return policy.check_complete(facts)

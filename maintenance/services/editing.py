@@ -10,7 +10,7 @@ from ersen_ops.audit.services import record
 from ersen_ops.core.errors import DomainError, InvalidTransition
 from ersen_ops.core.services import current_phase
 from maintenance import messages
-from maintenance.choices import WindowStatus
+from maintenance.choices import WindowEvent, WindowStatus
 from maintenance.models import (
     MaintenanceWindow,
 )
@@ -125,7 +125,7 @@ def window_update(*, actor, window: MaintenanceWindow, components=None, now: dat
             )
         _announce(
             locked,
-            event="maintenance.rescheduled" if rescheduled else "maintenance.updated",
+            event=WindowEvent.RESCHEDULED if rescheduled else WindowEvent.UPDATED,
             subject=messages.rescheduled_subject(locked) if rescheduled else messages.scheduled_subject(locked),
             body=body,
             actor=actor,

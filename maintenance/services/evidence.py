@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ersen_ops.notifications.choices import Channel, DeliveryStatus
 from maintenance import policy
-from maintenance.choices import ItemKey, WindowStatus
+from maintenance.choices import ItemKey, WindowEvent, WindowStatus
 from maintenance.evidence import ChecklistEvidence, evidence_offered
 from maintenance.models import (
     Approval,
@@ -49,7 +49,7 @@ def record_offered_evidence(window: MaintenanceWindow, *, now: datetime) -> list
 def on_delivery_sent(delivery) -> Approval | None:
     """A delivery was sent: the #team-ops summary approves "Post-maintenance summary in #team-ops". Idempotent."""
     if (
-        delivery.event != "maintenance.summary"
+        delivery.event != WindowEvent.SUMMARY
         or delivery.channel != Channel.SLACK_TEAM_OPS
         or delivery.status != DeliveryStatus.SENT
         or delivery.related_type_id != ContentType.objects.get_for_model(MaintenanceWindow).pk

@@ -8,47 +8,31 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefused, PolicyViolation
+from ersen_ops.core.errors import DomainError, PermissionRefused, PolicyViolation
 from ersen_ops.core.services import current_phase
 from ersen_ops.notifications.choices import Channel, PagerAction
 from ersen_ops.notifications.services import notify
 from maintenance import policy
-from maintenance.choices import MaintenanceType, WindowStatus, can_transition
+from maintenance.choices import RESOLVING_EVENTS, MaintenanceType
 from maintenance.models import (
     MaintenanceWindow,
 )
 
 SYSTEM_ACTOR = "system:maintenance"
 SWEEPER_ACTOR = "system:maintenance-sweeper"
-RESOLVING_EVENTS = {"maintenance.completed", "maintenance.cancelled"}
 
 PERM_ADD = "maintenance.add_maintenancewindow"
 PERM_CHANGE = "maintenance.change_maintenancewindow"
 PERM_TRANSITION = "maintenance.transition_maintenancewindow"
 PERM_APPROVE = "maintenance.approve_checklistitem"
 
-# Fields that may still change in each state (anything else is history).
-EDITABLE_FIELDS = {
-    WindowStatus.DRAFT: None,  # everything
-    WindowStatus.SCHEDULED: None,  # everything, re-checked against the policy and re-announced
-    WindowStatus.IN_PROGRESS: {"rollback_plan", "on_call_engineer", "owner"},
-    WindowStatus.COMPLETED: set(),
-    WindowStatus.CANCELLED: set(),
-}
-# Changes to these re-check the scheduling policy of a scheduled window.
-SCHEDULE_FIELDS = {"type", "planned_start", "planned_end", "components"}
-ANNOUNCED_FIELDS = SCHEDULE_FIELDS | {"impact", "reason"}
-WINDOW_FIELDS = (
-    "title",
-    "type",
-    "planned_start",
-    "planned_end",
-    "impact",
-    "reason",
-    "rollback_plan",
-    "owner",
-    "on_call_engineer",
-)
+
+# The editable-field rules are the policy's (written once there); the services take the window's own fields as
+# keyword arguments and its components apart.
+EDITABLE_FIELDS = policy.EDITABLE_FIELDS
+SCHEDULE_FIELDS = policy.SCHEDULE_FIELDS
+ANNOUNCED_FIELDS = policy.ANNOUNCED_FIELDS
+WINDOW_FIELDS = tuple(f for f in policy.WINDOW_FIELDS if f != "components")
 
 
 def _now(now: datetime | None) -> datetime:
@@ -73,21 +57,6 @@ def _refresh(target: MaintenanceWindow, source: MaintenanceWindow) -> None:
     """Copy the saved state back onto the caller's instance, so callers see the result."""
     for f in source._meta.concrete_fields:
         setattr(target, f.attname, getattr(source, f.attname))
-
-
-def _transition(window: MaintenanceWindow, target: str, verb: str) -> None:
-    if not can_transition(window.status, target):
-        allowed = ", ".join(WindowStatus(s).label.lower() for s in _sources_of(target))
-        raise InvalidTransition(
-            f"Cannot {verb} “{window}”: it is {window.get_status_display().lower()}"
-            + (f" (only a {allowed} window can be {WindowStatus(target).label.lower()})." if allowed else ".")
-        )
-
-
-def _sources_of(target: str) -> list[str]:
-    from maintenance.choices import TRANSITIONS
-
-    return [s for s, targets in TRANSITIONS.items() if target in targets]
 
 
 def _snapshot(window: MaintenanceWindow) -> dict:

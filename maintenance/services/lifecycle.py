@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from ersen_ops.audit.services import actor_fields, record
-from ersen_ops.core.errors import InvalidTransition, PolicyViolation
+from ersen_ops.core.errors import PolicyViolation
 from ersen_ops.core.services import current_phase
 from ersen_ops.notifications.services import notify
 from maintenance import messages, policy, registry, selectors
-from maintenance.choices import PHASE_ORDER, ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
+from maintenance.choices import PHASE_ORDER, ChecklistPhase, ItemKey, MaintenanceType, WindowEvent, WindowStatus
 from maintenance.models import (
     ChecklistItem,
     ChecklistTemplateItem,
@@ -24,9 +24,8 @@ from maintenance.services.checklist import (
 )
 from maintenance.services.checks import (
     _finished_within_eta,
-    complete_refusals,
-    schedule_violations,
-    start_refusals,
+    raise_refusals,
+    window_actions,
 )
 from maintenance.services.evidence import record_offered_evidence
 from maintenance.services.helpers import (
@@ -42,7 +41,6 @@ from maintenance.services.helpers import (
     _require,
     _snapshot,
     _status_page_delivery,
-    _transition,
 )
 from maintenance.services.on_call import _ask_on_call
 
@@ -55,15 +53,12 @@ def window_schedule(
     now = _now(now)
     _require(actor, PERM_TRANSITION, "scheduling maintenance windows")
     locked = _lock(window)
-    _transition(locked, WindowStatus.SCHEDULED, "schedule")
     justification = justification.strip() or locked.emergency_justification
     if locked.type != MaintenanceType.EMERGENCY and justification:
         justification = ""  # only emergency windows may override rules with a justification
     phase = current_phase()
-    _raise_violations(
-        schedule_violations(locked, now=now, justification=justification, phase=phase),
-        f"Cannot schedule “{locked}”:",
-    )
+    actions = window_actions(locked, now=now, justification=justification, phase=phase)
+    raise_refusals(actions, "schedule", lead=f"Cannot schedule “{locked}”:")
     before = _snapshot(locked)
     locked.status = WindowStatus.SCHEDULED
     locked.announced_at = now
@@ -90,7 +85,7 @@ def window_schedule(
     )
     deliveries = _announce(
         locked,
-        event="maintenance.scheduled",
+        event=WindowEvent.SCHEDULED,
         subject=messages.scheduled_subject(locked),
         body=locked.announcement,
         actor=actor,
@@ -145,11 +140,9 @@ def window_start(
     now = _now(now)
     _require(actor, PERM_TRANSITION, "starting maintenance windows")
     locked = _lock(window)
-    _transition(locked, WindowStatus.IN_PROGRESS, "start")
     items = list(locked.checklist_items.all())
-    _raise_violations(
-        start_refusals(locked, now=now, justification=justification, items=items), f"Cannot start “{locked}”:"
-    )
+    actions = window_actions(locked, now=now, justification=justification, items=items)
+    raise_refusals(actions, "start", lead=f"Cannot start “{locked}”:")
     debt = policy.open_items(selectors.item_facts(items), ChecklistPhase.BEFORE)
     before = _snapshot(locked)
     locked.status = WindowStatus.IN_PROGRESS
@@ -190,7 +183,7 @@ def window_start(
     )
     deliveries = _announce(
         locked,
-        event="maintenance.started",
+        event=WindowEvent.STARTED,
         subject=messages.started_subject(locked),
         body=messages.started_text(locked),
         actor=actor,
@@ -216,11 +209,7 @@ def window_update_eta(
     now = _now(now)
     _require(actor, PERM_TRANSITION, "updating a window's ETA")
     locked = _lock(window)
-    if locked.status != WindowStatus.IN_PROGRESS:
-        raise InvalidTransition(
-            f"Cannot update the ETA of “{locked}”: it is {locked.get_status_display().lower()} "
-            "(only an in-progress window has an ETA to update; reschedule a scheduled window instead)."
-        )
+    raise_refusals(window_actions(locked, now=now, items=()), "update_eta", lead="")  # the ETA reads no item
     _raise_violations(
         policy.check_eta(new_eta=new_eta, now=now, actual_start=locked.actual_start, reason=reason),
         f"Cannot update the ETA of “{locked}”:",
@@ -249,7 +238,7 @@ def window_update_eta(
     )
     _announce(
         locked,
-        event="maintenance.eta_changed",
+        event=WindowEvent.ETA_CHANGED,
         subject=messages.eta_subject(locked),
         body=messages.eta_text(locked, old_eta=old_eta, reason=change.reason),
         actor=actor,
@@ -272,7 +261,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
     now = _now(now)
     _require(actor, PERM_TRANSITION, "completing maintenance windows")
     locked = _lock(window)
-    _transition(locked, WindowStatus.COMPLETED, "complete")
+    raise_refusals(window_actions(locked, now=now), "complete", lead=f"Cannot complete “{locked}”:")
     if _finished_within_eta(locked, now):
         # "Update ETA if running long": it did not run long, which the system knows for a fact.
         _system_approve(
@@ -284,7 +273,6 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
             now=now,
             only_if_open=True,
         )
-    _raise_violations(complete_refusals(locked, now=now), f"Cannot complete “{locked}”:")
     before = _snapshot(locked)
     locked.status = WindowStatus.COMPLETED
     locked.actual_end = now
@@ -292,7 +280,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
     _clean_and_save(locked)
     deliveries = _announce(
         locked,
-        event="maintenance.completed",
+        event=WindowEvent.COMPLETED,
         subject=messages.completed_subject(locked),
         body=messages.completed_text(locked),
         actor=actor,
@@ -325,7 +313,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
         },
     )
     notify(
-        event="maintenance.summary",
+        event=WindowEvent.SUMMARY,
         channels=policy.SUMMARY_CHANNELS,
         subject=messages.summary_subject(locked),
         body=locked.summary,
@@ -343,7 +331,7 @@ def window_cancel(*, actor, window: MaintenanceWindow, reason: str, now: datetim
     now = _now(now)
     _require(actor, PERM_TRANSITION, "cancelling maintenance windows")
     locked = _lock(window)
-    _transition(locked, WindowStatus.CANCELLED, "cancel")
+    raise_refusals(window_actions(locked, now=now, items=()), "cancel", lead="")  # the state rule only
     if not (reason or "").strip():
         raise PolicyViolation("Say why the window is cancelled: the reason is kept and, once announced, published.")
     before = _snapshot(locked)
@@ -360,7 +348,7 @@ def window_cancel(*, actor, window: MaintenanceWindow, reason: str, now: datetim
     if was_announced:
         _announce(
             locked,
-            event="maintenance.cancelled",
+            event=WindowEvent.CANCELLED,
             subject=messages.cancelled_subject(locked),
             body=messages.cancelled_text(locked),
             actor=actor,

@@ -12,7 +12,7 @@ from ersen_ops.core.errors import DomainError, PolicyViolation
 from ersen_ops.notifications.choices import Channel
 from ersen_ops.notifications.services import notify
 from maintenance import messages, policy
-from maintenance.choices import ItemKey, WindowStatus
+from maintenance.choices import ItemKey, WindowEvent, WindowStatus
 from maintenance.models import (
     Approval,
     ApprovalRevocation,
@@ -96,7 +96,7 @@ def _ask_on_call(window: MaintenanceWindow, *, actor) -> list:
         return []
     url = on_call_confirm_url(window)
     deliveries = notify(
-        event="maintenance.on_call_requested",
+        event=WindowEvent.ON_CALL_REQUESTED,
         channels=[Channel.EMAIL],
         subject=messages.on_call_request_subject(window),
         body=messages.on_call_request_text(window, url=url),

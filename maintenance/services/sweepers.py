@@ -11,7 +11,7 @@ from django.db import transaction
 from ersen_ops.audit.services import record
 from ersen_ops.notifications.choices import Channel, DeliveryStatus
 from maintenance import messages, selectors
-from maintenance.choices import ItemKey, WindowStatus
+from maintenance.choices import ItemKey, WindowEvent, WindowStatus
 from maintenance.models import (
     MaintenanceWindow,
 )
@@ -43,7 +43,7 @@ def checklist_sweep_sent_summaries(now: datetime | None = None) -> int:
     for delivery in NotificationDelivery.objects.filter(
         related_type=ct,
         related_id__in=ids,
-        event="maintenance.summary",
+        event=WindowEvent.SUMMARY,
         channel=Channel.SLACK_TEAM_OPS,
         status=DeliveryStatus.SENT,
     ):
@@ -77,7 +77,7 @@ def windows_mark_overdue(now: datetime | None = None) -> int:
             )
             _announce(
                 window,
-                event="maintenance.overdue",
+                event=WindowEvent.OVERDUE,
                 subject=messages.overdue_subject(window),
                 body=messages.overdue_text(window, now=now),
                 actor=SWEEPER_ACTOR,
@@ -113,7 +113,7 @@ def windows_send_reminders(now: datetime | None = None) -> int:
             )
             _announce(
                 window,
-                event="maintenance.reminder",
+                event=WindowEvent.REMINDER,
                 subject=messages.reminder_subject(window),
                 body=messages.reminder_text(window),
                 actor=SWEEPER_ACTOR,
