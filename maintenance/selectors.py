@@ -132,7 +132,7 @@ def windows_past_eta(*, now: datetime) -> QuerySet[MaintenanceWindow]:
     )
 
 
-def windows_in_progress_on(components) -> QuerySet[MaintenanceWindow]:
+def in_progress_windows_covering(components) -> QuerySet[MaintenanceWindow]:
     """In-progress windows on any of `components` (a queryset or list of components), earliest first: what
     other apps (runbooks' window rule) ask maintenance instead of filtering its states themselves."""
     return (

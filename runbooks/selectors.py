@@ -47,9 +47,9 @@ def hosts_for_runbook(runbook: Runbook) -> list[Host]:
 
 
 def in_progress_windows_for_host(host: Host):
-    from maintenance.selectors import windows_in_progress_on
+    from maintenance.selectors import in_progress_windows_covering
 
-    return windows_in_progress_on(host.components.all())
+    return in_progress_windows_covering(host.components.all())
 
 
 def window_covers_host(window, host: Host) -> bool:
