@@ -175,25 +175,55 @@ def _phases(window) -> dict[str, PhaseProgress]:
     return result
 
 
+# The next right thing on a window, in the order the control room offers it: the first action that the rules
+# leave open (`maintenance.policy.window_actions`, the same answer as the window page's buttons) and that is due.
+NEXT_ACTIONS = {
+    "in_progress": (("update_eta", "Update ETA…"), ("complete", "Complete…")),
+    "scheduled": (("start", "Start…"),),
+    "draft": (("schedule", "Schedule…"),),
+}
+
+
+def _next_action(window, actions, *, now: datetime, user) -> dict | None:
+    from maintenance import policy as maintenance_policy
+    from maintenance import services as maintenance_services
+
+    if not user.has_perm(maintenance_services.PERM_TRANSITION):
+        return None
+    open_now = maintenance_policy.blocking(actions, window.type)
+    for action, label in NEXT_ACTIONS.get(window.status, ()):
+        if open_now[action] or not _due(action, window, now):
+            continue
+        return {"label": label, "url": workflow_url("maintenance", "maintenancewindow", window.pk, action)}
+    return None
+
+
+def _due(action: str, window, now: datetime) -> bool:
+    """When an open action is the next thing to do: a new ETA once running long, a start once its time came."""
+    if action == "update_eta":
+        return window.is_overdue(now)
+    if action == "start":
+        return window.planned_start <= now
+    return True
+
+
+def _actions_of(windows, now: datetime) -> dict:
+    from maintenance import services as maintenance_services
+
+    return maintenance_services.window_actions_many(windows, now=now)
+
+
 def windows_in_progress(*, now: datetime, user) -> list[WindowRow]:
     from maintenance.choices import WindowStatus
 
+    windows = list(_window_queryset().filter(status=WindowStatus.IN_PROGRESS).order_by("eta", "planned_start", "id"))
+    actions = _actions_of(windows, now)
     rows = []
-    for w in _window_queryset().filter(status=WindowStatus.IN_PROGRESS).order_by("eta", "planned_start", "id"):
+    for w in windows:
         row = _window_row(w, now)
         if w.is_overdue(now):
             row.overdue, row.overdue_by = True, now - w.eta
-        if user.has_perm("maintenance.transition_maintenancewindow"):
-            if row.overdue:
-                row.next_action = {
-                    "label": "Update ETA…",
-                    "url": workflow_url("maintenance", "maintenancewindow", w.pk, "update_eta"),
-                }
-            elif row.phases["during"].complete:
-                row.next_action = {
-                    "label": "Complete…",
-                    "url": workflow_url("maintenance", "maintenancewindow", w.pk, "complete"),
-                }
+        row.next_action = _next_action(w, actions[w.pk], now=now, user=user)
         rows.append(row)
     return rows
 
@@ -208,50 +238,30 @@ def windows_upcoming(*, now: datetime, user, phase: str) -> list[WindowRow]:
         Q(status=WindowStatus.SCHEDULED, planned_start__lt=horizon)
         | Q(status=WindowStatus.DRAFT, planned_start__gte=now, planned_start__lt=horizon)
     )
+    windows = list(qs.order_by("planned_start", "id"))
+    actions = _actions_of(windows, now)
     rows = []
-    for w in qs.order_by("planned_start", "id"):
+    for w in windows:
         row = _window_row(w, now)
         if w.status == WindowStatus.SCHEDULED:
             if w.announced_at:
                 row.notice = f"announced {duration(w.planned_start - w.announced_at)} ahead"
             if w.planned_start <= now:
                 row.late_start = now - w.planned_start
-            before = row.phases["before"]
-            if before.complete and user.has_perm("maintenance.transition_maintenancewindow") and w.planned_start <= now:
-                row.next_action = {
-                    "label": "Start…",
-                    "url": workflow_url("maintenance", "maintenancewindow", w.pk, "start"),
-                }
         else:
             row.notice, row.notice_problem = draft_notice(w, now=now, phase=phase)
-            if user.has_perm("maintenance.transition_maintenancewindow"):
-                row.next_action = {
-                    "label": "Schedule…",
-                    "url": workflow_url("maintenance", "maintenancewindow", w.pk, "schedule"),
-                }
+        row.next_action = _next_action(w, actions[w.pk], now=now, user=user)
         rows.append(row)
     return rows
 
 
 def draft_notice(window, *, now: datetime, phase: str) -> tuple[str, bool]:
     """(what the notice rule says about a draft if it were scheduled now, whether that is a problem). Pure."""
-    from ersen_ops.core.choices import Phase
     from maintenance import policy as maintenance_policy
 
-    if phase == Phase.PRELAUNCH:
-        return "not announced yet (pre-launch: no notice rule)", False
-    rule = maintenance_policy.POLICY[window.type]
-    if not rule.notice:
-        return "not announced yet (emergency: no notice needed)", False
-    latest = window.planned_start - rule.notice
-    needed = maintenance_policy.fmt_duration(rule.notice)
-    if now > latest:
-        return (
-            f"not announced — too late for {rule.name.lower()} notice ({needed}): "
-            f"it starts in {maintenance_policy.fmt_duration(window.planned_start - now)}",
-            True,
-        )
-    return f"not announced — schedule by {maintenance_policy.fmt_local(latest)} for {needed} notice", False
+    return maintenance_policy.notice_outlook(
+        window_type=window.type, planned_start=window.planned_start, now=now, phase=phase
+    )
 
 
 # --- incidents -------------------------------------------------------------------------------------------

@@ -383,6 +383,25 @@ def _violations(
     return violations
 
 
+def notice_outlook(*, window_type: str, planned_start: datetime, now: datetime, phase: str) -> tuple[str, bool]:
+    """What the notice rule says about a draft if it were scheduled at `now`, and whether that is a problem
+    (the control room's "notice" column): the latest moment to schedule it, or that it is too late."""
+    if phase == Phase.PRELAUNCH:
+        return "not announced yet (pre-launch: no notice rule)", False
+    rule = POLICY[window_type]
+    if not rule.notice:
+        return "not announced yet (emergency: no notice needed)", False
+    latest = planned_start - rule.notice
+    needed = fmt_duration(rule.notice)
+    if now > latest:
+        return (
+            f"not announced — too late for {rule.name.lower()} notice ({needed}): "
+            f"it starts in {fmt_duration(planned_start - now)}",
+            True,
+        )
+    return f"not announced — schedule by {fmt_local(latest)} for {needed} notice", False
+
+
 def _notice_message(policy: TypePolicy, notice: timedelta, now: datetime) -> str:
     gives = fmt_duration(notice) if notice > timedelta(0) else f"none (the start is {fmt_duration(notice)} in the past)"
     message = f"{policy.name} maintenance needs {fmt_duration(policy.notice)} notice; scheduling now gives {gives}."

@@ -30,6 +30,7 @@ from maintenance.services.checks import (
     valid_slots,
     window_action_facts,
     window_actions,
+    window_actions_many,
 )
 from maintenance.services.config import (
     checklist_template_record_change,
@@ -82,6 +83,7 @@ __all__ = [
     "valid_slots",
     "window_action_facts",
     "window_actions",
+    "window_actions_many",
     "people_violations",
     "start_refusals",
     "complete_refusals",

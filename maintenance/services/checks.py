@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -48,29 +49,34 @@ def valid_slots(
     return policy.valid_slots(facts, now, phase or current_phase(), freezes=freezes, overlapping=others, count=count)
 
 
-def people_violations(window: MaintenanceWindow, *, phase: str) -> list[policy.Violation]:
-    """Who is missing for `window`'s checklist ever to be completed (the items it gets, the people who exist)."""
+def _template_needs() -> list[policy.ChecklistNeed]:
+    return [
+        policy.ChecklistNeed(text=t.text, phase=t.template.phase, key=t.key, required_approvals=t.required_approvals)
+        for t in ChecklistTemplateItem.objects.select_related("template")
+    ]
+
+
+def people_violations(
+    window: MaintenanceWindow, *, phase: str, template_needs=None, approvers=None
+) -> list[policy.Violation]:
+    """Who is missing for `window`'s checklist ever to be completed (the items it gets, the people who exist).
+    `template_needs` and `approvers`, when given, are read once for many windows (the control room)."""
     from ersen_ops.core.roles import APPROVERS
 
-    if window.pk and window.checklist_items.exists():
+    if window.pk and template_needs is None and window.checklist_items.exists():
         items = [
             policy.ChecklistNeed(text=i.text, phase=i.phase, key=i.key, required_approvals=i.required_approvals)
             for i in window.checklist_items.all()
         ]
     else:
-        items = [
-            policy.ChecklistNeed(
-                text=t.text, phase=t.template.phase, key=t.key, required_approvals=t.required_approvals
-            )
-            for t in ChecklistTemplateItem.objects.select_related("template")
-        ]
+        items = _template_needs() if template_needs is None else template_needs
     return policy.check_people(
         items=items,
         window_type=window.type,
         phase=phase,
         owner=selectors.person(window.owner) if window.owner_id else None,
         on_call=selectors.person(window.on_call_engineer) if window.on_call_engineer_id else None,
-        approvers=selectors.approvers(),
+        approvers=selectors.approvers() if approvers is None else approvers,
         owner_may_self_approve=settings.OPS_OWNER_MAY_SELF_APPROVE,
         approver_role=APPROVERS,
     )
@@ -141,6 +147,40 @@ def window_actions(
     admin's buttons, the control room and the services all ask this."""
     facts = window_action_facts(window, now=now, justification=justification, items=items, phase=phase)
     return policy.window_actions(facts, now)
+
+
+def window_actions_many(windows, *, now: datetime, phase=None) -> dict[int, dict[str, list[policy.Violation]]]:
+    """`window_actions` of many windows (pk → actions) in a bounded number of queries, whatever their number:
+    the drafts' freezes, other windows, checklist templates and approvers are read once for all of them. Pass
+    windows with their components and checklist items prefetched (the control room does)."""
+    windows = list(windows)
+    phase = phase or current_phase()
+    drafts = [w for w in windows if w.status == WindowStatus.DRAFT]
+    schedule = {}
+    if drafts:
+        facts = {w.pk: selectors.window_facts(w) for w in drafts}
+        start = min(min(f.planned_start for f in facts.values()), now)
+        end = max(max(f.planned_end, now + policy.POLICY[f.type].notice) for f in facts.values())
+        end += policy.SLOT_SEARCH + timedelta(days=1)
+        freezes = tuple(selectors.freezes_overlapping(start=start, end=end))
+        components = frozenset().union(*(f.components for f in facts.values()))
+        others = selectors.windows_overlapping(start=start, end=end, component_ids=components)
+        needs, approvers = _template_needs(), selectors.approvers()
+        for w in drafts:
+            people = people_violations(w, phase=phase, template_needs=needs, approvers=approvers)
+            schedule[w.pk] = {
+                "window": facts[w.pk],
+                "freezes": freezes,
+                "overlapping": tuple(o for o in others if o.public_id != w.public_id),
+                "people": tuple(people),
+            }
+    actions = {}
+    for w in windows:
+        facts = _action_facts(w, now=now, phase=phase, items=list(w.checklist_items.all()), schedule_context=False)
+        if w.pk in schedule:
+            facts = dataclasses.replace(facts, **schedule[w.pk])
+        actions[w.pk] = policy.window_actions(facts, now)
+    return actions
 
 
 def raise_refusals(actions: dict[str, list[policy.Violation]], action: str, *, lead: str) -> None:
