@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from maintenance import calendar as cal
+from maintenance import policy
 from maintenance.choices import STATUS_COLOURS, TYPE_COLOURS, MaintenanceType, WindowStatus
 from maintenance.models import FreezePeriod, MaintenanceWindow
 from maintenance.policy import maintenance_zone
@@ -85,6 +86,8 @@ def calendar_view(model_admin):
             "zone_name": str(zone),
             "weeks": weeks,
             "weekday_names": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            "routine_rule": policy.routine_rule_text(),
+            "routine_slot_label": policy.routine_slot_label(),
             "prev_url": f"{base}?month={prev_y}-{prev_m:02d}",
             "next_url": f"{base}?month={next_y}-{next_m:02d}",
             "today_url": base,

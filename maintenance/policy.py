@@ -119,6 +119,18 @@ APPROVABLE_IN = {
 }
 
 
+def routine_rule_text() -> str:
+    """The routine rule in words, from the table: '24 h notice, 02:00–04:00 Pacific on a Tuesday or Thursday'
+    (templates show this instead of a copy of it)."""
+    rule = POLICY[MaintenanceType.ROUTINE]
+    return f"{fmt_duration(rule.notice)} notice, {rule.slot.describe()}"
+
+
+def routine_slot_label() -> str:
+    """A calendar day's routine slot, short: 'routine slot 02–04'."""
+    return f"routine slot {ROUTINE_SLOT.start:%H}–{ROUTINE_SLOT.end:%H}"
+
+
 def maintenance_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(settings.OPS_MAINTENANCE_TZ)
 

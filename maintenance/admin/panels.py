@@ -144,6 +144,7 @@ def window_panels(model_admin, request, obj) -> dict:
             obj.type, obj.scheduled_phase or services.current_phase(), obj.planned_duration
         ).reasons,
         "next_slots": [_slot(s, e, obj) for s, e in slots],
+        "routine_rule": policy.routine_rule_text(),
         "slots_offered": obj.type == MaintenanceType.ROUTINE
         and obj.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED),
         "slots_pickable": obj.status in (WindowStatus.DRAFT, WindowStatus.SCHEDULED)
