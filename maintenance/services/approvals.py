@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from ersen_ops.audit.services import actor_fields, record
+from ersen_ops.audit.services import actor_fields
 from ersen_ops.core.errors import DomainError, PermissionRefused, PolicyViolation
 from maintenance import policy
 from maintenance.choices import ItemKey
@@ -19,7 +19,7 @@ from maintenance.models import (
 )
 from maintenance.services.checklist import (
     _approved,
-    _refresh_done,
+    _revoke,
     _save_approval,
     approval_facts,
 )
@@ -82,29 +82,4 @@ def checklist_revoke(*, actor, approval: Approval, reason: str, now: datetime | 
         raise PolicyViolation(history.message)
     if _is_user(actor) and locked.user_id is not None and locked.user_id != actor.pk and not actor.is_superuser:
         raise PermissionRefused(f"Only {locked.actor_name} (or a superuser) can revoke their own approval.")
-    _, actor_name = actor_fields(actor)
-    locked.revoked_at = now
-    locked.save(update_fields=["revoked_at"])
-    revocation = ApprovalRevocation.objects.create(
-        approval=locked,
-        revoked_by=actor if _is_user(actor) else None,
-        revoked_by_name=actor_name,
-        revoked_at=now,
-        reason=reason.strip(),
-    )
-    became_open = _refresh_done(item, window, now)
-    record(
-        actor=actor,
-        action="maintenance.checklist.revoked",
-        target=window,
-        data={
-            "item": item.text,
-            "item_id": item.pk,
-            "approval_id": locked.pk,
-            "approved_by": locked.actor_name,
-            "reason": revocation.reason,
-            "item_done": item.done_at is not None,
-            "became_open": became_open,
-        },
-    )
-    return revocation
+    return _revoke(window, item, locked, actor=actor, reason=reason.strip(), now=now)

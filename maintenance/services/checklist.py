@@ -17,6 +17,7 @@ from maintenance.choices import ItemKey, WindowStatus
 from maintenance.evidence import ChecklistEvidence
 from maintenance.models import (
     Approval,
+    ApprovalRevocation,
     ChecklistItem,
     MaintenanceWindow,
 )
@@ -134,12 +135,21 @@ def _record_evidence(window: MaintenanceWindow, evidence: ChecklistEvidence, *, 
     )
 
 
-def _approved(actor, window: MaintenanceWindow, item: ChecklistItem, approval: Approval, *, now, **details):
+def _approved(
+    actor,
+    window: MaintenanceWindow,
+    item: ChecklistItem,
+    approval: Approval,
+    *,
+    now,
+    action: str = "maintenance.checklist.approved",
+    **details,
+):
     """After an approval is saved: the item's done state, the audit event (with `details`), a possible close."""
     became_done = _refresh_done(item, window, now)
     record(
         actor=actor,
-        action="maintenance.checklist.approved",
+        action=action,
         target=window,
         data={
             "item": item.text,
@@ -245,3 +255,34 @@ def _save_approval(item, actor, actor_name, *, now, note="", evidence_url="", su
         # Another request of the same person won the race; the database constraint is the last word.
         raise PolicyViolation(f"Cannot approve “{item.text}”: {actor_name} has already approved it.") from None
     return approval
+
+
+def _revoke(window: MaintenanceWindow, item: ChecklistItem, approval: Approval, *, actor, reason: str, now):
+    """Withdraw a live approval (locked): the approval is kept, marked revoked; its own row says who and why;
+    the item's done state follows; audited."""
+    _, actor_name = actor_fields(actor)
+    approval.revoked_at = now
+    approval.save(update_fields=["revoked_at"])
+    revocation = ApprovalRevocation.objects.create(
+        approval=approval,
+        revoked_by=actor if _is_user(actor) else None,
+        revoked_by_name=actor_name,
+        revoked_at=now,
+        reason=reason,
+    )
+    became_open = _refresh_done(item, window, now)
+    record(
+        actor=actor,
+        action="maintenance.checklist.revoked",
+        target=window,
+        data={
+            "item": item.text,
+            "item_id": item.pk,
+            "approval_id": approval.pk,
+            "approved_by": approval.actor_name,
+            "reason": revocation.reason,
+            "item_done": item.done_at is not None,
+            "became_open": became_open,
+        },
+    )
+    return revocation

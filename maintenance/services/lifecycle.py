@@ -91,10 +91,8 @@ def window_schedule(
         actor=actor,
         channels=plan.channels,
     )
-    status_delivery = _status_page_delivery(deliveries)
+    status_delivery, summary = _status_page_approves(locked, deliveries, ItemKey.STATUS_SCHEDULED, "Announcement", now)
     if status_delivery is not None:
-        summary = f"Announcement queued to the status page (delivery #{status_delivery.pk})."
-        _system_approve(locked, ItemKey.STATUS_SCHEDULED, evidence=status_delivery, summary=summary, now=now)
         _system_approve(
             locked,
             ItemKey.ETA_COMMUNICATED,
@@ -107,6 +105,16 @@ def window_schedule(
     _ask_on_call(locked, actor=actor)
     _refresh(window, locked)
     return window
+
+
+def _status_page_approves(window: MaintenanceWindow, deliveries, key: str, what: str, now: datetime):
+    """The status-page delivery an announcement queued is the evidence of the item `key`: (delivery, summary)."""
+    delivery = _status_page_delivery(deliveries)
+    if delivery is None:
+        return None, ""
+    summary = f"{what} queued to the status page (delivery #{delivery.pk})."
+    _system_approve(window, key, evidence=delivery, summary=summary, now=now)
+    return delivery, summary
 
 
 def _instantiate_checklist(window: MaintenanceWindow) -> list[ChecklistItem]:
@@ -188,15 +196,7 @@ def window_start(
         body=messages.started_text(locked),
         actor=actor,
     )
-    status_delivery = _status_page_delivery(deliveries)
-    if status_delivery is not None:
-        _system_approve(
-            locked,
-            ItemKey.STATUS_UNDER_MAINTENANCE,
-            evidence=status_delivery,
-            summary=f"“Under Maintenance” queued to the status page (delivery #{status_delivery.pk}).",
-            now=now,
-        )
+    _status_page_approves(locked, deliveries, ItemKey.STATUS_UNDER_MAINTENANCE, "“Under Maintenance”", now)
     _refresh(window, locked)
     return window
 
@@ -285,15 +285,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
         body=messages.completed_text(locked),
         actor=actor,
     )
-    status_delivery = _status_page_delivery(deliveries)
-    if status_delivery is not None:
-        _system_approve(
-            locked,
-            ItemKey.STATUS_OPERATIONAL,
-            evidence=status_delivery,
-            summary=f"“Operational” queued to the status page (delivery #{status_delivery.pk}).",
-            now=now,
-        )
+    _status_page_approves(locked, deliveries, ItemKey.STATUS_OPERATIONAL, "“Operational”", now)
     locked.summary = messages.summary_text(
         locked,
         items=selectors.checklist_items(locked),

@@ -15,12 +15,12 @@ from maintenance import messages, policy
 from maintenance.choices import ItemKey, WindowEvent, WindowStatus
 from maintenance.models import (
     Approval,
-    ApprovalRevocation,
     MaintenanceWindow,
 )
 from maintenance.services.checklist import (
-    _maybe_close,
+    _approved,
     _refresh_done,
+    _revoke,
     _save_approval,
     approval_facts,
 )
@@ -59,23 +59,16 @@ def checklist_confirm_on_call(
     _raise_violations(policy.check_on_call_confirmation(facts), f"Cannot confirm “{locked.text}”:")
     summary = f"Confirmed by the on-call engineer {actor_name} at {policy.fmt_local(now)}."
     approval = _save_approval(locked, actor, actor_name, now=now, note=note, summary=summary)
-    became_done = _refresh_done(locked, locked_window, now)
-    record(
-        actor=actor,
+    _approved(
+        actor,
+        locked_window,
+        locked,
+        approval,
+        now=now,
         action="maintenance.on_call.confirmed",
-        target=locked_window,
-        data={
-            "item": locked.text,
-            "item_id": locked.pk,
-            "phase": locked.phase,
-            "approval_id": approval.pk,
-            "on_call_engineer": actor_name,
-            "note": approval.note,
-            "item_done": locked.done_at is not None,
-            "became_done": became_done,
-        },
+        on_call_engineer=actor_name,
+        note=approval.note,
     )
-    _maybe_close(locked_window, now=now)
     _refresh(window, locked_window)
     return approval
 
@@ -123,31 +116,10 @@ def _on_call_changed(window: MaintenanceWindow, *, actor, now: datetime) -> None
     item = window.checklist_items.select_for_update().filter(key=ItemKey.ON_CALL_CONFIRMED).first()
     if item is None:
         return
-    _, actor_name = actor_fields(actor)
     for approval in (
         item.approvals.select_for_update().filter(revoked_at__isnull=True).exclude(user_id=window.on_call_engineer_id)
     ):
-        approval.revoked_at = now
-        approval.save(update_fields=["revoked_at"])
-        ApprovalRevocation.objects.create(
-            approval=approval,
-            revoked_by=actor if _is_user(actor) else None,
-            revoked_by_name=actor_name,
-            revoked_at=now,
-            reason="The window's on-call engineer changed.",
-        )
-        record(
-            actor=actor,
-            action="maintenance.checklist.revoked",
-            target=window,
-            data={
-                "item": item.text,
-                "item_id": item.pk,
-                "approval_id": approval.pk,
-                "approved_by": approval.actor_name,
-                "reason": "The window's on-call engineer changed.",
-            },
-        )
+        _revoke(window, item, approval, actor=actor, reason="The window's on-call engineer changed.", now=now)
     _refresh_done(item, window, now)
     if window.status == WindowStatus.SCHEDULED:
         _ask_on_call(window, actor=actor)
