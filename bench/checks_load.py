@@ -8,8 +8,8 @@ What it does:
 1. recreates its own PostgreSQL database (`ersen_bench_checks` on 127.0.0.1:5432; `--database-url` to change) and
    migrates it;
 2. starts the target: a minimal asyncio HTTP/1.1 server (keep-alive, "200 ok") in its own process on 127.0.0.1;
-3. measures the raw rate of the checker's own httpx client (`checks.probes.new_client`, same connection limits and
-   concurrency) against the target for 10 s: requests/s;
+3. measures the raw rate of the checker's own httpx clients (`checks.probes.ClientPool`, same connection limits and
+   concurrency, no database, no schedule) against the target for 10 s: requests/s;
 4. for each size: bulk-creates the checks (interval 30 s, due moments spread over the interval as in steady state),
    starts `manage.py checker` (production settings) and, after a 10 s warm-up, measures `--seconds`: checks performed
    per second, schedule lag p50/p99 (start of the probe − its due moment, as every result records), CPU of the
@@ -136,6 +136,7 @@ def create_checks(n: int, url: str, *, now: datetime) -> None:
     step = INTERVAL / n
     Check.objects.bulk_create(
         (Check(name=f"bench {i}", url=url, interval_seconds=INTERVAL, timeout_seconds=5, failures_to_down=3,
+               state="up", consecutive_successes=5,  # steady state: a check that has been up for a while
                next_due_at=now + timedelta(seconds=5 + i * step)) for i in range(n)),
         batch_size=2000,
     )
@@ -195,18 +196,19 @@ def raw_rate(url: str, *, concurrency: int, seconds: float = 10.0) -> float:
 
     async def main():
         done = 0
-        async with probes.new_client(max_connections=concurrency) as client:
+        async with probes.ClientPool(connections=concurrency) as clients:  # the checker's own clients
             deadline = time.monotonic() + seconds
 
-            async def worker():
+            async def worker(i):
                 nonlocal done
+                client = clients.for_check(i)
                 while time.monotonic() < deadline:
                     response = await client.get(url, timeout=5)
                     assert response.status_code == 200
                     done += 1
 
             started = time.monotonic()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(i) for i in range(concurrency)))
             return done / (time.monotonic() - started)
 
     return asyncio.run(main())
@@ -278,7 +280,7 @@ def main() -> int:
     try:
         wait_port(port)
         url = f"http://127.0.0.1:{port}/health"
-        raw = raw_rate(url, concurrency=min(args.concurrency, 100))
+        raw = raw_rate(url, concurrency=args.concurrency)
         print(f"raw httpx client against the target: {raw:,.0f} requests/s", flush=True)
         rows = []
         for n in sizes:

@@ -44,7 +44,8 @@ SET leased_by = %(me)s,
 FROM due WHERE c.id = due.id
 RETURNING c.id, c.type, c.url, c.method, c.expected_status, c.body_contains, c.body_regex, c.latency_limit_ms,
           c.max_redirects, c.cert_warning_days, c.host, c.port, c.timeout_seconds, c.next_due_at, c.state,
-          c.consecutive_failures, c.consecutive_successes, c.failures_to_down, c.successes_to_up, c.interval_seconds
+          c.consecutive_failures, c.consecutive_successes, c.failures_to_down, c.successes_to_up, c.interval_seconds,
+          c.lease_until
 """
 
 
@@ -59,6 +60,7 @@ class Claimed:
     successes_to_up: int
     interval_seconds: int
     component_ids: list[int]
+    lease_until: datetime
 
 
 def default_name() -> str:
@@ -67,7 +69,8 @@ def default_name() -> str:
 
 _COLUMNS = ("id", "type", "url", "method", "expected_status", "body_contains", "body_regex", "latency_limit_ms",
             "max_redirects", "cert_warning_days", "host", "port", "timeout_seconds", "next_due_at", "state",
-            "consecutive_failures", "consecutive_successes", "failures_to_down", "successes_to_up", "interval_seconds")
+            "consecutive_failures", "consecutive_successes", "failures_to_down", "successes_to_up", "interval_seconds",
+            "lease_until")
 
 
 def _claim_rows_portable(*, me: str, now: datetime, horizon: datetime, limit: int) -> list[tuple]:
@@ -83,6 +86,7 @@ def _claim_rows_portable(*, me: str, now: datetime, horizon: datetime, limit: in
     for check in Check.objects.filter(free, pk__in=ids):
         lease = max(check.next_due_at, now) + timedelta(seconds=policy.lease_seconds(timeout_s=check.timeout_seconds))
         if Check.objects.filter(free, pk=check.pk).update(leased_by=me, lease_until=lease):
+            check.lease_until = lease
             rows.append(tuple(getattr(check, c) for c in _COLUMNS))
     return rows
 
@@ -102,13 +106,14 @@ def claim(*, me: str, now: datetime, lookahead_s: float, limit: int) -> list[Cla
     components = services.components_of(r[0] for r in rows)
     claimed = []
     for (pk, type_, url, method, expected, contains, regex, latency_limit, redirects, warning_days, host, port,
-         timeout, due, state, failures, successes, f2d, s2u, interval) in rows:
+         timeout, due, state, failures, successes, f2d, s2u, interval, lease_until) in rows:
         spec = probes.ProbeSpec(
             id=pk, type=type_, url=url, method=method, expected_status=expected, body_contains=contains,
             body_regex=regex, latency_limit_ms=latency_limit, max_redirects=redirects, cert_warning_days=warning_days,
             host=host, port=port, timeout_s=timeout,
         )
-        claimed.append(Claimed(spec, due, state, failures, successes, f2d, s2u, interval, components.get(pk, [])))
+        claimed.append(Claimed(spec, due, state, failures, successes, f2d, s2u, interval, components.get(pk, []),
+                               lease_until))
     return claimed
 
 
@@ -130,9 +135,11 @@ class Checker:
         self.buffer: list[services.ResultIn] = []
         self.waiting: dict[int, asyncio.Task] = {}
         self.stats = {"claimed": 0, "probed": 0, "written": 0, "changed": 0}
-        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checker-db")
+        # Two database threads (each with its own connection): claims never wait behind a batch being written.
+        self._db_claims = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checker-claims")
+        self._db_writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checker-writes")
 
-    async def _in_db(self, fn, *args, **kwargs):
+    async def _in_db(self, fn, *args, executor=None, **kwargs):
         def call():
             db.close_old_connections()
             try:
@@ -140,15 +147,18 @@ class Checker:
             except db.Error:
                 db.connection.close()  # a dropped connection: reconnect next time
                 raise
-        return await asyncio.get_running_loop().run_in_executor(self._db, call)
+        return await asyncio.get_running_loop().run_in_executor(executor or self._db_writes, call)
 
-    async def _probe(self, item: Claimed, semaphore: asyncio.Semaphore, client, tls_context) -> None:
+    async def _probe(self, item: Claimed, semaphore: asyncio.Semaphore, clients, tls_context) -> None:
         try:
             delay = (item.due_at - datetime.now(UTC)).total_seconds()
             if delay > 0:
                 await asyncio.sleep(delay)
             async with semaphore:
                 started = datetime.now(UTC)
+                if started >= item.lease_until:
+                    return  # the lease ran out while it waited: it is claimable again (by any checker)
+                client = clients.for_check(item.spec.id)
                 if item.spec.type == CheckType.HEARTBEAT:
                     outcome = probes.ProbeOutcome(True, "")  # judged under the row lock (services)
                 else:
@@ -202,14 +212,14 @@ class Checker:
         semaphore = asyncio.Semaphore(self.concurrency)
         tls_context = probes.ssl_context(ca_bundle)
         logger.info("checker %s started (concurrency %d)", self.name, self.concurrency)
-        async with probes.new_client(ca_bundle=ca_bundle, max_connections=self.concurrency) as client:
+        async with probes.ClientPool(ca_bundle=ca_bundle, connections=self.concurrency) as clients:
             flusher = asyncio.create_task(self._flusher(stop))
             sweeper = asyncio.create_task(self._sweeper(stop))
             while not stop.is_set():
                 tick_started = time.monotonic()
                 try:
                     room = self.claim_limit - len(self.waiting)
-                    claimed = await self._in_db(claim, me=self.name, now=datetime.now(UTC),
+                    claimed = await self._in_db(claim, me=self.name, now=datetime.now(UTC), executor=self._db_claims,
                                                 lookahead_s=self.lookahead_s, limit=room) if room > 0 else []
                 except Exception:
                     logger.exception("claiming due checks failed; retrying")
@@ -217,7 +227,9 @@ class Checker:
                     await asyncio.sleep(1)
                 self.stats["claimed"] += len(claimed)
                 for item in claimed:
-                    self.waiting[item.spec.id] = asyncio.create_task(self._probe(item, semaphore, client, tls_context))
+                    if item.spec.id in self.waiting:
+                        continue  # re-claimed after its lease ran out while it still waits here: run it once
+                    self.waiting[item.spec.id] = asyncio.create_task(self._probe(item, semaphore, clients, tls_context))
                 if len(claimed) < room or room <= 0:
                     elapsed = time.monotonic() - tick_started
                     try:
@@ -236,7 +248,8 @@ class Checker:
                 await self._in_db(release, me=self.name, check_ids=not_started)
             except Exception:
                 logger.exception("releasing leases failed; they expire by themselves")
-        self._db.shutdown(wait=True)
+        self._db_claims.shutdown(wait=True)
+        self._db_writes.shutdown(wait=True)
         logger.info("checker %s stopped: %s", self.name, self.stats)
 
 

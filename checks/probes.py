@@ -7,6 +7,7 @@ Each probe takes a `ProbeSpec` (a snapshot of the check's settings, taken when t
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import ssl
 import time
@@ -57,14 +58,39 @@ def ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
     return context
 
 
-def new_client(*, ca_bundle: str = "", max_connections: int = 200) -> httpx.AsyncClient:
+def new_client(*, ca_bundle: str = "", max_connections: int = 200,
+               context: ssl.SSLContext | None = None) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        verify=ssl_context(ca_bundle),
+        verify=context or ssl_context(ca_bundle),
         follow_redirects=False,  # followed here, counted against each check's own limit
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         headers={"User-Agent": "ErsenOps-checker/1"},
         trust_env=False,
     )
+
+
+class ClientPool:
+    """Several AsyncClients, each with a small pool: httpcore looks through every connection of its pool on each
+    request (cost grows with connections × waiting requests), so 500 connections in one client would cost more than
+    the probes. A check always uses the same client (by id), so its keep-alive connection is reused."""
+
+    PER_CLIENT = 20
+
+    def __init__(self, *, ca_bundle: str = "", connections: int = 500):
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request would cost more than it
+        count = max(1, -(-connections // self.PER_CLIENT))
+        context = ssl_context(ca_bundle)  # loading the roots takes ~0.1 s: once for every client
+        self.clients = [new_client(context=context, max_connections=self.PER_CLIENT) for _ in range(count)]
+
+    def for_check(self, check_id: int) -> httpx.AsyncClient:
+        return self.clients[check_id % len(self.clients)]
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        for client in self.clients:
+            await client.aclose()
 
 
 def _not_after(der: bytes | None) -> datetime | None:
