@@ -62,7 +62,10 @@ class UptimeBar:
         when = dformat(self.day, "D j M Y") + (" (today, so far)" if self.today else "")
         if not self.status:
             return f"{when}: no data."
-        parts = [f"{when}: {self.uptime_text} uptime" if self.uptime is not None else f"{when}: no uptime counted"]
+        # No second counted yet (a status that began just now, or maintenance all day): say the status.
+        parts = [
+            f"{when}: {self.uptime_text} uptime" if self.uptime is not None else f"{when}: {STATUS_WORDS[self.status]}"
+        ]
         spent = [
             f"{STATUS_WORDS[policy.STATUS_OF_BUCKET[b]]} {duration(self.seconds[b])}"
             for b in ("major", "partial", "degraded")
