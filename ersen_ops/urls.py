@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from controlroom.views import control_room_view
 from ersen_ops.core import views as core_views
+from ersen_ops.core.admin_lists import adapt_queue_admins
 from ersen_ops.core.sso import admin as sso_admin
 
 admin.site.site_header = "Ersen Ops"
@@ -15,6 +16,7 @@ admin.site.enable_nav_sidebar = False  # wide lists and the control room need th
 # The admin's own login page would skip allauth (rate limits, second factor): it redirects there, `next` kept.
 admin.site.login = secure_admin_login(admin.site.login)
 sso_admin.adjust(admin.site)  # SSO links read-only; no provider apps or tokens in the database
+adapt_queue_admins(admin.site)  # django-q's task lists stay fast however many rows (estimated counts)
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),

@@ -207,6 +207,8 @@ class RunbookExecution(models.Model):
         ]
         indexes = [
             models.Index(fields=["host", "status", "requested_at"], name="runbook_exec_host_status_idx"),
+            # The admin list's order (newest first) without a sort at any size.
+            models.Index(fields=["-requested_at", "-id"], name="runbook_exec_requested_idx"),
             models.Index(fields=["status", "heartbeat_at"], name="runbook_exec_heartbeat_idx"),
         ]
 
