@@ -6,13 +6,18 @@ refused in `code`; bad input is a 4xx, never a 5xx.
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefused, PolicyViolation
+
+logger = logging.getLogger("django.request")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "urn:ersen-ops:problem:"
@@ -100,8 +105,25 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("Database unavailable: %s", getattr(request, "path", "?"), exc_info=exc)
+        return problem_response(
+            status_code=503,
+            code="database_unavailable",
+            detail="The portal's database is unreachable right now; retry in a few seconds (with the same "
+            "Idempotency-Key: nothing was changed).",
+            request=request,
+            headers={"Retry-After": "5"},
+        )
     if not isinstance(exc, exceptions.APIException):
-        return None  # a bug: Django's 500 handling (logged), never a traceback to the client
+        # A bug: logged with its traceback (as Django logs a 500), answered as a problem without one.
+        logger.error("Internal Server Error: %s", getattr(request, "path", "?"), exc_info=exc)
+        return problem_response(
+            status_code=500,
+            code="internal",
+            detail="Something went wrong on the portal's side; it was logged under this request id.",
+            request=request,
+        )
     headers = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header

@@ -174,3 +174,27 @@ def test_a_refused_request_is_not_remembered_under_its_key(api_as, role_users):
     path = f"components/{component.public_id}/status"
     assert_problem(api.post(path, {"status": "bogus"}, headers={"Idempotency-Key": "k"}), 400)
     assert api.post(path, {"status": "major_outage"}, headers={"Idempotency-Key": "k"}).status_code == 200
+
+
+def test_a_bug_is_a_logged_500_problem_without_a_traceback(api_as, role_users, monkeypatch, caplog):
+    from django.db import OperationalError
+
+    from api.views import meta
+
+    def boom(self, request):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(meta.WhoAmIView, "get", boom)
+    api = api_as(role_users["viewer"])
+    response = api.get("me")
+    body = assert_problem(response, 500, "internal")
+    assert "secret internals" not in response.text and body["request_id"] == response.headers["X-Request-ID"]
+    assert any("secret internals" in str(r.exc_info) for r in caplog.records if r.exc_info)
+
+    def gone(self, request):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(meta.WhoAmIView, "get", gone)
+    response = api.get("me")
+    assert_problem(response, 503, "database_unavailable")
+    assert response.headers["Retry-After"] == "5"

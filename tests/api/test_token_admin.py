@@ -83,3 +83,10 @@ def test_users_see_and_revoke_only_their_own_tokens(client, users):
     mine.refresh_from_db()
     theirs.refresh_from_db()
     assert mine.revoked_at is not None and theirs.revoked_at is None
+
+
+def test_the_admin_index_lists_api_tokens(client, users):
+    _signed_in(client, users["viewer"])
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    assert b"/admin/api/apitoken/" in page.content
