@@ -51,12 +51,18 @@ class Notification:
     external_url: str = ""
 
 
+def _text(value: Any, limit: int | None = None) -> str:
+    """A string as PostgreSQL can store it (no NUL character, which neither text nor jsonb accepts), cut to size."""
+    text = ("" if value is None else str(value)).replace("\x00", "")
+    return text[:limit] if limit else text
+
+
 def _mapping(value: Any, where: str) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise PayloadError(f"{where} must be an object of strings.")
-    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    return {_text(k, 200): _text(v, 10_000) for k, v in value.items()}
 
 
 def _time(value: Any, where: str) -> datetime | None:
@@ -108,7 +114,7 @@ def parse(source: str, payload: Any) -> Notification:
         if status not in AlertStatus.values:
             raise PayloadError(f"{where}.status must be “firing” or “resolved”, not {str(status)[:20]!r}.")
         labels = _mapping(alert.get("labels"), f"{where}.labels")
-        fingerprint = str(alert.get("fingerprint") or "").strip() or _fallback_fingerprint(labels)
+        fingerprint = _text(alert.get("fingerprint")).strip() or _fallback_fingerprint(labels)
         parsed.append(
             AlertFacts(
                 fingerprint=fingerprint[:200],
@@ -117,18 +123,18 @@ def parse(source: str, payload: Any) -> Notification:
                 annotations=_mapping(alert.get("annotations"), f"{where}.annotations"),
                 starts_at=_time(alert.get("startsAt"), f"{where}.startsAt"),
                 ends_at=_time(alert.get("endsAt"), f"{where}.endsAt"),
-                generator_url=str(alert.get("generatorURL") or "")[:1000],
+                generator_url=_text(alert.get("generatorURL"), 1000),
             )
         )
     status = payload.get("status")
     return Notification(
         source=source,
-        group_key=group_key[:1000],
+        group_key=_text(group_key, 1000),
         status=status if status in AlertStatus.values else AlertStatus.FIRING,
         alerts=tuple(parsed),
-        receiver=str(payload.get("receiver") or ""),
+        receiver=_text(payload.get("receiver"), 300),
         truncated=int(payload.get("truncatedAlerts") or 0)
         if str(payload.get("truncatedAlerts") or "0").isdigit()
         else 0,
-        external_url=str(payload.get("externalURL") or ""),
+        external_url=_text(payload.get("externalURL"), 1000),
     )

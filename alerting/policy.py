@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from alerting.payloads import AlertFacts
+from ersen_ops.core.validators import one_line
 
 TOKEN_START = "eoa_"  # Ersen Ops alerts: tells an integration token from a personal API token at a glance
 TOKEN_PREFIX_LENGTH = 12  # "eoa_" + 8 characters, shown in the admin and in audit events
@@ -86,7 +87,7 @@ def incident_title(alert: AlertFacts, integration_name: str) -> str:
     name = alert.alertname or f"Alert from {integration_name}"
     summary = alert.annotations.get("summary") or alert.annotations.get("title") or ""
     title = f"{name}: {summary}" if summary and summary != name else name
-    title = " ".join(title.split())  # single line
+    title = " ".join(one_line(title).split())  # a title is one line: no control characters from the sender
     return title if len(title) <= TITLE_MAX else title[: TITLE_MAX - 1] + "…"
 
 

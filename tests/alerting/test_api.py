@@ -127,3 +127,19 @@ def test_concurrent_notifications_of_one_outage_open_one_incident(server, integr
     assert [r.status_code for r in responses] == [200] * 4, [r.text for r in responses]
     assert Incident.objects.count() == 1
     assert sorted(ReceivedAlert.objects.values_list("outcome", flat=True)) == ["joined"] * 3 + ["opened"]
+
+
+def test_hostile_strings_are_a_4xx_over_http_and_stored_without_nul_by_the_service(server, integration, rules):
+    from alerting import services
+
+    alert = am_alert("High\u0000ErrorRate", "fp\u00001", **{"zone\u0000": "eu\u0000-1", "long": "x" * 20_000})
+    alert["generatorURL"] = "javascript:alert(1)\u0000"
+    body = {**am_payload(alert, group_key='{}:{alertname="\u0000"}'), "receiver": "r\u0000"}
+    problem(post(server, "alertmanager", integration.token, body), 400, "invalid")  # the API refuses NUL itself
+    services.alerts_receive(integration=integration, source="alertmanager", payload=body)
+    row = ReceivedAlert.objects.get()
+    assert row.fingerprint == "fp1" and row.alertname == "HighErrorRate" and "\u0000" not in row.group_key
+    assert row.labels["zone"] == "eu-1" and len(row.labels["long"]) == 10_000
+    assert Incident.objects.get().title.startswith("HighErrorRate")
+    bad = {**am_payload(am_alert("X", "f")), "alerts": [{"status": "firing", "labels": 7}]}
+    problem(post(server, "alertmanager", integration.token, bad), 422, "payload")

@@ -283,3 +283,10 @@ def test_an_alert_resolved_during_maintenance_is_not_released(integration, rules
     complete(window, users, NOW + timedelta(minutes=30))
     assert services.alerts_release_suppressed(now=NOW + timedelta(minutes=31)) == 0
     assert not Incident.objects.exists()
+
+
+def test_control_characters_in_labels_never_block_the_incident(integration, rules):
+    alert = am_alert("Disk\x07Full\u2028now", "fp1")
+    alert["annotations"]["summary"] = "line one\nline\x85two"
+    receive(integration, alert)
+    assert Incident.objects.get().title == "Disk Full now: line one line two"
