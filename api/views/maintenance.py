@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -84,6 +85,44 @@ class WindowSerializer(serializers.ModelSerializer):
         return username(obj.on_call_engineer)
 
 
+ACTIONS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "object",
+        "properties": {
+            "allowed": {"type": "boolean"},
+            "refusals": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"rule": {"type": "string"}, "message": {"type": "string"}},
+                    "required": ["rule", "message"],
+                },
+            },
+        },
+        "required": ["allowed", "refusals"],
+    },
+}
+
+
+class WindowDetailSerializer(WindowSerializer):
+    actions = serializers.SerializerMethodField(
+        help_text="schedule, start, update_eta, complete, cancel, approve, revoke: whether the maintenance rules "
+        "allow each now and, if not, which rule refuses (the admin's buttons ask the same)."
+    )
+
+    class Meta(WindowSerializer.Meta):
+        fields = [*WindowSerializer.Meta.fields, "actions"]
+
+    @extend_schema_field(ACTIONS_SCHEMA)
+    def get_actions(self, obj) -> dict:
+        actions = services.window_actions(obj, now=timezone.now())
+        return {
+            name: {"allowed": not refusals, "refusals": [{"rule": v.rule, "message": v.message} for v in refusals]}
+            for name, refusals in actions.items()
+        }
+
+
 class WindowWriteSerializer(serializers.Serializer):
     """Fields of a window; all required to create a draft except rollback_plan, owner (default: you) and on-call."""
 
@@ -144,7 +183,7 @@ def _window(window_id: str) -> MaintenanceWindow:
 
 
 def _answer(window: MaintenanceWindow, status: int = 200) -> Response:
-    return Response(WindowSerializer(_window(window.public_id)).data, status=status)
+    return Response(WindowDetailSerializer(_window(window.public_id)).data, status=status)
 
 
 def _valid(serializer_class, request, **kwargs) -> dict:
@@ -185,7 +224,9 @@ class WindowListView(OpsAPIView):
         return paginator.get_paginated_response(WindowSerializer(page, many=True).data)
 
     @extend_schema(
-        operation_id="maintenance_windows_create", request=WindowWriteSerializer, responses={201: WindowSerializer}
+        operation_id="maintenance_windows_create",
+        request=WindowWriteSerializer,
+        responses={201: WindowDetailSerializer},
     )
     def post(self, request):
         data = dict(_valid(WindowWriteSerializer, request))
@@ -200,11 +241,13 @@ class WindowDetailView(OpsAPIView):
     read_perms = VIEW
     write_scope = TokenScope.MAINTENANCE
 
-    @extend_schema(operation_id="maintenance_windows_retrieve", responses=WindowSerializer)
+    @extend_schema(operation_id="maintenance_windows_retrieve", responses=WindowDetailSerializer)
     def get(self, request, window_id: str):
-        return Response(WindowSerializer(_window(window_id)).data)
+        return Response(WindowDetailSerializer(_window(window_id)).data)
 
-    @extend_schema(operation_id="maintenance_windows_edit", request=WindowWriteSerializer, responses=WindowSerializer)
+    @extend_schema(
+        operation_id="maintenance_windows_edit", request=WindowWriteSerializer, responses=WindowDetailSerializer
+    )
     def patch(self, request, window_id: str):
         data = dict(_valid(WindowWriteSerializer, request, partial=True))
         window = _window(window_id)
@@ -219,7 +262,7 @@ class _WindowAction(OpsAPIView):
 
 class WindowScheduleView(_WindowAction):
     @extend_schema(
-        operation_id="maintenance_windows_schedule", request=JustificationSerializer, responses=WindowSerializer
+        operation_id="maintenance_windows_schedule", request=JustificationSerializer, responses=WindowDetailSerializer
     )
     def post(self, request, window_id: str):
         data = _valid(JustificationSerializer, request)
@@ -230,7 +273,7 @@ class WindowScheduleView(_WindowAction):
 
 class WindowStartView(_WindowAction):
     @extend_schema(
-        operation_id="maintenance_windows_start", request=JustificationSerializer, responses=WindowSerializer
+        operation_id="maintenance_windows_start", request=JustificationSerializer, responses=WindowDetailSerializer
     )
     def post(self, request, window_id: str):
         data = _valid(JustificationSerializer, request)
@@ -240,7 +283,9 @@ class WindowStartView(_WindowAction):
 
 
 class WindowEtaView(_WindowAction):
-    @extend_schema(operation_id="maintenance_windows_update_eta", request=EtaSerializer, responses=WindowSerializer)
+    @extend_schema(
+        operation_id="maintenance_windows_update_eta", request=EtaSerializer, responses=WindowDetailSerializer
+    )
     def post(self, request, window_id: str):
         data = _valid(EtaSerializer, request)
         window = _window(window_id)
@@ -249,7 +294,7 @@ class WindowEtaView(_WindowAction):
 
 
 class WindowCompleteView(_WindowAction):
-    @extend_schema(operation_id="maintenance_windows_complete", request=None, responses=WindowSerializer)
+    @extend_schema(operation_id="maintenance_windows_complete", request=None, responses=WindowDetailSerializer)
     def post(self, request, window_id: str):
         window = _window(window_id)
         services.window_complete(actor=request.user, window=window)
@@ -257,7 +302,9 @@ class WindowCompleteView(_WindowAction):
 
 
 class WindowCancelView(_WindowAction):
-    @extend_schema(operation_id="maintenance_windows_cancel", request=ReasonSerializer, responses=WindowSerializer)
+    @extend_schema(
+        operation_id="maintenance_windows_cancel", request=ReasonSerializer, responses=WindowDetailSerializer
+    )
     def post(self, request, window_id: str):
         data = _valid(ReasonSerializer, request)
         window = _window(window_id)

@@ -79,6 +79,9 @@ def test_window_protocol_end_to_end_as_the_tokens_users(api_as, protocol):
             timeout=30,
         )
         assert edited.status_code == 200 and edited.json()["title"] == "Deploy release 2.4.1"
+        actions = created.json()["actions"]
+        assert actions["schedule"] == {"allowed": True, "refusals": []}
+        assert actions["start"]["allowed"] is False and actions["start"]["refusals"][0]["rule"] == "state"
         scheduled = operator.post(f"maintenance-windows/{window_id}/schedule", {})
         assert scheduled.status_code == 200, scheduled.text
         assert scheduled.json()["status"] == "scheduled" and scheduled.json()["announcement"]
@@ -95,6 +98,8 @@ def test_window_protocol_end_to_end_as_the_tokens_users(api_as, protocol):
         clock.move_to(JAN_TUE_0200 + timedelta(seconds=5))
         body = assert_problem(operator.post(f"maintenance-windows/{window_id}/start", {}), 422)
         assert open_item["text"] in str(body)
+        start = operator.get(f"maintenance-windows/{window_id}").json()["actions"]["start"]
+        assert start["allowed"] is False and open_item["text"] in str(start["refusals"])  # the same rule, asked first
         clock.move_to(JAN_TUE_0200 - timedelta(hours=1))
         _approve_open_items(window_id, "before", [approver, admin])
 
