@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from .models import Check, CheckIncident, CheckResult, CheckRollup
 from .probes import ProbeOutcome
 
 ACTOR = status_services.AUTOMATIC_ACTOR  # "system:checks"
+logger = logging.getLogger(__name__)
 
 CHECK_FIELDS = (
     "name", "type", "enabled", "interval_seconds", "timeout_seconds", "failures_to_down", "successes_to_up",
@@ -45,6 +47,10 @@ CHECK_FIELDS = (
     "max_redirects", "cert_warning_days", "host", "port", "heartbeat_period_seconds", "heartbeat_grace_seconds",
     "open_incident", "incident_level", "incident_first_update_public", "resolve_after_quiet_minutes",
 )
+
+
+# Editing one of these runs the check at once (a shorter interval must not wait out the old one).
+RESCHEDULING_FIELDS = ("type", "enabled", "interval_seconds", "url", "method", "host", "port")
 
 
 def check_state(check: Check, component_names: list[str] | None = None) -> dict:
@@ -65,8 +71,8 @@ def check_save(*, actor, check: Check, components=None, before: dict | None = No
                 what="adding health checks" if created else "editing health checks")
     kit.clean(check, lead="The check is not valid:")
     old_components = set() if created else set(check.components.values_list("pk", flat=True))
-    if created:
-        check.next_due_at = timezone.now()
+    if created or any(before and before.get(f) != getattr(check, f) for f in RESCHEDULING_FIELDS):
+        check.next_due_at = timezone.now()  # new settings are tried at once, not after the old interval
     check.save()
     if components is not None:
         check.components.set(components)
@@ -219,6 +225,8 @@ def results_record(*, results: list[ResultIn], checker: str, now: datetime | Non
     now = now or timezone.now()
     if not results:
         return {"results": 0, "changed": 0}
+    existing = set(Check.objects.filter(pk__in={r.check_id for r in results}).values_list("pk", flat=True))
+    results = [r for r in results if r.check_id in existing]  # a check deleted while it was probed: drop its result
     all_components = {cid for r in results for cid in r.component_ids}
     in_maintenance = maintenance_selectors.component_ids_in_maintenance(all_components) if all_components else set()
     steady, changing = [], []
@@ -342,7 +350,11 @@ def _apply_locked(check: Check, outcome: ProbeOutcome, *, due_at, started_at, fi
         },
     )
     refresh_components(component_ids, reason=f"check “{check.name}” is {check.state}: {outcome.message}", now=now)
-    automate(check, now=now, in_maintenance=in_maintenance)
+    try:
+        with transaction.atomic():  # a refusal of the incidents services must not undo the state change
+            automate(check, now=now, in_maintenance=in_maintenance)
+    except DomainError as exc:
+        logger.warning("automation of check %s refused: %s (the sweeper tries again)", check.pk, exc)
     return True
 
 
@@ -469,7 +481,12 @@ def automation_sweep(*, now: datetime | None = None) -> dict[str, int]:
         Q(automated_incidents__closed_at__isnull=True) | Q(state=CheckState.DOWN, open_incident=True, enabled=True)
     ).distinct()
     for check in candidates:
-        did = automate(check, now=now)
+        try:
+            did = automate(check, now=now)
+        except DomainError as exc:
+            logger.warning("automation of check %s refused: %s", check.pk, exc)
+            counts["refused"] += 1
+            continue
         if did:
             counts[did] += 1
     return dict(counts)

@@ -246,3 +246,30 @@ def test_a_wrong_heartbeat_secret_records_nothing(make_check, client):
     assert not CheckResult.objects.exists()
     check.refresh_from_db()
     assert check.last_ping_at is None
+
+
+def test_a_shorter_interval_runs_the_check_at_once(make_check):
+    from django.utils import timezone
+
+    check = make_check(interval_seconds=3600)
+    Check.objects.filter(pk=check.pk).update(next_due_at=timezone.now() + timedelta(minutes=50))
+    check.refresh_from_db()
+    before = services.check_state(check)
+    check.interval_seconds = 30
+    services.check_save(actor="system:test", check=check, before=before)
+    check.refresh_from_db()
+    assert check.next_due_at <= timezone.now()
+
+
+def test_a_result_of_a_check_deleted_meanwhile_does_not_sink_the_batch(make_check):
+    gone, kept = make_check(name="gone"), make_check(name="kept")
+    results = []
+    for check in (gone, kept):
+        Check.objects.filter(pk=check.pk).update(leased_by="test")
+        results.append(services.ResultIn(
+            check_id=check.pk, type="http", due_at=T0, started_at=T0, finished_at=T0,
+            outcome=services.ProbeOutcome(True, "HTTP 200"), state="up", consecutive_failures=0,
+            consecutive_successes=1, failures_to_down=3, successes_to_up=2, interval_seconds=30, component_ids=[]))
+    services.check_delete(actor="system:test", check=gone)
+    assert services.results_record(results=results, checker="test", now=T0)["results"] == 1
+    assert list(CheckResult.objects.values_list("health_check__name", flat=True)) == ["kept"]
