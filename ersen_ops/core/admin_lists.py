@@ -73,8 +73,11 @@ def RecentValuesFilter(field_name: str, title: str | None = None, rows: int = RE
         parameter_name = field_name
 
         def lookups(self, request, model_admin):
-            newest = model_admin.model._default_manager.order_by("-pk").values_list(field_name, flat=True)[:rows]
-            values = sorted({value for value in newest if value})
+            manager = model_admin.model._default_manager
+            newest = manager.order_by("-pk").values("pk")[:rows]  # one index scan, deduplicated in the database
+            values = sorted(
+                v for v in manager.filter(pk__in=newest).order_by().values_list(field_name, flat=True).distinct() if v
+            )
             return [(value, value) for value in values]
 
         def queryset(self, request, queryset):

@@ -12,14 +12,46 @@ announcements' ("Tue 2026-12-01 02:00 PST"). The template filters in `core/templ
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateformat import format as dformat
+from django.utils.dateformat import format as _django_format
 
 EMPTY = "—"
+
+# Django's date format characters these formatters use, as strftime directives (English, as the portal is): the
+# same text as django.utils.dateformat at a tenth of the cost (a list page formats hundreds of times).
+_STRFTIME = {"D": "%a", "M": "%b", "Y": "%Y", "m": "%m", "d": "%d", "H": "%H", "i": "%M", "s": "%S", "T": "%Z"}
+
+
+@functools.lru_cache(maxsize=64)
+def _as_strftime(fmt: str) -> str | None:
+    """The strftime pattern for a Django format string, or None when it uses a character not in _STRFTIME."""
+    out, chars = [], iter(fmt)
+    for char in chars:
+        if char == "\\":
+            out.append(next(chars, "").replace("%", "%%"))
+        elif char in _STRFTIME:
+            out.append(_STRFTIME[char])
+        elif char == "j":
+            out.append("\x01j")  # day of the month without a leading zero: filled in below
+        elif char.isalpha():
+            return None
+        else:
+            out.append(char.replace("%", "%%"))
+    return "".join(out)
+
+
+def dformat(value: datetime, fmt: str) -> str:
+    """django.utils.dateformat.format, through strftime when the format allows (the common ones do)."""
+    pattern = _as_strftime(fmt)
+    if pattern is None or value.tzinfo is None:
+        return _django_format(value, fmt)
+    return value.strftime(pattern).replace("\x01j", str(value.day))
+
 # Below this many hours a duration is said in hours and minutes ("24 h" notice, "47 h 59 min"), from it in days.
 DAYS_FROM_HOURS = 48
 

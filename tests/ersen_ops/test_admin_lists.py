@@ -35,7 +35,8 @@ def test_the_audit_list_reads_no_whole_table(postgres, client, users):
         response = client.get(LIST)
     assert response.status_code == 200
     audit = [sql for sql in _sql(captured) if "audit_auditevent" in sql]
-    assert not [sql for sql in audit if "DISTINCT" in sql.upper()], "a sidebar filter read the whole table"
+    distinct = [sql for sql in audit if "DISTINCT" in sql.upper()]
+    assert distinct and all("LIMIT" in sql.upper() for sql in distinct), "a sidebar filter read the whole table"
     counts = [sql for sql in audit if "COUNT(" in sql.upper()]
     assert counts and all("LIMIT" in sql.upper() for sql in counts), f"an unbounded count: {counts}"
     assert f"{AuditEvent.objects.count()} audit events".encode() in response.content
@@ -101,6 +102,7 @@ def test_the_delivery_and_execution_lists_and_djangos_queue_lists_render(postgre
         with CaptureQueriesContext(connection) as captured:
             response = client.get(url)
         assert response.status_code == 200, url
-        assert not [sql for sql in _sql(captured) if "SELECT DISTINCT" in sql.upper()], url
+        whole = [sql for sql in _sql(captured) if "DISTINCT" in sql.upper() and "LIMIT" not in sql.upper()]
+        assert not whole, url
     failed = client.get("/admin/notifications/notificationdelivery/?status__exact=failed&q=checkout")
     assert b"1 notification delivery" in failed.content
