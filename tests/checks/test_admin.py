@@ -113,3 +113,22 @@ def test_an_interval_under_10_s_or_a_timeout_as_long_as_the_interval_is_refused(
     with pytest.raises(DomainError) as exc:
         make_check(interval_seconds=10, timeout_seconds=10)
     assert "The timeout (10 s) must be shorter than the interval (10 s)." in exc.value.details[0]
+
+
+def test_the_public_page_costs_the_same_queries_with_10000_checks(client):
+    from ersen_ops.status.services import status_version_bump
+
+    components = [ComponentFactory(name="Web"), ComponentFactory(name="API")]
+
+    def page_queries() -> int:
+        status_version_bump()  # a fresh render, not the cached document
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get("/")
+        assert response.status_code == 200
+        return len(ctx.captured_queries)
+
+    page_queries()  # warm-up (site settings, content types)
+    before = page_queries()
+    bulk_checks(10_000, components)
+    Check.objects.filter(name__endswith="7").update(state="down")
+    assert page_queries() == before

@@ -273,3 +273,13 @@ def test_a_result_of_a_check_deleted_meanwhile_does_not_sink_the_batch(make_chec
     services.check_delete(actor="system:test", check=gone)
     assert services.results_record(results=results, checker="test", now=T0)["results"] == 1
     assert list(CheckResult.objects.values_list("health_check__name", flat=True)) == ["kept"]
+
+
+def test_a_check_going_down_is_recorded_in_the_uptime_history(make_check, component, django_capture_on_commit_callbacks):
+    from ersen_ops.status.models import StatusInterval
+
+    check = make_check(failures_to_down=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        feed(check, False, at=T0)
+    current = StatusInterval.objects.get(component=component, ended_at__isnull=True)
+    assert current.status == "major_outage" and not current.in_maintenance
