@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import transaction
 
 from ersen_ops.audit.services import actor_fields
+from ersen_ops.core import kit
 from ersen_ops.core.errors import DomainError, PermissionRefused, PolicyViolation
 from maintenance import policy
 from maintenance.choices import ItemKey
@@ -26,9 +27,7 @@ from maintenance.services.checklist import (
 from maintenance.services.helpers import (
     PERM_APPROVE,
     _is_user,
-    _now,
     _raise_violations,
-    _require,
 )
 from maintenance.services.on_call import checklist_confirm_on_call
 
@@ -41,12 +40,12 @@ def checklist_approve(
 
     The on-call item is the on-call engineer's own confirmation: it goes to `checklist_confirm_on_call`.
     """
-    now = _now(now)
+    now = kit.now_or(now)
     if not _is_user(actor):
         raise DomainError("A checklist approval by a person needs a user; system approvals carry evidence.")
     if item.key == ItemKey.ON_CALL_CONFIRMED:
         return checklist_confirm_on_call(actor=actor, window=item.window, note=note, now=now)
-    _require(actor, PERM_APPROVE, "approving checklist items")
+    kit.require(actor, PERM_APPROVE, what="approving checklist items")
     window = MaintenanceWindow.objects.select_for_update().get(pk=item.window_id)
     locked = ChecklistItem.objects.select_for_update().get(pk=item.pk)
     live = list(locked.approvals.filter(revoked_at__isnull=True).values_list("user_id", flat=True))
@@ -65,11 +64,11 @@ def checklist_approve(
 @transaction.atomic
 def checklist_revoke(*, actor, approval: Approval, reason: str, now: datetime | None = None) -> ApprovalRevocation:
     """Withdraw a live approval: recorded as its own row and event; the approval itself is kept."""
-    now = _now(now)
+    now = kit.now_or(now)
     item = ChecklistItem.objects.get(pk=approval.item_id)
     own_confirmation = item.key == ItemKey.ON_CALL_CONFIRMED and _is_user(actor) and approval.user_id == actor.pk
     if not own_confirmation:  # the on-call engineer may withdraw their own confirmation without the role
-        _require(actor, PERM_APPROVE, "revoking checklist approvals")
+        kit.require(actor, PERM_APPROVE, what="revoking checklist approvals")
     window = MaintenanceWindow.objects.select_for_update().get(pk=item.window_id)
     item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
     locked = Approval.objects.select_for_update().get(pk=approval.pk)

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from ersen_ops.audit.services import actor_fields, record
+from ersen_ops.core import kit
 from ersen_ops.core.errors import DomainError, PolicyViolation
 from ersen_ops.core.services import current_phase
 from maintenance import policy, selectors
@@ -24,7 +25,7 @@ from maintenance.models import (
 from maintenance.services.helpers import (
     PERM_APPROVE,
     SYSTEM_ACTOR,
-    _clean_and_save,
+    WINDOW_INVALID,
     _is_user,
 )
 
@@ -37,7 +38,7 @@ def _maybe_close(window: MaintenanceWindow, *, now: datetime) -> bool:
     if not policy.ready_to_close(selectors.item_facts(items)):
         return False
     window.closed_at = now
-    _clean_and_save(window)
+    kit.clean_and_save(window, lead=WINDOW_INVALID)
     record(
         actor=SYSTEM_ACTOR,
         action="maintenance.window.closed",

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import models, transaction
 
 from ersen_ops.audit.services import record
+from ersen_ops.core import kit
 from ersen_ops.core.errors import DomainError, InvalidTransition
 from ersen_ops.core.services import current_phase
 from maintenance import messages
@@ -24,14 +25,10 @@ from maintenance.services.helpers import (
     PERM_CHANGE,
     SCHEDULE_FIELDS,
     WINDOW_FIELDS,
+    WINDOW_INVALID,
     _announce,
-    _clean_and_save,
     _is_user,
-    _lock,
-    _now,
     _raise_violations,
-    _refresh,
-    _require,
     _snapshot,
 )
 from maintenance.services.on_call import _on_call_changed
@@ -40,14 +37,14 @@ from maintenance.services.on_call import _on_call_changed
 @transaction.atomic
 def window_create(*, actor, components=(), **fields) -> MaintenanceWindow:
     """A new draft window. Nothing is announced until it is scheduled."""
-    _require(actor, PERM_ADD, "creating maintenance windows")
+    kit.require(actor, PERM_ADD, what="creating maintenance windows")
     unknown = set(fields) - set(WINDOW_FIELDS)
     if unknown:
         raise DomainError(f"Unknown window fields: {', '.join(sorted(unknown))}.")
     if fields.get("owner") is None and _is_user(actor):
         fields["owner"] = actor
     window = MaintenanceWindow(status=WindowStatus.DRAFT, **fields)
-    _clean_and_save(window)
+    kit.clean_and_save(window, lead=WINDOW_INVALID)
     window.components.set(components)
     record(
         actor=actor,
@@ -61,9 +58,9 @@ def window_create(*, actor, components=(), **fields) -> MaintenanceWindow:
 @transaction.atomic
 def window_update(*, actor, window: MaintenanceWindow, components=None, now: datetime | None = None, **changes):
     """Edit a window. A scheduled window is re-checked against the policy and its announcement re-published."""
-    now = _now(now)
-    _require(actor, PERM_CHANGE, "editing maintenance windows")
-    locked = _lock(window)
+    now = kit.now_or(now)
+    kit.require(actor, PERM_CHANGE, what="editing maintenance windows")
+    locked = kit.lock(window)
     unknown = set(changes) - set(WINDOW_FIELDS)
     if unknown:
         raise DomainError(f"Unknown window fields: {', '.join(sorted(unknown))}.")
@@ -73,7 +70,7 @@ def window_update(*, actor, window: MaintenanceWindow, components=None, now: dat
     if new_components != old_components:
         changed["components"] = new_components
     if not changed:
-        _refresh(window, locked)
+        kit.copy_saved_state(window, locked)
         return window
     editable = EDITABLE_FIELDS[locked.status]
     if editable is not None:
@@ -103,7 +100,7 @@ def window_update(*, actor, window: MaintenanceWindow, components=None, now: dat
         locked.reminder_sent_at = None
     if reannounce:
         locked.announcement = messages.announcement_text(locked)
-    _clean_and_save(locked)
+    kit.clean_and_save(locked, lead=WINDOW_INVALID)
     if components is not None:
         locked.components.set(components)
     after = {k: (new_components if k == "components" else getattr(locked, k)) for k in changed}
@@ -130,5 +127,5 @@ def window_update(*, actor, window: MaintenanceWindow, components=None, now: dat
             body=body,
             actor=actor,
         )
-    _refresh(window, locked)
+    kit.copy_saved_state(window, locked)
     return window

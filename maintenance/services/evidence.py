@@ -8,6 +8,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
+from ersen_ops.core import kit
 from ersen_ops.notifications.choices import Channel, DeliveryStatus
 from maintenance import policy
 from maintenance.choices import ItemKey, WindowEvent, WindowStatus
@@ -17,7 +18,7 @@ from maintenance.models import (
     MaintenanceWindow,
 )
 from maintenance.services.checklist import _record_evidence, _system_approve
-from maintenance.services.helpers import _lock, _now, _raise_violations
+from maintenance.services.helpers import _raise_violations
 
 
 @transaction.atomic
@@ -29,9 +30,9 @@ def checklist_record_evidence(*, window: MaintenanceWindow, evidence: ChecklistE
     Returns the approval, or None when the window has no such item (yet: a draft's checklist is created when it is
     scheduled, and scheduling asks the registered providers, `maintenance.evidence`) or is cancelled.
     """
-    now = _now(now)
+    now = kit.now_or(now)
     _raise_violations(policy.check_evidence(evidence.item_key), "Cannot record the evidence:")
-    locked = _lock(window)
+    locked = kit.lock(window)
     if locked.status == WindowStatus.CANCELLED:
         return None
     return _record_evidence(locked, evidence, now=now)

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from django.core.exceptions import ValidationError
-from django.db import models
-from django.utils import timezone
-
-from ersen_ops.core.errors import DomainError, PermissionRefused, PolicyViolation
+from ersen_ops.core.errors import PolicyViolation
 from ersen_ops.core.services import current_phase
 from ersen_ops.notifications.choices import Channel, PagerAction
 from ersen_ops.notifications.services import notify
@@ -35,28 +29,11 @@ ANNOUNCED_FIELDS = policy.ANNOUNCED_FIELDS
 WINDOW_FIELDS = tuple(f for f in policy.WINDOW_FIELDS if f != "components")
 
 
-def _now(now: datetime | None) -> datetime:
-    return now or timezone.now()
+WINDOW_INVALID = "The window is not valid:"
 
 
 def _is_user(actor) -> bool:
     return actor is not None and not isinstance(actor, str)
-
-
-def _require(actor, perm: str, what: str) -> None:
-    """Users need the permission; named system actors act on the system's own authority."""
-    if _is_user(actor) and not actor.has_perm(perm):
-        raise PermissionRefused(f"Your role does not allow {what} ({perm}).")
-
-
-def _lock(window: MaintenanceWindow) -> MaintenanceWindow:
-    return MaintenanceWindow.objects.select_for_update().get(pk=window.pk)
-
-
-def _refresh(target: MaintenanceWindow, source: MaintenanceWindow) -> None:
-    """Copy the saved state back onto the caller's instance, so callers see the result."""
-    for f in source._meta.concrete_fields:
-        setattr(target, f.attname, getattr(source, f.attname))
 
 
 def _snapshot(window: MaintenanceWindow) -> dict:
@@ -70,14 +47,6 @@ def _snapshot(window: MaintenanceWindow) -> dict:
         "actual_end": window.actual_end,
         "closed_at": window.closed_at,
     }
-
-
-def _clean_and_save(obj: models.Model) -> None:
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        raise DomainError("The window is not valid:", details=[str(m) for m in exc.messages]) from None
-    obj.save()
 
 
 def _raise_violations(violations: list[policy.Violation], lead: str) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 
 from ersen_ops.audit.services import actor_fields, record
+from ersen_ops.core import kit
 from ersen_ops.core.errors import PolicyViolation
 from ersen_ops.core.services import current_phase
 from ersen_ops.notifications.services import notify
@@ -31,14 +32,10 @@ from maintenance.services.evidence import record_offered_evidence
 from maintenance.services.helpers import (
     PERM_TRANSITION,
     SYSTEM_ACTOR,
+    WINDOW_INVALID,
     _announce,
-    _clean_and_save,
     _is_user,
-    _lock,
-    _now,
     _raise_violations,
-    _refresh,
-    _require,
     _snapshot,
     _status_page_delivery,
 )
@@ -50,9 +47,9 @@ def window_schedule(
     *, actor, window: MaintenanceWindow, justification: str = "", now: datetime | None = None
 ) -> MaintenanceWindow:
     """draft → scheduled: check the protocol, instantiate the checklists, publish the announcement."""
-    now = _now(now)
-    _require(actor, PERM_TRANSITION, "scheduling maintenance windows")
-    locked = _lock(window)
+    now = kit.now_or(now)
+    kit.require(actor, PERM_TRANSITION, what="scheduling maintenance windows")
+    locked = kit.lock(window)
     justification = justification.strip() or locked.emergency_justification
     if locked.type != MaintenanceType.EMERGENCY and justification:
         justification = ""  # only emergency windows may override rules with a justification
@@ -66,7 +63,7 @@ def window_schedule(
     locked.eta = locked.planned_end
     locked.emergency_justification = justification
     locked.announcement = messages.announcement_text(locked)
-    _clean_and_save(locked)
+    kit.clean_and_save(locked, lead=WINDOW_INVALID)
     items = _instantiate_checklist(locked)
     plan = policy.channels_for(locked.type, phase, locked.planned_duration)
     record(
@@ -103,7 +100,7 @@ def window_schedule(
         )
     record_offered_evidence(locked, now=now)  # e.g. a verified backup taken before scheduling (runbooks)
     _ask_on_call(locked, actor=actor)
-    _refresh(window, locked)
+    kit.copy_saved_state(window, locked)
     return window
 
 
@@ -145,9 +142,9 @@ def window_start(
     *, actor, window: MaintenanceWindow, justification: str = "", now: datetime | None = None
 ) -> MaintenanceWindow:
     """scheduled → in_progress: every "before" item done, or an emergency with a written justification."""
-    now = _now(now)
-    _require(actor, PERM_TRANSITION, "starting maintenance windows")
-    locked = _lock(window)
+    now = kit.now_or(now)
+    kit.require(actor, PERM_TRANSITION, what="starting maintenance windows")
+    locked = kit.lock(window)
     items = list(locked.checklist_items.all())
     actions = window_actions(locked, now=now, justification=justification, items=items)
     raise_refusals(actions, "start", lead=f"Cannot start “{locked}”:")
@@ -175,7 +172,7 @@ def window_start(
             reason=f"Started at {policy.fmt_local(now)}, after the planned start: the planned "
             f"{policy.fmt_duration(locked.planned_duration)} counted from the actual start.",
         )
-    _clean_and_save(locked)
+    kit.clean_and_save(locked, lead=WINDOW_INVALID)
     if eta_change is not None:
         eta_change.save()
     record(
@@ -197,7 +194,7 @@ def window_start(
         actor=actor,
     )
     _status_page_approves(locked, deliveries, ItemKey.STATUS_UNDER_MAINTENANCE, "“Under Maintenance”", now)
-    _refresh(window, locked)
+    kit.copy_saved_state(window, locked)
     return window
 
 
@@ -206,9 +203,9 @@ def window_update_eta(
     *, actor, window: MaintenanceWindow, new_eta: datetime, reason: str, now: datetime | None = None
 ) -> EtaChange:
     """A new estimated completion, kept as history (who, when, old → new, why) and announced."""
-    now = _now(now)
-    _require(actor, PERM_TRANSITION, "updating a window's ETA")
-    locked = _lock(window)
+    now = kit.now_or(now)
+    kit.require(actor, PERM_TRANSITION, what="updating a window's ETA")
+    locked = kit.lock(window)
     raise_refusals(window_actions(locked, now=now, items=()), "update_eta", lead="")  # the ETA reads no item
     _raise_violations(
         policy.check_eta(new_eta=new_eta, now=now, actual_start=locked.actual_start, reason=reason),
@@ -229,7 +226,7 @@ def window_update_eta(
     change.save()
     locked.eta = new_eta
     locked.overdue_since = None
-    _clean_and_save(locked)
+    kit.clean_and_save(locked, lead=WINDOW_INVALID)
     record(
         actor=actor,
         action="maintenance.window.eta_changed",
@@ -251,16 +248,16 @@ def window_update_eta(
         f"{policy.fmt_local(new_eta)} ({change.reason}).",
         now=now,
     )
-    _refresh(window, locked)
+    kit.copy_saved_state(window, locked)
     return change
 
 
 @transaction.atomic
 def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = None) -> MaintenanceWindow:
     """in_progress → completed: every "during" item done. Announces, and sends the summary to #team-ops."""
-    now = _now(now)
-    _require(actor, PERM_TRANSITION, "completing maintenance windows")
-    locked = _lock(window)
+    now = kit.now_or(now)
+    kit.require(actor, PERM_TRANSITION, what="completing maintenance windows")
+    locked = kit.lock(window)
     raise_refusals(window_actions(locked, now=now), "complete", lead=f"Cannot complete “{locked}”:")
     if _finished_within_eta(locked, now):
         # "Update ETA if running long": it did not run long, which the system knows for a fact.
@@ -277,7 +274,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
     locked.status = WindowStatus.COMPLETED
     locked.actual_end = now
     locked.overdue_since = None
-    _clean_and_save(locked)
+    kit.clean_and_save(locked, lead=WINDOW_INVALID)
     deliveries = _announce(
         locked,
         event=WindowEvent.COMPLETED,
@@ -292,7 +289,7 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
         eta_changes=list(locked.eta_changes.all()),
         sections=registry.summary_sections(locked),
     )
-    _clean_and_save(locked)
+    kit.clean_and_save(locked, lead=WINDOW_INVALID)
     record(
         actor=actor,
         action="maintenance.window.completed",
@@ -313,16 +310,16 @@ def window_complete(*, actor, window: MaintenanceWindow, now: datetime | None = 
         actor=actor,
     )
     _maybe_close(locked, now=now)
-    _refresh(window, locked)
+    kit.copy_saved_state(window, locked)
     return window
 
 
 @transaction.atomic
 def window_cancel(*, actor, window: MaintenanceWindow, reason: str, now: datetime | None = None) -> MaintenanceWindow:
     """draft|scheduled → cancelled, with a reason. A scheduled (announced) window's cancellation is announced."""
-    now = _now(now)
-    _require(actor, PERM_TRANSITION, "cancelling maintenance windows")
-    locked = _lock(window)
+    now = kit.now_or(now)
+    kit.require(actor, PERM_TRANSITION, what="cancelling maintenance windows")
+    locked = kit.lock(window)
     raise_refusals(window_actions(locked, now=now, items=()), "cancel", lead="")  # the state rule only
     if not (reason or "").strip():
         raise PolicyViolation("Say why the window is cancelled: the reason is kept and, once announced, published.")
@@ -330,7 +327,7 @@ def window_cancel(*, actor, window: MaintenanceWindow, reason: str, now: datetim
     was_announced = locked.status == WindowStatus.SCHEDULED
     locked.status = WindowStatus.CANCELLED
     locked.cancellation_reason = reason.strip()
-    _clean_and_save(locked)
+    kit.clean_and_save(locked, lead=WINDOW_INVALID)
     record(
         actor=actor,
         action="maintenance.window.cancelled",
@@ -345,5 +342,5 @@ def window_cancel(*, actor, window: MaintenanceWindow, reason: str, now: datetim
             body=messages.cancelled_text(locked),
             actor=actor,
         )
-    _refresh(window, locked)
+    kit.copy_saved_state(window, locked)
     return window

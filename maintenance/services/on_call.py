@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 
 from ersen_ops.audit.services import actor_fields, record
+from ersen_ops.core import kit
 from ersen_ops.core.errors import DomainError, PolicyViolation
 from ersen_ops.notifications.choices import Channel
 from ersen_ops.notifications.services import notify
@@ -26,10 +27,7 @@ from maintenance.services.checklist import (
 )
 from maintenance.services.helpers import (
     _is_user,
-    _lock,
-    _now,
     _raise_violations,
-    _refresh,
 )
 
 
@@ -39,10 +37,10 @@ def checklist_confirm_on_call(
 ) -> Approval:
     """The window's on-call engineer confirms being available: their own act, so no approver role is needed and
     separation of duties does not apply (an owner who is also on call may confirm). Audited."""
-    now = _now(now)
+    now = kit.now_or(now)
     if not _is_user(actor):
         raise DomainError("Only the on-call engineer in person can confirm being available.")
-    locked_window = _lock(window)
+    locked_window = kit.lock(window)
     locked = locked_window.checklist_items.select_for_update().filter(key=ItemKey.ON_CALL_CONFIRMED).first()
     if locked is None:
         raise PolicyViolation(
@@ -69,7 +67,7 @@ def checklist_confirm_on_call(
         on_call_engineer=actor_name,
         note=approval.note,
     )
-    _refresh(window, locked_window)
+    kit.copy_saved_state(window, locked_window)
     return approval
 
 

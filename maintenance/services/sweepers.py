@@ -9,6 +9,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from ersen_ops.audit.services import record
+from ersen_ops.core import kit
 from ersen_ops.notifications.choices import Channel, DeliveryStatus
 from maintenance import messages, selectors
 from maintenance.choices import ItemKey, WindowEvent, WindowStatus
@@ -20,9 +21,8 @@ from maintenance.services.evidence import (
 )
 from maintenance.services.helpers import (
     SWEEPER_ACTOR,
+    WINDOW_INVALID,
     _announce,
-    _clean_and_save,
-    _now,
 )
 
 
@@ -54,7 +54,7 @@ def checklist_sweep_sent_summaries(now: datetime | None = None) -> int:
 
 def windows_mark_overdue(now: datetime | None = None) -> int:
     """Mark in-progress windows past their ETA as overdue and announce it once per overrun (per ETA value)."""
-    now = _now(now)
+    now = kit.now_or(now)
     count = 0
     for pk in selectors.windows_past_eta(now=now).values_list("pk", flat=True):
         with transaction.atomic():
@@ -64,7 +64,7 @@ def windows_mark_overdue(now: datetime | None = None) -> int:
             first = window.overdue_since is None
             window.overdue_since = window.overdue_since or now
             window.overdue_notified_eta = window.eta
-            _clean_and_save(window)
+            kit.clean_and_save(window, lead=WINDOW_INVALID)
             record(
                 actor=SWEEPER_ACTOR,
                 action="maintenance.window.overdue",
@@ -88,7 +88,7 @@ def windows_mark_overdue(now: datetime | None = None) -> int:
 
 def windows_send_reminders(now: datetime | None = None) -> int:
     """Remind the routine windows' channels shortly before start (OPS_MAINTENANCE_REMINDER_MINUTES), once each."""
-    now = _now(now)
+    now = kit.now_or(now)
     lead = timedelta(minutes=settings.OPS_MAINTENANCE_REMINDER_MINUTES)
     count = 0
     for pk in selectors.windows_due_for_reminder(now=now, lead=lead).values_list("pk", flat=True):
@@ -101,7 +101,7 @@ def windows_send_reminders(now: datetime | None = None) -> int:
             ):
                 continue
             window.reminder_sent_at = now
-            _clean_and_save(window)
+            kit.clean_and_save(window, lead=WINDOW_INVALID)
             record(
                 actor=SWEEPER_ACTOR,
                 action="maintenance.window.reminder_sent",
