@@ -5,6 +5,16 @@ import ersen_ops.core.validators
 from django.db import migrations, models
 
 
+def _fillfactor(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE notifications_notificationdelivery SET (fillfactor = 50)")
+
+
+def _reset_fillfactor(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ALTER TABLE notifications_notificationdelivery RESET (fillfactor)")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -76,8 +86,6 @@ class Migration(migrations.Migration):
         ),
         # A delivery row is updated three times (claim, delivered mark, outcome): room on its own page lets the
         # new versions stay there (the mark is a HOT update, pruned in place) instead of growing the table fourfold.
-        migrations.RunSQL(
-            "ALTER TABLE notifications_notificationdelivery SET (fillfactor = 50)",
-            "ALTER TABLE notifications_notificationdelivery RESET (fillfactor)",
-        ),
+        # PostgreSQL only (SQLite, the default of `make run`, has no storage parameters).
+        migrations.RunPython(_fillfactor, _reset_fillfactor),
     ]
