@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from api import services
-from tests.ersen_ops.test_lockout_processes import Server
+from tests.core.test_lockout_processes import Server
 from tests.factories import UserFactory
 
 LIMIT = 4

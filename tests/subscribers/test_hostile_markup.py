@@ -64,7 +64,7 @@ def feeds(client):
 
 def corpus_updates(size: int = 8) -> list[str]:
     """The corpus in a few updates (each payload on its own paragraph): every payload is seen, the pipeline
-    runs a handful of times rather than once per payload (each payload alone: tests/ersen_ops/test_markup.py)."""
+    runs a handful of times rather than once per payload (each payload alone: tests/core/test_markup.py)."""
     return ["\n\n".join(XSS_PAYLOADS[i : i + size]) for i in range(0, len(XSS_PAYLOADS), size)]
 
 

@@ -166,7 +166,7 @@ def test_changing_a_users_roles(client, users):
     from django.contrib.auth.models import Group
 
     from ersen_ops.core import roles
-    from tests.ersen_ops.test_user_access import user_form
+    from tests.core.test_user_access import user_form
 
     viewer, operators = users["viewer"], Group.objects.get(name=roles.OPERATORS)
     path = f"/admin/auth/user/{viewer.pk}/change/"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ersen_ops.test_settings import PROD_ENV, run_manage
+from tests.core.test_settings import PROD_ENV, run_manage
 
 SSO_ENV = {
     "OPS_OIDC_ISSUER": "https://id.ersen.xyz/realms/ops",

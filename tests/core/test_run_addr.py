@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ersen_ops.config import url_of_addr
-from tests.ersen_ops.test_processes import (
+from tests.core.test_processes import (
     GENEROUS,
     _free_port,
     _make_run_env,
@@ -22,7 +22,7 @@ from tests.ersen_ops.test_processes import (
     _wait_until,
     _web_answers,
 )
-from tests.ersen_ops.test_settings import run_manage
+from tests.core.test_settings import run_manage
 
 ROOT = Path(__file__).resolve().parents[2]
 PRINT_URL = "from django.conf import settings; print(settings.OPS_STATUS_PAGE_URL)"

@@ -34,7 +34,7 @@ from statuspage import caching, policy
 from tests.factories import ComponentFactory, user_with_role
 from tests.maintenance.conftest import approve_phase
 from tests.maintenance.factories import JAN_TUE_0200, MaintenanceWindowFactory
-from tests.status.test_integration import send_posts
+from tests.statuspage.test_integration import send_posts
 
 pytestmark = pytest.mark.django_db
 

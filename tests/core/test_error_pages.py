@@ -45,7 +45,7 @@ def test_403_says_why_and_who_you_are(client, users):
 
 @pytest.fixture
 def failing_urls(settings):
-    settings.ROOT_URLCONF = "tests.ersen_ops.boom_urls"
+    settings.ROOT_URLCONF = "tests.core.boom_urls"
     settings.DEBUG = False
     client = Client(raise_request_exception=False)
     return client

@@ -11,7 +11,7 @@ from ersen_ops.core.accounts.choices import AccessAction
 from ersen_ops.core.accounts.services import user_access_set
 from ersen_ops.core.errors import DomainError, PermissionRefused
 from tests.access import age_session, totp_code
-from tests.ersen_ops.test_access_reauth import STALE, asked_to_reauthenticate
+from tests.core.test_access_reauth import STALE, asked_to_reauthenticate
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

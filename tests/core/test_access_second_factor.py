@@ -192,7 +192,7 @@ def test_last_security_key_of_a_required_user_cannot_be_removed(db):
 
 
 def test_a_misspelt_required_role_stops_start_up_with_one_line():
-    from tests.ersen_ops.test_settings import run_manage
+    from tests.core.test_settings import run_manage
 
     result = run_manage("check", env={"DEBUG": "1", "OPS_MFA_REQUIRED_GROUPS": "Operators,Operator"})
     assert result.returncode != 0
