@@ -25,6 +25,10 @@ VIEW_ALL = (
     "incidents.view_*",
     "runbooks.view_*",
     "checks.view_*",
+    # alert intake: the rules, alert groups and the alerts received (integrations are the superuser's)
+    "alerting.view_alertrule",
+    "alerting.view_alertgroup",
+    "alerting.view_receivedalert",
     # what subscribers were told (not the subscribers themselves: addresses are personal data)
     "subscribers.view_notice",
 )
@@ -52,6 +56,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "checks.add_check",
         "checks.change_check",
         "checks.delete_check",
+        # alert intake: the rules that map labels to components and a level (integrations and their tokens decide
+        # who may open incidents and page people: a superuser's, like pinning a host key)
+        "alerting.add_alertrule",
+        "alerting.change_alertrule",
+        "alerting.delete_alertrule",
         # resend failed notifications, set manual component status
         "notifications.resend_notificationdelivery",
         "status.change_component",

@@ -12,6 +12,14 @@ pytestmark = pytest.mark.django_db
 # The README's role matrix, as (role, permission) → allowed. Kept literal on purpose:
 # a change to roles.py that is not also made here (and in the README) fails.
 MATRIX = {
+    "checks.add_check": {roles.OPERATORS},
+    "checks.view_check": {roles.OPERATORS, roles.APPROVERS, roles.INCIDENT_COMMANDERS, roles.VIEWERS},
+    "alerting.add_alertrule": {roles.OPERATORS},
+    "alerting.manage_token_alertintegration": set(),
+    "alerting.add_alertintegration": set(),
+    "alerting.view_alertintegration": set(),
+    "alerting.view_receivedalert": {roles.OPERATORS, roles.APPROVERS, roles.INCIDENT_COMMANDERS, roles.VIEWERS},
+    "alerting.delete_alertintegration": set(),
     "maintenance.add_maintenancewindow": {roles.OPERATORS},
     "maintenance.transition_maintenancewindow": {roles.OPERATORS},
     "maintenance.approve_checklistitem": {roles.APPROVERS},
