@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from ersen_ops.core import choices as transitions
+
 
 class ExecutionStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -90,4 +92,4 @@ class LaunchChannel(models.TextChoices):
 
 
 def can_transition(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, ())
+    return transitions.can_transition(TRANSITIONS, current, target)

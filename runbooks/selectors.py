@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from ersen_ops.core.db import db_retry
 from ersen_ops.core.services import current_phase
@@ -154,25 +154,38 @@ def execution_list() -> QuerySet[RunbookExecution]:
     )
 
 
+# First come, first served on a host: the order in which waiting runs start (the id breaks a tie of times).
+FIFO_ORDER = ("requested_at", "pk")
+
+
+def executions_waiting(*, host_id: int, ahead_of: RunbookExecution | None = None) -> QuerySet[RunbookExecution]:
+    """The queued executions of a host in the order they start; with `ahead_of`, only those before it."""
+    queued = RunbookExecution.objects.filter(host_id=host_id, status=ExecutionStatus.QUEUED)
+    if ahead_of is not None:
+        queued = queued.filter(
+            Q(requested_at__lt=ahead_of.requested_at) | Q(requested_at=ahead_of.requested_at, pk__lt=ahead_of.pk)
+        )
+    return queued.order_by(*FIFO_ORDER)
+
+
+def execution_running_on(*, host_id: int) -> int | None:
+    """The id of the execution running on a host (at most one: a database constraint), or None."""
+    return (
+        RunbookExecution.objects.filter(host_id=host_id, status=ExecutionStatus.RUNNING)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def execution_waiting_message(execution: RunbookExecution) -> str:
     if execution.status != ExecutionStatus.QUEUED:
         return ""
     running = getattr(execution, "waiting_for_id", None)
     if running is None:
-        running = (
-            RunbookExecution.objects.filter(host_id=execution.host_id, status=ExecutionStatus.RUNNING)
-            .values_list("pk", flat=True)
-            .first()
-        )
+        running = execution_running_on(host_id=execution.host_id)
     ahead = None
     if not running:
-        ahead = (
-            RunbookExecution.objects.filter(
-                host_id=execution.host_id, status=ExecutionStatus.QUEUED, requested_at__lt=execution.requested_at
-            )
-            .values_list("pk", flat=True)
-            .first()
-        )
+        ahead = executions_waiting(host_id=execution.host_id, ahead_of=execution).values_list("pk", flat=True).first()
     return policy.waiting_message(running, ahead)
 
 

@@ -4,7 +4,7 @@ Long work (SSH, HTTP) never happens inside these transactions: the runner (`runb
 them between commands, each a short transaction. One module per concern; this package re-exports them all,
 so callers keep writing `from runbooks import services` / `services.execution_launch(...)`:
 
-- `common`: actor names, the task name, who may act, the failure alert
+- `common`: actor names, the task name, the failure alert (who may act: `ersen_ops.core.kit.require`)
 - `hosts`: hosts and their pinned SSH keys
 - `definitions`: runbooks and their steps
 - `launch`: executions requested by people and the CLI (launch, retry, cancel)
@@ -21,7 +21,6 @@ from runbooks.services.common import (
     SYSTEM_WORKER,
     LostClaim,
     _notify_failure,
-    _require,
 )
 from runbooks.services.definitions import (
     runbook_record_change,
@@ -74,7 +73,6 @@ __all__ = [
     "SYSTEM_REAPER",
     "SYSTEM_SWEEPER",
     "LostClaim",
-    "_require",
     "_notify_failure",
     "host_state",
     "host_validate_parameter_defaults",

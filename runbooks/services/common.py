@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ersen_ops.audit.services import actor_fields
-from ersen_ops.core.errors import PermissionRefused
 from runbooks import policy
 from runbooks.models import RunbookExecution
 
@@ -15,16 +13,6 @@ SYSTEM_SWEEPER = "system:runbook-sweeper"
 
 class LostClaim(Exception):
     """The execution is no longer this worker's (reaped as lost, or finished): stop without writing more."""
-
-
-def _require(actor, perm: str, what: str) -> None:
-    user, _ = actor_fields(actor)
-    if user is None:
-        if isinstance(actor, str):
-            return  # a named system actor (CLI, worker, sweeper)
-        raise PermissionRefused(f"{what} needs a logged-in user with the permission {perm}.")
-    if not user.has_perm(perm):
-        raise PermissionRefused(f"Your role does not allow {what} (it needs the permission {perm}).")
 
 
 def _notify_failure(execution: RunbookExecution) -> None:

@@ -6,9 +6,9 @@ from django.db import transaction
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.errors import DomainError
+from ersen_ops.core.kit import require
 from runbooks import policy, selectors
 from runbooks.models import Runbook, RunbookStep
-from runbooks.services.common import _require
 
 
 def runbook_state(runbook: Runbook) -> dict:
@@ -39,7 +39,12 @@ def runbook_validate_steps(steps: list[dict]) -> None:
 
 def runbook_save(*, actor, runbook: Runbook, steps: list[dict], before: dict | None = None) -> Runbook:
     """Create or change a runbook with its steps (validated against the task library)."""
-    _require(actor, "runbooks.change_runbook" if runbook.pk else "runbooks.add_runbook", "editing runbooks")
+    require(
+        actor,
+        "runbooks.change_runbook" if runbook.pk else "runbooks.add_runbook",
+        what="editing runbooks",
+        nobody=False,
+    )
     runbook_validate_steps(steps)
     created = runbook.pk is None
     with transaction.atomic():

@@ -6,13 +6,12 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from ersen_ops.audit.services import actor_fields, record
 from ersen_ops.core.errors import DomainError
+from ersen_ops.core.kit import lock, now_or, require
 from runbooks import library
 from runbooks.models import Host
-from runbooks.services.common import _require
 
 
 def host_state(host: Host) -> dict:
@@ -44,7 +43,7 @@ def host_validate_parameter_defaults(defaults) -> None:
 
 def host_save(*, actor, host: Host, before: dict | None = None, components=None) -> Host:
     """Create or change a host (the pinned key is only changed by `host_pin_key`)."""
-    _require(actor, "runbooks.change_host" if host.pk else "runbooks.add_host", "editing hosts")
+    require(actor, "runbooks.change_host" if host.pk else "runbooks.add_host", what="editing hosts", nobody=False)
     host_validate_parameter_defaults(host.parameter_defaults)
     created = host.pk is None
     with transaction.atomic():
@@ -73,7 +72,7 @@ def host_fetch_key(*, host: Host):
 
 def host_pin_key(*, actor, host: Host, confirmed_fingerprint: str, now: datetime | None = None) -> Host:
     """Pin the key the server presents, if it is the one the operator confirmed. Audited with before/after."""
-    _require(actor, "runbooks.pin_host_key", "pinning host keys")
+    require(actor, "runbooks.pin_host_key", what="pinning host keys", nobody=False)
     key = host_fetch_key(host=host)
     if key.fingerprint != (confirmed_fingerprint or "").strip():
         raise DomainError(
@@ -82,12 +81,12 @@ def host_pin_key(*, actor, host: Host, confirmed_fingerprint: str, now: datetime
         )
     user, _ = actor_fields(actor)
     with transaction.atomic():
-        locked = Host.objects.select_for_update().get(pk=host.pk)
+        locked = lock(host)
         before = {"host_key_type": locked.host_key_type, "host_key_fingerprint": locked.host_key_fingerprint}
         locked.host_key_type = key.key_type
         locked.host_key = key.key_base64
         locked.host_key_fingerprint = key.fingerprint
-        locked.host_key_pinned_at = now or timezone.now()
+        locked.host_key_pinned_at = now_or(now)
         locked.host_key_pinned_by = user
         locked.full_clean()
         locked.save()

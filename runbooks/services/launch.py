@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from ersen_ops.audit.services import actor_fields, record
 from ersen_ops.core.errors import DomainError, InvalidTransition
+from ersen_ops.core.kit import lock, now_or, require
 from runbooks import library, policy, selectors
 from runbooks.choices import (
     ExecutionStatus,
     LaunchChannel,
 )
 from runbooks.models import Host, Runbook, RunbookExecution
-from runbooks.services.common import _require
 from runbooks.services.waiting import _enqueue, _kick_host_on_commit
 
 
@@ -33,8 +32,8 @@ def execution_launch(
     now: datetime | None = None,
 ) -> RunbookExecution:
     """Request a run. Validates everything that can be validated before connecting, snapshots the plan, queues it."""
-    _require(actor, "runbooks.run_runbook", "launching runbooks")
-    now = now or timezone.now()
+    require(actor, "runbooks.run_runbook", what="launching runbooks", nobody=False)
+    now = now_or(now)
     if not runbook.enabled:
         raise DomainError(f"Runbook “{runbook.name}” is disabled.")
     preview = selectors.execution_preview(runbook=runbook, host=host, overrides=overrides, window=window)
@@ -131,11 +130,11 @@ def execution_retry(*, actor, execution: RunbookExecution, justification: str = 
 
 def execution_cancel(*, actor, execution: RunbookExecution, reason: str = "", now: datetime | None = None):
     """Cancel: a queued run ends at once; a running one is stopped by its worker (remote command killed)."""
-    _require(actor, "runbooks.cancel_runbookexecution", "cancelling runbook executions")
-    now = now or timezone.now()
+    require(actor, "runbooks.cancel_runbookexecution", what="cancelling runbook executions", nobody=False)
+    now = now_or(now)
     user, name = actor_fields(actor)
     with transaction.atomic():
-        locked = RunbookExecution.objects.select_for_update().get(pk=execution.pk)
+        locked = lock(execution)
         before = {"status": locked.status}
         if locked.status == ExecutionStatus.QUEUED:
             locked.status = ExecutionStatus.CANCELLED

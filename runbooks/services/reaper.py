@@ -7,9 +7,9 @@ from datetime import datetime
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.kit import lock, now_or
 from runbooks import policy
 from runbooks.choices import (
     ExecutionStatus,
@@ -22,14 +22,14 @@ from runbooks.services.waiting import _kick_host_on_commit
 
 def executions_reap_lost(*, now: datetime | None = None) -> list[int]:
     """Mark running executions whose worker stopped sending heartbeats as lost, with an explanation."""
-    now = now or timezone.now()
+    now = now_or(now)
     lost_after = settings.OPS_RUNBOOK_LOST_AFTER
     cutoff = policy.lost_cutoff(now, lost_after)
     stale = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
     reaped = []
     for pk in list(RunbookExecution.objects.filter(stale, status=ExecutionStatus.RUNNING).values_list("pk", flat=True)):
         with transaction.atomic():
-            execution = RunbookExecution.objects.select_for_update().get(pk=pk)
+            execution = lock(pk, model=RunbookExecution)
             last = execution.heartbeat_at or execution.started_at
             if execution.status != ExecutionStatus.RUNNING or (last and last >= cutoff):
                 continue

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
+from ersen_ops.core.kit import now_or
 from ersen_ops.core.queue import enqueue_on_commit
+from runbooks import selectors
 from runbooks.choices import (
     ExecutionStatus,
 )
@@ -27,15 +28,11 @@ def _kick_host_on_commit(host_id: int) -> None:
 
 def host_start_next(*, host_id: int, now: datetime | None = None, min_gap_seconds: int = 0) -> int | None:
     """Queue the task of the oldest waiting execution of a free host. Returns its id, if any."""
-    now = now or timezone.now()
+    now = now_or(now)
     with transaction.atomic():
-        if RunbookExecution.objects.filter(host_id=host_id, status=ExecutionStatus.RUNNING).exists():
+        if selectors.execution_running_on(host_id=host_id):
             return None
-        nxt = (
-            RunbookExecution.objects.filter(host_id=host_id, status=ExecutionStatus.QUEUED)
-            .order_by("requested_at", "pk")
-            .first()
-        )
+        nxt = selectors.executions_waiting(host_id=host_id).first()
         if nxt is None:
             return None
         if min_gap_seconds and nxt.enqueued_at and (now - nxt.enqueued_at).total_seconds() < min_gap_seconds:
@@ -46,7 +43,7 @@ def host_start_next(*, host_id: int, now: datetime | None = None, min_gap_second
 
 def executions_start_waiting(*, now: datetime | None = None) -> list[int]:
     """Safety net: a free host with queued runs gets its oldest one queued again (a lost task, a lost kick)."""
-    now = now or timezone.now()
+    now = now_or(now)
     host_ids = (
         RunbookExecution.objects.filter(status=ExecutionStatus.QUEUED).values_list("host_id", flat=True).distinct()
     )

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
-from django.utils import timezone
+from django.db.models import Max
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.db import db_retry
-from ersen_ops.core.errors import InvalidTransition
+from ersen_ops.core.kit import lock, now_or, transition_or_raise
+from runbooks import selectors
 from runbooks.choices import (
+    TRANSITIONS,
     ExecutionStatus,
     StepKind,
     StepStatus,
-    can_transition,
 )
 from runbooks.models import ExecutionStep, Host, RunbookExecution
 from runbooks.output import CappedBuffer
@@ -43,7 +43,7 @@ def execution_claim(*, execution_id: int, task_id: str = "", worker: str = "", n
 @db_retry(what="claiming a runbook execution")
 def _claim_retrying(*, execution_id: int, task_id: str, worker: str, now: datetime | None, token: str) -> Claim:
     try:
-        return _claim(execution_id=execution_id, task_id=task_id, worker=worker, now=now or timezone.now(), token=token)
+        return _claim(execution_id=execution_id, task_id=task_id, worker=worker, now=now_or(now), token=token)
     except IntegrityError:
         # The database's one-running-per-host constraint caught a race the host lock did not.
         return Claim(None, "host_busy", ExecutionStatus.QUEUED)
@@ -73,19 +73,11 @@ def _claim(*, execution_id: int, task_id: str, worker: str, now: datetime, token
                 },
             )
             return Claim(None, "not_queued", row["status"])
-        running = (
-            RunbookExecution.objects.filter(host_id=host_id, status=ExecutionStatus.RUNNING)
-            .values_list("pk", flat=True)
-            .first()
-        )
+        running = selectors.execution_running_on(host_id=host_id)
         if running:
             return Claim(None, "host_busy", ExecutionStatus.QUEUED, running)
-        ahead = (
-            RunbookExecution.objects.filter(host_id=host_id, status=ExecutionStatus.QUEUED)
-            .filter(Q(requested_at__lt=row["requested_at"]) | Q(requested_at=row["requested_at"], pk__lt=execution_id))
-            .order_by("requested_at", "pk")
-            .first()
-        )
+        this = RunbookExecution(pk=execution_id, requested_at=row["requested_at"])
+        ahead = selectors.executions_waiting(host_id=host_id, ahead_of=this).first()
         if ahead is not None:
             _enqueue(ahead, now)  # first come, first served on a host
             return Claim(None, "behind", ExecutionStatus.QUEUED, ahead.pk)
@@ -119,7 +111,7 @@ def _claim(*, execution_id: int, task_id: str, worker: str, now: datetime, token
 def execution_heartbeat(*, execution_id: int, token: str, now: datetime | None = None) -> bool:
     return (
         RunbookExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING, claim_token=token).update(
-            heartbeat_at=now or timezone.now()
+            heartbeat_at=now_or(now)
         )
         == 1
     )
@@ -147,9 +139,9 @@ def execution_step_begin(
     timeout: int | None = None,
     now: datetime | None = None,
 ) -> ExecutionStep:
-    now = now or timezone.now()
+    now = now_or(now)
     with transaction.atomic():
-        execution = RunbookExecution.objects.select_for_update().get(pk=execution_id)
+        execution = lock(execution_id, model=RunbookExecution)
         if execution.status != ExecutionStatus.RUNNING or execution.claim_token != token:
             raise LostClaim(execution.status)
         order = (execution.steps.aggregate(m=Max("order"))["m"] or 0) + 1
@@ -203,7 +195,7 @@ def execution_step_finish(
     stderr: CappedBuffer | None = None,
     now: datetime | None = None,
 ) -> ExecutionStep:
-    now = now or timezone.now()
+    now = now_or(now)
     fields = {"status": status, "finished_at": now, "exit_code": exit_code, "error": error[:5000]}
     if detail is not None:
         fields["detail"] = detail
@@ -247,7 +239,7 @@ def execution_finish(
     now: datetime | None = None,
 ) -> bool:
     """running → a final state, in one short transaction. False if the run is no longer this worker's."""
-    now = now or timezone.now()
+    now = now_or(now)
     with transaction.atomic():
         execution = (
             RunbookExecution.objects.select_for_update(of=("self",)).select_related("window").get(pk=execution_id)
@@ -265,8 +257,7 @@ def execution_finish(
                 },
             )
             return False
-        if not can_transition(execution.status, status):
-            raise InvalidTransition(f"Execution #{execution.pk} is {execution.status}; it cannot become {status}.")
+        transition_or_raise(execution, status, TRANSITIONS, "finish", noun="execution")
         before = {"status": execution.status}
         execution.status = status
         execution.finished_at = now
