@@ -3,6 +3,8 @@ checklist phases and item keys."""
 
 from django.db import models
 
+from ersen_ops.core import choices as transitions
+
 
 class MaintenanceType(models.TextChoices):
     ROUTINE = "routine", "Routine (deploys, patches)"
@@ -67,7 +69,7 @@ TYPE_COLOURS = {
 
 
 def can_transition(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, ())
+    return transitions.can_transition(TRANSITIONS, current, target)
 
 
 class ChecklistPhase(models.TextChoices):

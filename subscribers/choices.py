@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from ersen_ops.core.choices import can_transition  # noqa: F401 (the one rule; re-exported for callers of this module)
+
 
 class SubscriberStatus(models.TextChoices):
     PENDING = "pending", "Waiting for confirmation"
@@ -83,7 +85,3 @@ class MessageKind(models.TextChoices):
 class Audience(models.TextChoices):
     EMAIL = "email", "Email subscribers"
     WEBHOOK = "webhook", "Webhook subscribers"
-
-
-def can_transition(table: dict[str, frozenset[str]], current: str, new: str) -> bool:
-    return new in table.get(current, frozenset())

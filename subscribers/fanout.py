@@ -26,9 +26,9 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.kit import can_transition, lock, now_or
 from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.notifications.choices import SubscriberChannel
 from ersen_ops.notifications.models import DeliveryContent, NotificationDelivery
@@ -46,7 +46,6 @@ from subscribers.choices import (
     NoticeStatus,
     SubscriberStatus,
     WebhookStatus,
-    can_transition,
 )
 from subscribers.models import (
     ComponentState,
@@ -64,10 +63,6 @@ ACTOR = "system:subscribers-fanout"
 CHUNK_TASK = "subscribers.tasks.deliver_chunk"
 # A chunk not done this long after it was planned lost its task (a worker died): the sweeper queues it again.
 STALE_CHUNK_SECONDS = 300
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or timezone.now()
 
 
 @dataclass
@@ -112,7 +107,7 @@ def _when(start: datetime, end: datetime) -> dict:
 
 def notice_from_status_post(*, post_id: int, now: datetime | None = None) -> Notice | None:
     """The notice of one status-page post (created once; None when nobody is to be told)."""
-    now = _now(now)
+    now = now_or(now)
     existing = Notice.objects.filter(status_post_id=post_id).first()
     if existing is not None:
         return existing
@@ -250,7 +245,7 @@ def component_changes_detect(*, now: datetime | None = None) -> list[Notice]:
     reach them as that incident's or window's own message. A component seen for the first time is
     recorded without a notice. Serialised by the row locks on the recorded states.
     """
-    now = _now(now)
+    now = now_or(now)
     notices = []
     with transaction.atomic():
         states = {s.component_id: s for s in ComponentState.objects.select_for_update().order_by("component_id")}
@@ -394,7 +389,7 @@ def _notice_create(draft: Draft, *, status_post: StatusPost | None = None, now: 
 
 def chunk_deliver(*, chunk_id: int, now: datetime | None = None) -> int:
     """Queue the deliveries of one chunk (recipients still confirmed/active and still interested). Idempotent."""
-    now = _now(now)
+    now = now_or(now)
     with transaction.atomic():
         chunk = FanoutChunk.objects.select_for_update().filter(pk=chunk_id).first()
         if chunk is None or chunk.done_at is not None:
@@ -407,7 +402,7 @@ def chunk_deliver(*, chunk_id: int, now: datetime | None = None) -> int:
         chunk.done_at = now
         chunk.deliveries = len(deliveries)
         chunk.save(update_fields=["done_at", "deliveries"])
-        notice = Notice.objects.select_for_update().get(pk=notice.pk)
+        notice = lock(notice)
         notice.chunks_done += 1
         notice.deliveries_queued += len(deliveries)
         finished = notice.chunks_done >= notice.chunks_total and can_transition(
@@ -621,7 +616,7 @@ def notice_deliveries_reduce(*, now: datetime | None = None, limit: int = REDUCE
 
 def fanout_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Re-queue chunks whose task was lost; drop old rate-limit counters and stale unconfirmed subscriptions."""
-    now = _now(now)
+    now = now_or(now)
     stale = FanoutChunk.objects.filter(
         done_at__isnull=True, created_at__lt=now - timedelta(seconds=STALE_CHUNK_SECONDS)
     ).values_list("pk", flat=True)

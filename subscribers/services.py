@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.db import db_retry
-from ersen_ops.core.errors import DomainError, InvalidTransition, PermissionRefused
+from ersen_ops.core.errors import DomainError, InvalidTransition
+from ersen_ops.core.kit import clean_and_save, lock, now_or, require, transition_or_raise
 from ersen_ops.notifications.choices import SubscriberChannel
 from ersen_ops.notifications.models import NotificationDelivery
 from ersen_ops.notifications.outbound import literal_address_refusal
@@ -38,7 +38,6 @@ from subscribers.choices import (
     MessageKind,
     SubscriberStatus,
     WebhookStatus,
-    can_transition,
 )
 from subscribers.models import RateLimitCounter, Subscriber, SubscriberMessage, WebhookSubscriber
 
@@ -53,34 +52,12 @@ PERM_UNSUBSCRIBE = "subscribers.unsubscribe_subscriber"
 PERM_DELETE_SUBSCRIBER = "subscribers.delete_subscriber"
 PERM_EXPORT = "subscribers.export_subscriber"
 
+REFUSED = "The change was refused:"  # the lead of every validation refusal
 MESSAGE_LINK_INVALID = "This link is not valid (it may be incomplete, or from an older email)."
 MESSAGE_LINK_EXPIRED = (
     "This confirmation link has expired: links are valid for {hours} hours. Subscribe again to get a new one."
 )
 MESSAGE_CONFIRM_AFTER_UNSUBSCRIBE = "This subscription was cancelled. Subscribe again to get a new confirmation link."
-
-
-def _now(now: datetime | None) -> datetime:
-    return now or timezone.now()
-
-
-def _require(actor, perm: str, doing: str) -> None:
-    if getattr(actor, "is_authenticated", False) and not actor.has_perm(perm):
-        raise PermissionRefused(f"Your role does not allow {doing}.")
-
-
-def _clean_and_save(obj: models.Model, **kwargs) -> None:
-    try:
-        obj.full_clean(**kwargs)
-    except ValidationError as exc:
-        details = [f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]
-        raise DomainError("The change was refused:", details=details) from None
-    obj.save()
-
-
-def _transition(table, obj, new: str, what: str) -> None:
-    if not can_transition(table, obj.status, new):
-        raise InvalidTransition(f"{what} is {obj.get_status_display().lower()}; it cannot become {new}.")
 
 
 # --- rate limiting ------------------------------------------------------------------------------------------
@@ -96,7 +73,7 @@ def rate_limit_hit(*, scope: str, value: str, limit: int, now: datetime | None =
 
     Atomic across processes: an UPDATE … SET count = count + 1, or an INSERT that loses a race
     gracefully. Refused requests count too, so hammering does not shorten the wait."""
-    now = _now(now)
+    now = now_or(now)
     window = timedelta(minutes=settings.OPS_SUBSCRIBE_LIMIT_WINDOW_MINUTES)
     start = policy.window_start(now, window)
     key = _limit_key(scope, value)
@@ -121,7 +98,7 @@ def rate_limit_hit(*, scope: str, value: str, limit: int, now: datetime | None =
 def rate_limits_purge(*, now: datetime | None = None) -> int:
     """Counters older than two windows no longer count for anything."""
     window = timedelta(minutes=settings.OPS_SUBSCRIBE_LIMIT_WINDOW_MINUTES)
-    cutoff = policy.window_start(_now(now), window) - window
+    cutoff = policy.window_start(now_or(now), window) - window
     deleted, _ = RateLimitCounter.objects.filter(window_start__lt=cutoff).delete()
     return deleted
 
@@ -177,7 +154,7 @@ def subscription_request(*, email: str, component_ids=(), request=None, now: dat
     - confirmed → an "already subscribed" email with the manage link (the components are NOT changed:
       only the mailbox owner may change them, through that link).
     """
-    now = _now(now)
+    now = now_or(now)
     problem = policy.email_problem(email)
     if problem:
         raise DomainError(problem, code="invalid_email")
@@ -190,7 +167,7 @@ def subscription_request(*, email: str, component_ids=(), request=None, now: dat
                 with transaction.atomic():
                     subscriber = Subscriber(email=address, status=SubscriberStatus.PENDING)
                     # Uniqueness is left to the database: a validation error would tell the visitor it exists.
-                    _clean_and_save(subscriber, validate_unique=False)
+                    clean_and_save(subscriber, lead=REFUSED, validate_unique=False)
             except IntegrityError:  # created by a concurrent request
                 subscriber = Subscriber.objects.select_for_update().get(email=address)
             else:
@@ -215,7 +192,7 @@ def subscription_request(*, email: str, component_ids=(), request=None, now: dat
             )
             return
         if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
-            _transition(SUBSCRIBER_TRANSITIONS, subscriber, SubscriberStatus.PENDING, str(subscriber))
+            transition_or_raise(subscriber, SubscriberStatus.PENDING, SUBSCRIBER_TRANSITIONS, "subscribe again")
             subscriber.status = SubscriberStatus.PENDING
             subscriber.unsubscribed_at = None
             subscriber.unsubscribed_via = ""
@@ -233,7 +210,7 @@ def subscription_request(*, email: str, component_ids=(), request=None, now: dat
 def _request_confirmation(subscriber: Subscriber, *, outcome: str, components, request, now) -> None:
     subscriber.confirmation_sent_at = now
     subscriber.confirmations_sent += 1
-    _clean_and_save(subscriber)
+    clean_and_save(subscriber, lead=REFUSED)
     record(
         actor=PUBLIC_ACTOR,
         action="subscribers.subscription_requested",
@@ -266,7 +243,7 @@ def _subscriber_for(data: tokens.TokenData) -> Subscriber:
 
 def subscriber_confirm(*, token: str, request=None, now: datetime | None = None) -> Subscriber:
     """pending → confirmed (the double opt-in). Following the link again changes nothing."""
-    now = _now(now)
+    now = now_or(now)
     try:
         data = tokens.read_confirm_token(token)
     except tokens.BadToken as exc:
@@ -281,10 +258,10 @@ def subscriber_confirm(*, token: str, request=None, now: datetime | None = None)
             return subscriber
         if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
             raise InvalidTransition(MESSAGE_CONFIRM_AFTER_UNSUBSCRIBE)
-        _transition(SUBSCRIBER_TRANSITIONS, subscriber, SubscriberStatus.CONFIRMED, str(subscriber))
+        transition_or_raise(subscriber, SubscriberStatus.CONFIRMED, SUBSCRIBER_TRANSITIONS, "confirm")
         subscriber.status = SubscriberStatus.CONFIRMED
         subscriber.confirmed_at = now
-        _clean_and_save(subscriber)
+        clean_and_save(subscriber, lead=REFUSED)
         record(
             actor=LINK_ACTOR,
             action="subscribers.confirmed",
@@ -311,7 +288,7 @@ def subscriber_set_components(*, actor, subscriber: Subscriber, component_ids=()
     """Change the components of interest (none = everything). From the manage link, or an operator."""
     components = _public_components(component_ids)
     with transaction.atomic():
-        locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        locked = lock(subscriber)
         if locked.status == SubscriberStatus.UNSUBSCRIBED:
             raise InvalidTransition("This address is unsubscribed; subscribe again to choose components.")
         before = sorted(locked.components.values_list("public_id", flat=True))
@@ -330,19 +307,19 @@ def subscriber_set_components(*, actor, subscriber: Subscriber, component_ids=()
 
 def subscriber_unsubscribe(*, actor, subscriber: Subscriber, via: str, request=None, now: datetime | None = None):
     """→ unsubscribed. Idempotent. Every earlier link stops working (the token version moves on)."""
-    now = _now(now)
-    _require(actor, PERM_UNSUBSCRIBE, "unsubscribing subscribers")
+    now = now_or(now)
+    require(actor, PERM_UNSUBSCRIBE, what="unsubscribing subscribers", anonymous=True)
     with transaction.atomic():
-        locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        locked = lock(subscriber)
         if locked.status == SubscriberStatus.UNSUBSCRIBED:
             return locked
         before = locked.status
-        _transition(SUBSCRIBER_TRANSITIONS, locked, SubscriberStatus.UNSUBSCRIBED, str(locked))
+        transition_or_raise(locked, SubscriberStatus.UNSUBSCRIBED, SUBSCRIBER_TRANSITIONS, "unsubscribe")
         locked.status = SubscriberStatus.UNSUBSCRIBED
         locked.unsubscribed_at = now
         locked.unsubscribed_via = via[:60]
         locked.token_version += 1
-        _clean_and_save(locked)
+        clean_and_save(locked, lead=REFUSED)
         record(
             actor=actor,
             action="subscribers.unsubscribed",
@@ -355,9 +332,9 @@ def subscriber_unsubscribe(*, actor, subscriber: Subscriber, via: str, request=N
 
 def subscriber_erase(*, actor, subscriber: Subscriber, request=None) -> None:
     """Delete the subscriber (an erasure request): the address disappears; deliveries keep only the public id."""
-    _require(actor, PERM_DELETE_SUBSCRIBER, "deleting subscribers")
+    require(actor, PERM_DELETE_SUBSCRIBER, what="deleting subscribers", anonymous=True)
     with transaction.atomic():
-        locked = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+        locked = lock(subscriber)
         record(
             actor=actor,
             action="subscribers.erased",
@@ -370,7 +347,7 @@ def subscriber_erase(*, actor, subscriber: Subscriber, request=None) -> None:
 
 def pending_purge(*, now: datetime | None = None) -> int:
     """Unconfirmed subscriptions older than OPS_SUBSCRIBE_PENDING_DAYS are deleted (their addresses with them)."""
-    cutoff = _now(now) - timedelta(days=settings.OPS_SUBSCRIBE_PENDING_DAYS)
+    cutoff = now_or(now) - timedelta(days=settings.OPS_SUBSCRIBE_PENDING_DAYS)
     with transaction.atomic():
         stale = list(
             Subscriber.objects.select_for_update()
@@ -426,7 +403,7 @@ def _webhook_snapshot(webhook: WebhookSubscriber) -> dict:
 
 def webhook_create(*, actor, name: str, url: str, contact: str = "", components=(), request=None):
     """Register a webhook. Returns (webhook, secret): the secret is shown once, to the operator who created it."""
-    _require(actor, PERM_ADD_WEBHOOK, "registering webhooks")
+    require(actor, PERM_ADD_WEBHOOK, what="registering webhooks", anonymous=True)
     secret = new_webhook_secret()
     with transaction.atomic():
         webhook = WebhookSubscriber(
@@ -437,7 +414,7 @@ def webhook_create(*, actor, name: str, url: str, contact: str = "", components=
             secret_rotated_at=timezone.now(),
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
-        _clean_and_save(webhook)
+        clean_and_save(webhook, lead=REFUSED)
         webhook.components.set(list(components))
         record(
             actor=actor, action="subscribers.webhook.created", target=webhook,
@@ -448,19 +425,19 @@ def webhook_create(*, actor, name: str, url: str, contact: str = "", components=
 
 def webhook_update(*, actor, webhook: WebhookSubscriber, components=None, request=None, **changes):
     """Edit name, URL, contact or components (the secret and the status have their own actions)."""
-    _require(actor, PERM_CHANGE_WEBHOOK, "editing webhooks")
+    require(actor, PERM_CHANGE_WEBHOOK, what="editing webhooks", anonymous=True)
     unknown = set(changes) - {"name", "url", "contact"}
     if unknown:
         raise DomainError(f"Unknown webhook fields: {', '.join(sorted(unknown))}.")
     with transaction.atomic():
-        locked = WebhookSubscriber.objects.select_for_update().get(pk=webhook.pk)
+        locked = lock(webhook)
         before = _webhook_snapshot(locked)
         url_changed = "url" in changes and changes["url"] != locked.url
         if "url" in changes:
             changes["url"] = check_webhook_url(changes["url"])
         for field, value in changes.items():
             setattr(locked, field, value.strip() if isinstance(value, str) else value)
-        _clean_and_save(locked)
+        clean_and_save(locked, lead=REFUSED)
         if components is not None:
             locked.components.set(list(components))
         after = _webhook_snapshot(locked)
@@ -474,9 +451,9 @@ def webhook_update(*, actor, webhook: WebhookSubscriber, components=None, reques
 
 def webhook_delete(*, actor, webhook: WebhookSubscriber, request=None) -> None:
     """Remove a webhook subscriber; its past deliveries stay (they keep its name in `target_name`)."""
-    _require(actor, "subscribers.delete_webhooksubscriber", "deleting webhooks")
+    require(actor, "subscribers.delete_webhooksubscriber", what="deleting webhooks", anonymous=True)
     with transaction.atomic():
-        locked = WebhookSubscriber.objects.select_for_update().get(pk=webhook.pk)
+        locked = lock(webhook)
         record(
             actor=actor,
             action="subscribers.webhook.deleted",
@@ -489,38 +466,38 @@ def webhook_delete(*, actor, webhook: WebhookSubscriber, request=None) -> None:
 
 def webhook_rotate_secret(*, actor, webhook: WebhookSubscriber, request=None) -> str:
     """A new signing secret (the old one stops working at once). Returned to show once."""
-    _require(actor, PERM_CHANGE_WEBHOOK, "rotating webhook secrets")
+    require(actor, PERM_CHANGE_WEBHOOK, what="rotating webhook secrets", anonymous=True)
     secret = new_webhook_secret()
     with transaction.atomic():
-        locked = WebhookSubscriber.objects.select_for_update().get(pk=webhook.pk)
+        locked = lock(webhook)
         locked.secret = secret
         locked.secret_rotated_at = timezone.now()
-        _clean_and_save(locked)
+        clean_and_save(locked, lead=REFUSED)
         record(actor=actor, action="subscribers.webhook.secret_rotated", target=locked, data={}, request=request)
     return secret
 
 
 def webhook_disable(*, actor, webhook: WebhookSubscriber, reason: str, request=None, now=None):
     """active → disabled (an operator, or the unsubscribe link of a payload). Queued payloads are then skipped."""
-    _require(actor, PERM_ENABLE_WEBHOOK, "disabling webhooks")
+    require(actor, PERM_ENABLE_WEBHOOK, what="disabling webhooks", anonymous=True)
     reason = " ".join((reason or "").split())
     if not reason:
         raise DomainError("Say why the webhook is disabled: the reason is shown in the admin.")
     with transaction.atomic():
-        locked = WebhookSubscriber.objects.select_for_update().get(pk=webhook.pk)
-        _disable(locked, actor=actor, reason=reason, request=request, now=_now(now))
+        locked = lock(webhook)
+        _disable(locked, actor=actor, reason=reason, request=request, now=now_or(now))
     return locked
 
 
 def _disable(locked: WebhookSubscriber, *, actor, reason: str, request=None, now: datetime, data=None) -> None:
-    _transition(WEBHOOK_TRANSITIONS, locked, WebhookStatus.DISABLED, f"Webhook “{locked.name}”")
+    transition_or_raise(locked, WebhookStatus.DISABLED, WEBHOOK_TRANSITIONS, "disable")
     from ersen_ops.audit.services import actor_fields
 
     locked.status = WebhookStatus.DISABLED
     locked.disabled_at = now
     locked.disabled_reason = reason
     locked.disabled_by_name = actor_fields(actor)[1][:150]
-    _clean_and_save(locked)
+    clean_and_save(locked, lead=REFUSED)
     record(
         actor=actor,
         action="subscribers.webhook.disabled",
@@ -537,10 +514,10 @@ def _disable(locked: WebhookSubscriber, *, actor, reason: str, request=None, now
 
 def webhook_enable(*, actor, webhook: WebhookSubscriber, request=None):
     """disabled → active; the consecutive-failure count starts again from zero."""
-    _require(actor, PERM_ENABLE_WEBHOOK, "re-enabling webhooks")
+    require(actor, PERM_ENABLE_WEBHOOK, what="re-enabling webhooks", anonymous=True)
     with transaction.atomic():
-        locked = WebhookSubscriber.objects.select_for_update().get(pk=webhook.pk)
-        _transition(WEBHOOK_TRANSITIONS, locked, WebhookStatus.ACTIVE, f"Webhook “{locked.name}”")
+        locked = lock(webhook)
+        transition_or_raise(locked, WebhookStatus.ACTIVE, WEBHOOK_TRANSITIONS, "re-enable")
         before = {
             "status": locked.status,
             "disabled_reason": locked.disabled_reason,
@@ -551,7 +528,7 @@ def webhook_enable(*, actor, webhook: WebhookSubscriber, request=None):
         locked.disabled_at = None
         locked.disabled_reason = ""
         locked.disabled_by_name = ""
-        _clean_and_save(locked)
+        clean_and_save(locked, lead=REFUSED)
         record(
             actor=actor,
             action="subscribers.webhook.enabled",
@@ -568,7 +545,7 @@ def webhook_record_attempt(
 ) -> bool:
     """Count one attempt of a webhook delivery. A success resets the count; the Nth consecutive failure
     (OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER) disables the webhook with the reason. True if it was just disabled."""
-    now = _now(now)
+    now = now_or(now)
     limit = settings.OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER
     with transaction.atomic():
         locked = WebhookSubscriber.objects.select_for_update().filter(pk=webhook_id).first()

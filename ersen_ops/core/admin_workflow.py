@@ -26,7 +26,8 @@ from django.urls import path, reverse
 from django.utils.safestring import SafeData
 
 from ersen_ops.core.access.reauth import reauthenticated
-from ersen_ops.core.errors import DomainError
+from ersen_ops.core.errors import DomainError, PermissionRefused
+from ersen_ops.core.kit import require
 
 # Context-manager factories wrapped around every action's perform(); each yields a callable that, after the
 # action, returns (a sentence to add to the success message, whether it is a warning). A registry, so core
@@ -165,8 +166,10 @@ class WorkflowAdminMixin:
         if action not in actions:
             raise PermissionDenied("Unknown action.")
         wf = actions[action]
-        if not request.user.has_perm(wf.permission):
-            raise PermissionDenied(f"Your role does not allow “{wf.label}”.")
+        try:  # the services' rule and words (ersen_ops.core.kit), shown on the 403 page
+            require(request.user, wf.permission, what=f"“{wf.label}”")
+        except PermissionRefused as exc:
+            raise PermissionDenied(str(exc)) from None
         change_url = reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[obj.pk])
         form_class = wf.form_class or forms.Form
         error = ""

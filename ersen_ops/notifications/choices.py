@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from ersen_ops.core import choices as transitions
+
 
 class Channel(models.TextChoices):
     STATUS_PAGE = "status_page", "Status page"
@@ -80,4 +82,4 @@ class PagerSeverity(models.TextChoices):
 
 
 def can_transition(current: str, new: str) -> bool:
-    return new in DELIVERY_TRANSITIONS.get(current, frozenset())
+    return transitions.can_transition(DELIVERY_TRANSITIONS, current, new)

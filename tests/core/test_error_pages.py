@@ -38,7 +38,7 @@ def test_403_says_why_and_who_you_are(client, users):
     response = client.get(reverse("admin:maintenance_maintenancewindow_workflow", args=[window.pk, "schedule"]))
     assert response.status_code == 403
     html = response.content.decode()
-    assert "Your role does not allow “Schedule”." in html
+    assert "Your role does not allow “Schedule” (it needs the permission maintenance.transition_maintenancewindow)." in html
     assert "You are signed in as viewer (Viewers)." in html
     assert "Back to the control room" in html and "Traceback" not in html
 
