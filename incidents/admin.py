@@ -28,7 +28,8 @@ from ersen_ops.core.admin_workflow import (
     reported_action,
 )
 from ersen_ops.core.display import both_zones, countdown, local_and_pacific_text, status_badge
-from ersen_ops.core.errors import DomainError
+from ersen_ops.core.errors import DomainError, PermissionRefused
+from ersen_ops.core.kit import require
 from ersen_ops.core.people import person_link
 from ersen_ops.notifications import outcomes
 from ersen_ops.notifications.admin import DeliveriesMixin
@@ -39,13 +40,14 @@ from incidents.calendar import sprint_calendar
 from incidents.choices import IMPACT_COLOURS, LEVEL_COLOURS, STATUS_COLOURS, IncidentStatus, Level
 from incidents.models import BacklogIncident, Incident, SprintQueueIncident
 
-P_ACK = "incidents.acknowledge_incident"
-P_RESOLVE = "incidents.resolve_incident"
-P_LEVEL = "incidents.change_level_incident"
-P_COMMAND = "incidents.command_incident"
-P_UPDATE = "incidents.add_incidentupdate"
-P_CHANGE = "incidents.change_incident"
-P_OPEN = "incidents.add_incident"
+# The buttons need the permissions the services check (incidents.services.PERM_*).
+P_ACK = services.PERM_ACKNOWLEDGE
+P_RESOLVE = services.PERM_RESOLVE
+P_LEVEL = services.PERM_CHANGE_LEVEL
+P_COMMAND = services.PERM_COMMAND
+P_UPDATE = services.PERM_POST_UPDATE
+P_CHANGE = services.PERM_CHANGE
+P_OPEN = services.PERM_OPEN
 P_VIEW = "incidents.view_incident"
 
 
@@ -408,8 +410,10 @@ class IncidentAdmin(ListColumnsMixin, WorkflowAdminMixin, AuditHistoryMixin, Del
         return HttpResponseRedirect(reverse("admin:incidents_incident_open"))
 
     def open_view(self, request):
-        if not request.user.has_perm(P_OPEN):
-            raise PermissionDenied("Your role does not allow opening incidents.")
+        try:  # the service's own rule and words, before the form is shown
+            require(request.user, P_OPEN, what="opening incidents")
+        except PermissionRefused as exc:
+            raise PermissionDenied(str(exc)) from None
         form = forms.IncidentOpenForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:

@@ -3,7 +3,11 @@
 The status values are the Statuspage convention, so the status API publishes them unchanged.
 """
 
+from __future__ import annotations
+
 from django.db import models
+
+from ersen_ops.core import choices as transitions
 
 
 class Level(models.TextChoices):
@@ -31,6 +35,47 @@ class IncidentStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+
+class IncidentEvent(models.TextChoices):
+    """Every event name an incident writes: audit actions, notification events, status-page posts.
+
+    Other apps (subscribers, the status page, the control room) import these instead of spelling the strings."""
+
+    OPENED = "incident.opened", "Opened"
+    ACKNOWLEDGED = "incident.acknowledged", "Acknowledged"
+    LEVEL_CHANGED = "incident.level_changed", "Level changed"
+    LEVEL_RAISED = "incident.level_raised", "Level raised"
+    LEVEL_LOWERED = "incident.level_lowered", "Level lowered"
+    UPDATE_POSTED = "incident.update_posted", "Update posted"
+    COMMANDER_ASSIGNED = "incident.commander_assigned", "Commander assigned"
+    COMPONENTS_CHANGED = "incident.components_changed", "Components changed"
+    WINDOW_LINKED = "incident.window_linked", "Maintenance window linked"
+    EDITED = "incident.edited", "Edited"
+    BREACHED = "incident.breached", "Response SLA breached"
+    PAGED = "incident.paged", "Paged"
+    REPAGED = "incident.repaged", "Paged again"
+    PAGER_ACKNOWLEDGE = "incident.pager_acknowledge", "Pager told: acknowledge"
+    PAGER_RESOLVE = "incident.pager_resolve", "Pager told: resolve"
+    # A public update on the status page is "incident.<its status>" (RESOLVED is also the audit action).
+    INVESTIGATING = "incident.investigating", "Public update: investigating"
+    IDENTIFIED = "incident.identified", "Public update: identified"
+    MONITORING = "incident.monitoring", "Public update: monitoring"
+    RESOLVED = "incident.resolved", "Resolved"
+
+    @classmethod
+    def public_update(cls, status: str) -> IncidentEvent:
+        """The status-page event of a public update in `status` (an IncidentStatus)."""
+        return cls(f"incident.{status}")
+
+    @classmethod
+    def pager(cls, action: str) -> IncidentEvent:
+        """The notification event that tells the pager `action` ("acknowledge" or "resolve")."""
+        return cls(f"incident.pager_{action}")
+
+
+# The status-page events of public updates, one per IncidentStatus.
+PUBLIC_UPDATE_EVENTS = frozenset(IncidentEvent.public_update(status) for status in IncidentStatus.values)
+
 # The lifecycle. A fix can fail, so the open states may move back and forth; resolved is final
 # (a recurrence is a new incident). Posting an update in the same status is not a transition.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -51,7 +96,7 @@ STATUS_COLOURS = {
 
 
 def can_transition(current: str, target: str) -> bool:
-    return target in TRANSITIONS.get(current, ())
+    return transitions.can_transition(TRANSITIONS, current, target)
 
 
 class Impact(models.TextChoices):

@@ -16,22 +16,32 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from ersen_ops.audit.services import actor_fields, record
 from ersen_ops.core.errors import DomainError, InvalidTransition, PolicyViolation
+from ersen_ops.core.kit import clean, lock, now_or, require
 from ersen_ops.notifications.choices import Channel, PagerAction
 from ersen_ops.notifications.services import notify
 from ersen_ops.status.models import Component
 from incidents import messages, policy
 from incidents.calendar import repage_interval, sprint_calendar
-from incidents.choices import Impact, IncidentStatus, Level, can_transition
+from incidents.choices import Impact, IncidentEvent, IncidentStatus, Level, can_transition
 from incidents.models import Incident, IncidentComponent, IncidentUpdate, LevelChange
 
 SWEEPER = "system:incident-sla"
+
+# Who may do what (roles grant these; the system — tasks, the CLI, other apps' services — acts on its own authority).
+PERM_OPEN = "incidents.add_incident"
+PERM_CHANGE = "incidents.change_incident"
+PERM_POST_UPDATE = "incidents.add_incidentupdate"
+PERM_ACKNOWLEDGE = "incidents.acknowledge_incident"
+PERM_RESOLVE = "incidents.resolve_incident"
+PERM_CHANGE_LEVEL = "incidents.change_level_incident"
+PERM_COMMAND = "incidents.command_incident"
+
+INVALID = "The incident is not valid."
 PAGER_SEVERITY = "critical"  # PagerDuty Events v2 payload.severity of every P1 page
 
 MESSAGE_RESOLVE_NEEDS_TEXT = (
@@ -57,11 +67,6 @@ def _user(actor):
     return actor_fields(actor)[0]
 
 
-def _lock(incident: Incident | int) -> Incident:
-    pk = incident.pk if isinstance(incident, Incident) else incident
-    return Incident.objects.select_for_update().get(pk=pk)
-
-
 def _snapshot(incident: Incident) -> dict:
     return {
         "level": incident.level,
@@ -79,14 +84,6 @@ def _impacts_snapshot(incident: Incident) -> dict:
     return {ic.component.name: ic.impact for ic in incident.component_impacts.select_related("component")}
 
 
-def _clean(obj) -> None:
-    try:
-        obj.full_clean()
-    except ValidationError as exc:
-        details = [f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items()]
-        raise DomainError("The incident is not valid.", code="invalid", details=details) from None
-
-
 def _require_open(incident: Incident, doing: str) -> None:
     if incident.is_resolved:
         raise InvalidTransition(
@@ -98,7 +95,7 @@ def _require_open(incident: Incident, doing: str) -> None:
 def _page(incident: Incident, *, actor, now: datetime, what: str, body: str) -> None:
     """Send (or repeat) the pager trigger and remember it, so the re-page rhythm counts from it."""
     notify(
-        event="incident.paged",
+        event=IncidentEvent.PAGED,
         channels=[Channel.PAGER],
         subject=messages.subject(incident, what),
         body=body,
@@ -116,7 +113,7 @@ def _page(incident: Incident, *, actor, now: datetime, what: str, body: str) -> 
 
 def _close_pager(incident: Incident, *, actor, action: str, what: str, body: str) -> None:
     notify(
-        event=f"incident.pager_{action}",
+        event=IncidentEvent.pager(action),
         channels=[Channel.PAGER],
         subject=messages.subject(incident, what),
         body=body,
@@ -142,7 +139,7 @@ def _escalate(incident: Incident, *, actor, now: datetime, event: str, what: str
 def _publish(incident: Incident, update: IncidentUpdate, *, actor) -> None:
     """A public update to the status page: the update's own text, nothing else."""
     notify(
-        event=f"incident.{update.status}",
+        event=IncidentEvent.public_update(update.status),
         channels=[Channel.STATUS_PAGE],
         subject=f"{incident.title} — {update.get_status_display()}",
         body=update.body,
@@ -186,7 +183,7 @@ def _create_update(incident: Incident, *, actor, status: str, body: str, public:
     update = IncidentUpdate(
         incident=incident, status=status, body=body.strip(), public=public, author=user, author_name=name, created_at=now
     )
-    _clean(update)
+    clean(update, lead=INVALID)
     update.save()
     return update
 
@@ -208,7 +205,8 @@ def incident_open(
     now: datetime | None = None,
 ) -> Incident:
     """Open an incident. `message`, if given, is the first public update ("Investigating")."""
-    now = now or timezone.now()
+    require(actor, PERM_OPEN, what="opening incidents")
+    now = now_or(now)
     title = (title or "").strip()
     if not title:
         raise DomainError("An incident needs a title (it is shown on the status page if you post a public update).")
@@ -230,7 +228,7 @@ def incident_open(
         if problem:
             raise PolicyViolation(problem)
         incident.maintenance_window = maintenance_window
-    _clean(incident)
+    clean(incident, lead=INVALID)
     incident.save()
     known = set(Component.objects.filter(pk__in=impacts).values_list("pk", flat=True))
     missing = sorted(set(impacts) - known)
@@ -244,7 +242,7 @@ def incident_open(
         update = _create_update(incident, actor=actor, status=IncidentStatus.INVESTIGATING, body=message, public=True, now=now)
     record(
         actor=actor,
-        action="incident.opened",
+        action=IncidentEvent.OPENED,
         target=incident,
         data={
             "after": _snapshot(incident),
@@ -255,7 +253,7 @@ def incident_open(
     if update is not None:
         _publish(incident, update, actor=actor)
     body = messages.render("opened", incident, actor=actor)
-    _escalate(incident, actor=actor, now=now, event="incident.opened", what="Incident opened", body=body, page=True)
+    _escalate(incident, actor=actor, now=now, event=IncidentEvent.OPENED, what="Incident opened", body=body, page=True)
     if incident.page_count:
         incident.save(update_fields=["pager_triggered_at", "last_paged_at", "page_count", "updated_at"])
     return incident
@@ -271,9 +269,10 @@ def incident_acknowledge(*, actor, incident: Incident | int, now: datetime | Non
     A late acknowledgement records the breach if the sweeper has not yet. If the incident has no
     commander, the person acknowledging takes command.
     """
-    now = now or timezone.now()
+    require(actor, PERM_ACKNOWLEDGE, what="acknowledging incidents")
+    now = now_or(now)
     with transaction.atomic():
-        incident = _lock(incident)
+        incident = lock(incident, model=Incident)
         if incident.acknowledged_at is not None:
             who = incident.acknowledged_by.get_username() if incident.acknowledged_by_id else "the system"
             return Outcome(
@@ -293,12 +292,12 @@ def incident_acknowledge(*, actor, incident: Incident | int, now: datetime | Non
         if incident.commander_id is None and user is not None:
             incident.commander = user
         pager_was_open = incident.pager_open
-        _clean(incident)
+        clean(incident, lead=INVALID)
         incident.save()
         waited = now - incident.opened_at
         record(
             actor=actor,
-            action="incident.acknowledged",
+            action=IncidentEvent.ACKNOWLEDGED,
             target=incident,
             data={
                 "before": before,
@@ -314,7 +313,7 @@ def incident_acknowledge(*, actor, incident: Incident | int, now: datetime | Non
             _close_pager(incident, actor=actor, action=PagerAction.ACKNOWLEDGE, what=what, body=body)
         slack = [c for c in policy.ESCALATION_CHANNELS[incident.level] if c != Channel.PAGER]
         if slack:
-            notify(event="incident.acknowledged", channels=slack, subject=messages.subject(incident, what), body=body, related=incident, actor=actor)
+            notify(event=IncidentEvent.ACKNOWLEDGED, channels=slack, subject=messages.subject(incident, what), body=body, related=incident, actor=actor)
     message = f"Acknowledged after {policy.format_duration(waited)}."
     if late:
         message += f" The response SLA ({policy.LEVELS[incident.level].response_label}) was missed: recorded as breached."
@@ -332,8 +331,9 @@ def incident_change_level(*, actor, incident: Incident | int, level: str, reason
     escalation fires (a P1 pages unless already acknowledged). Lowering never extends a recorded
     breach; lowering a paged P1 resolves its pager alert (it no longer warrants a page).
     """
-    now = now or timezone.now()
-    incident = _lock(incident)
+    require(actor, PERM_CHANGE_LEVEL, what="changing an incident's level")
+    now = now_or(now)
+    incident = lock(incident, model=Incident)
     reason = (reason or "").strip()
     if level not in Level.values:
         raise DomainError(f"Unknown level {level!r}; choose one of {', '.join(Level.values)}.")
@@ -367,14 +367,14 @@ def incident_change_level(*, actor, incident: Incident | int, level: str, reason
         old_response_due_at=old_due,
         new_response_due_at=incident.response_due_at,
     )
-    _clean(incident)
-    _clean(change)
+    clean(incident, lead=INVALID)
+    clean(change, lead=INVALID)
     direction = "raised" if raising else "lowered"
     body = messages.render("level_changed", incident, actor=actor, old_level=old_level, reason=reason, direction=direction)
     what = f"Level {direction} {old_level} → {level}"
     if raising:
         _escalate(
-            incident, actor=actor, now=now, event="incident.level_raised", what=what, body=body,
+            incident, actor=actor, now=now, event=IncidentEvent.LEVEL_RAISED, what=what, body=body,
             page=not incident.is_acknowledged,
         )
     else:
@@ -384,12 +384,12 @@ def incident_change_level(*, actor, incident: Incident | int, level: str, reason
         # The channels alerted at the old level hear that it calmed down.
         old_alerts = [c for c in policy.ESCALATION_CHANNELS[old_level] if c != Channel.PAGER]
         if old_alerts:
-            notify(event="incident.level_lowered", channels=old_alerts, subject=messages.subject(incident, what), body=body, related=incident, actor=actor)
+            notify(event=IncidentEvent.LEVEL_LOWERED, channels=old_alerts, subject=messages.subject(incident, what), body=body, related=incident, actor=actor)
     incident.save()
     change.save()
     record(
         actor=actor,
-        action="incident.level_changed",
+        action=IncidentEvent.LEVEL_CHANGED,
         target=incident,
         data={"before": before, "after": _snapshot(incident), "reason": reason, "direction": direction},
     )
@@ -405,8 +405,9 @@ def incident_post_update(
 ) -> IncidentUpdate:
     """Add to the timeline, possibly moving the status. Public updates go to the status page;
     non-public ones stay in the admin."""
-    now = now or timezone.now()
-    incident = _lock(incident)
+    require(actor, PERM_POST_UPDATE, what="posting incident updates")
+    now = now_or(now)
+    incident = lock(incident, model=Incident)
     body = (body or "").strip()
     if not body:
         raise DomainError("An update needs a text.")
@@ -423,11 +424,11 @@ def incident_post_update(
     update = _create_update(incident, actor=actor, status=status, body=body, public=public, now=now)
     if status != incident.status:
         incident.status = status
-        _clean(incident)
+        clean(incident, lead=INVALID)
         incident.save()
     record(
         actor=actor,
-        action="incident.update_posted",
+        action=IncidentEvent.UPDATE_POSTED,
         target=incident,
         data={
             "before": {"status": before["status"]},
@@ -452,8 +453,9 @@ def incident_resolve(
     now: datetime | None = None,
 ) -> Incident:
     """Resolve with a final public update. Resolving an unacknowledged incident counts as its response."""
-    now = now or timezone.now()
-    incident = _lock(incident)
+    require(actor, PERM_RESOLVE, what="resolving incidents")
+    now = now_or(now)
+    incident = lock(incident, model=Incident)
     body = (body or "").strip()
     if incident.is_resolved:
         who = incident.resolved_by.get_username() if incident.resolved_by_id else "the system"
@@ -479,12 +481,12 @@ def incident_resolve(
         incident.postmortem_url = postmortem_url
     pager_was_open = incident.pager_open
     incident.pager_triggered_at = None
-    _clean(incident)
+    clean(incident, lead=INVALID)
     incident.save()
     update = _create_update(incident, actor=actor, status=IncidentStatus.RESOLVED, body=body, public=True, now=now)
     record(
         actor=actor,
-        action="incident.resolved",
+        action=IncidentEvent.RESOLVED,
         target=incident,
         data={
             "before": before,
@@ -502,7 +504,7 @@ def incident_resolve(
         _close_pager(incident, actor=actor, action=PagerAction.RESOLVE, what=what, body=text)
     slack = [c for c in policy.ESCALATION_CHANNELS[incident.level] if c != Channel.PAGER]
     if slack:
-        notify(event="incident.resolved", channels=slack, subject=messages.subject(incident, what), body=text, related=incident, actor=actor)
+        notify(event=IncidentEvent.RESOLVED, channels=slack, subject=messages.subject(incident, what), body=text, related=incident, actor=actor)
     return incident
 
 
@@ -511,7 +513,8 @@ def incident_resolve(
 
 @transaction.atomic
 def incident_assign_commander(*, actor, incident: Incident | int, commander) -> Incident:
-    incident = _lock(incident)
+    require(actor, PERM_COMMAND, what="assigning incident commanders")
+    incident = lock(incident, model=Incident)
     _require_open(incident, "change the commander")
     if commander is not None and not commander.is_active:
         raise DomainError(f"{commander.get_username()} is deactivated and cannot command an incident.")
@@ -519,16 +522,17 @@ def incident_assign_commander(*, actor, incident: Incident | int, commander) -> 
         raise DomainError(f"{commander.get_username()} already commands this incident.")
     before = _snapshot(incident)
     incident.commander = commander
-    _clean(incident)
+    clean(incident, lead=INVALID)
     incident.save()
-    record(actor=actor, action="incident.commander_assigned", target=incident, data={"before": before, "after": _snapshot(incident)})
+    record(actor=actor, action=IncidentEvent.COMMANDER_ASSIGNED, target=incident, data={"before": before, "after": _snapshot(incident)})
     return incident
 
 
 @transaction.atomic
 def incident_set_components(*, actor, incident: Incident | int, components: Mapping | Iterable) -> Incident:
     """Replace the affected components and their impacts (these set the components' public status)."""
-    incident = _lock(incident)
+    require(actor, PERM_CHANGE, what="changing an incident's components")
+    incident = lock(incident, model=Incident)
     _require_open(incident, "change the affected components")
     impacts = _normalise_impacts(components)
     known = set(Component.objects.filter(pk__in=impacts).values_list("pk", flat=True))
@@ -550,7 +554,7 @@ def incident_set_components(*, actor, incident: Incident | int, components: Mapp
     after = _impacts_snapshot(incident)
     if before != after:
         incident.save(update_fields=["updated_at"])
-        record(actor=actor, action="incident.components_changed", target=incident, data={"before": before, "after": after})
+        record(actor=actor, action=IncidentEvent.COMPONENTS_CHANGED, target=incident, data={"before": before, "after": after})
     return incident
 
 
@@ -558,8 +562,9 @@ def incident_set_components(*, actor, incident: Incident | int, components: Mapp
 def incident_link_window(*, actor, incident: Incident | int, window, now: datetime | None = None) -> Incident:
     """Link the maintenance window that caused the incident (None unlinks). The window must have been
     running at some moment while the incident was open."""
-    now = now or timezone.now()
-    incident = _lock(incident)
+    require(actor, PERM_CHANGE, what="linking incidents to maintenance windows")
+    now = now_or(now)
+    incident = lock(incident, model=Incident)
     if window is not None:
         problem = _window_problem(incident, window, now)
         if problem:
@@ -568,9 +573,9 @@ def incident_link_window(*, actor, incident: Incident | int, window, now: dateti
         return incident
     before = _snapshot(incident)
     incident.maintenance_window = window
-    _clean(incident)
+    clean(incident, lead=INVALID)
     incident.save()
-    record(actor=actor, action="incident.window_linked", target=incident, data={"before": before, "after": _snapshot(incident)})
+    record(actor=actor, action=IncidentEvent.WINDOW_LINKED, target=incident, data={"before": before, "after": _snapshot(incident)})
     return incident
 
 
@@ -580,10 +585,11 @@ EDITABLE_FIELDS = ("title", "internal_notes", "postmortem_summary", "postmortem_
 @transaction.atomic
 def incident_edit(*, actor, incident: Incident | int, **fields) -> Incident:
     """Edit the free-text fields (title, internal notes, postmortem). Lifecycle fields have their own services."""
+    require(actor, PERM_CHANGE, what="editing incidents")
     unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         raise DomainError(f"These fields change through their own actions, not an edit: {', '.join(sorted(unknown))}.")
-    incident = _lock(incident)
+    incident = lock(incident, model=Incident)
     changed = {k: v for k, v in fields.items() if getattr(incident, k) != v}
     if not changed:
         return incident
@@ -592,9 +598,9 @@ def incident_edit(*, actor, incident: Incident | int, **fields) -> Incident:
         setattr(incident, key, value)
     if "title" in changed and not incident.title.strip():
         raise DomainError("An incident needs a title.")
-    _clean(incident)
+    clean(incident, lead=INVALID)
     incident.save()
-    record(actor=actor, action="incident.edited", target=incident, data={"before": before, "after": changed})
+    record(actor=actor, action=IncidentEvent.EDITED, target=incident, data={"before": before, "after": changed})
     return incident
 
 
@@ -606,14 +612,14 @@ def incidents_check_sla(*, now: datetime | None = None) -> dict[str, int]:
     to the commander and the level's channel), and re-page unacknowledged P1s every
     OPS_P1_REPAGE_MINUTES. Each incident is handled under its own row lock, and the page slots are
     anchored, so running twice in one interval pages once."""
-    now = now or timezone.now()
+    now = now_or(now)
     counts = {"breached": 0, "repaged": 0}
     candidates = Incident.objects.filter(resolved_at__isnull=True, acknowledged_at__isnull=True).filter(
         Q(breached=False, response_due_at__lt=now) | Q(level=Level.P1, pager_triggered_at__isnull=False)
     )
     for pk in list(candidates.values_list("pk", flat=True)):
         with transaction.atomic():
-            incident = _lock(pk)
+            incident = lock(pk, model=Incident)
             if not incident.breached and policy.is_past_due(
                 response_due_at=incident.response_due_at,
                 acknowledged_at=incident.acknowledged_at,
@@ -648,11 +654,11 @@ def _breach(incident: Incident, *, now: datetime) -> None:
         channels.remove(Channel.PAGER)
         _page(incident, actor=SWEEPER, now=now, what=what, body=body)
     if channels:
-        notify(event="incident.breached", channels=channels, subject=messages.subject(incident, what), body=body, related=incident, actor=SWEEPER)
+        notify(event=IncidentEvent.BREACHED, channels=channels, subject=messages.subject(incident, what), body=body, related=incident, actor=SWEEPER)
     commander = incident.commander
     if commander is not None and commander.email:
         notify(
-            event="incident.breached",
+            event=IncidentEvent.BREACHED,
             channels=[Channel.EMAIL],
             subject=messages.subject(incident, what),
             body=body,
@@ -660,11 +666,11 @@ def _breach(incident: Incident, *, now: datetime) -> None:
             actor=SWEEPER,
             extra_recipients=[commander.email],
         )
-    _clean(incident)
+    clean(incident, lead=INVALID)
     incident.save()
     record(
         actor=SWEEPER,
-        action="incident.breached",
+        action=IncidentEvent.BREACHED,
         target=incident,
         data={
             "before": before,
@@ -686,7 +692,7 @@ def _repage(incident: Incident, *, now: datetime) -> None:
     incident.save(update_fields=["pager_triggered_at", "last_paged_at", "page_count", "updated_at"])
     record(
         actor=SWEEPER,
-        action="incident.repaged",
+        action=IncidentEvent.REPAGED,
         target=incident,
         data={"page": incident.page_count, "previous_page_at": previous, "unacknowledged_seconds": int(waited.total_seconds())},
     )

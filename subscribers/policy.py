@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from incidents.choices import PUBLIC_UPDATE_EVENTS, IncidentEvent
 from maintenance.choices import WindowEvent
 from subscribers.choices import NoticeKind
 
@@ -126,17 +127,17 @@ MAINTENANCE_EVENT_KINDS: dict[str, str] = {
     WindowEvent.COMPLETED: NoticeKind.MAINTENANCE_COMPLETED,
     WindowEvent.CANCELLED: NoticeKind.MAINTENANCE_CANCELLED,
 }
-INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
+# Statuspage's "postmortem" status: a post published after the resolution (not an event the incidents app writes).
+POSTMORTEM_EVENT = "incident.postmortem"
 
 
 def notice_kind(event: str, *, first_public_post: bool) -> str | None:
     """The notice a status-page post becomes (None: not something subscribers are told)."""
     if event in MAINTENANCE_EVENT_KINDS:
         return MAINTENANCE_EVENT_KINDS[event]
-    prefix, _, status = event.partition(".")
-    if prefix == "incident" and status in INCIDENT_STATUSES:
-        if status in ("resolved", "postmortem"):
-            return NoticeKind.INCIDENT_RESOLVED
+    if event in (IncidentEvent.RESOLVED, POSTMORTEM_EVENT):
+        return NoticeKind.INCIDENT_RESOLVED
+    if event in PUBLIC_UPDATE_EVENTS:
         return NoticeKind.INCIDENT_OPENED if first_public_post else NoticeKind.INCIDENT_UPDATED
     return None
 

@@ -13,12 +13,11 @@ from ersen_ops.notifications.choices import Channel
 from incidents import selectors, services
 from incidents.choices import Level
 from incidents.models import Incident
-from tests.factories import UserFactory
-from tests.incidents.factories import open_incident
+from tests.incidents.factories import CommanderFactory, open_incident
 
 
 def test_concurrent_acknowledgement_by_two_users_records_one(transactional_postgres):
-    alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
+    alice, bob = CommanderFactory(username="alice"), CommanderFactory(username="bob")
     incident = open_incident(level=Level.P1)
     barrier = threading.Barrier(2)
     outcomes, errors = [], []

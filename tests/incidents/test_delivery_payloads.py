@@ -11,8 +11,8 @@ from ersen_ops.notifications.choices import Channel, DeliveryStatus
 from ersen_ops.status.models import StatusPost
 from incidents import selectors, services
 from incidents.choices import Impact, IncidentStatus, Level
-from tests.factories import ComponentFactory, UserFactory
-from tests.incidents.factories import open_incident
+from tests.factories import ComponentFactory
+from tests.incidents.factories import CommanderFactory, open_incident
 
 PAGER_PATH = "/v2/enqueue"
 ROUTING_KEY = "incident-test-routing-key-0123456789"
@@ -59,11 +59,11 @@ def committed(django_capture_on_commit_callbacks):
 
 @pytest.mark.django_db
 def test_exact_pager_payloads_for_trigger_acknowledge_and_resolve(pager, committed, t0):
-    alice = UserFactory(username="alice")
+    alice = CommanderFactory(username="alice")
     login = ComponentFactory(name="Login")
     incident = committed(
         open_incident, level=Level.P1, title="Login down", now=t0, components={login: Impact.MAJOR_OUTAGE},
-        actor=UserFactory(username="bob"),
+        actor=CommanderFactory(username="bob"),
     )
     dedup = f"ersen-incident-{incident.public_id}"
     pager.expect_ordered_request(
@@ -125,7 +125,7 @@ def test_internal_notes_and_internal_updates_never_leave_the_admin(pager, commit
     secret_note = "NOTE-db01-root-password-rotated-SECRET"
     secret_update = "INTERNAL-rolling-back-build-4711"
     pager.expect_request(PAGER_PATH, method="POST").respond_with_json(ACCEPTED, status=202)
-    alice = UserFactory(username="alice", email="alice@ersen.xyz")
+    alice = CommanderFactory(username="alice", email="alice@ersen.xyz")
     incident = committed(
         open_incident, level=Level.P1, title="Payments failing", now=t0, internal_notes=secret_note, commander=alice,
         message="We are investigating failed payments.",

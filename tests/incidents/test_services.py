@@ -12,8 +12,8 @@ from ersen_ops.notifications.choices import Channel
 from incidents import selectors, services
 from incidents.choices import Impact, IncidentStatus, Level
 from incidents.models import IncidentUpdate, LevelChange
-from tests.factories import ComponentFactory, UserFactory
-from tests.incidents.factories import open_incident
+from tests.factories import ComponentFactory
+from tests.incidents.factories import CommanderFactory, open_incident
 
 
 def deliveries(incident, **filters):
@@ -71,11 +71,11 @@ def test_first_message_is_a_public_investigating_update_on_the_status_page(t0):
 
 @pytest.mark.django_db
 def test_acknowledging_twice_is_a_no_op_with_a_message(t0):
-    commander = UserFactory(username="cmd")
+    commander = CommanderFactory(username="cmd")
     incident = open_incident(level=Level.P1, now=t0)
     first = services.incident_acknowledge(actor=commander, incident=incident, now=t0 + timedelta(minutes=4))
     assert first.changed and first.message == "Acknowledged after 4 min."
-    second = services.incident_acknowledge(actor=UserFactory(username="other"), incident=incident, now=t0 + timedelta(minutes=6))
+    second = services.incident_acknowledge(actor=CommanderFactory(username="other"), incident=incident, now=t0 + timedelta(minutes=6))
     assert not second.changed
     assert second.message == "Already acknowledged by cmd at 2026-03-10 12:04 UTC; nothing changed."
     incident.refresh_from_db()
@@ -89,14 +89,14 @@ def test_acknowledging_twice_is_a_no_op_with_a_message(t0):
 @pytest.mark.django_db
 def test_a_late_acknowledgement_records_the_breach(t0):
     incident = open_incident(level=Level.P2, now=t0)
-    outcome = services.incident_acknowledge(actor=UserFactory(), incident=incident, now=t0 + timedelta(minutes=61))
+    outcome = services.incident_acknowledge(actor=CommanderFactory(), incident=incident, now=t0 + timedelta(minutes=61))
     assert outcome.incident.breached and outcome.incident.breached_at == t0 + timedelta(minutes=61)
     assert "was missed" in outcome.message
 
 
 @pytest.mark.django_db
 def test_raising_the_level_recomputes_due_keeps_history_and_pages(t0):
-    actor = UserFactory(username="cmd")
+    actor = CommanderFactory(username="cmd")
     incident = open_incident(level=Level.P3, now=t0)
     now = t0 + timedelta(hours=2)
     services.incident_change_level(actor=actor, incident=incident, level=Level.P1, reason="Checkout fails for everyone", now=now)
@@ -118,7 +118,7 @@ def test_raising_the_level_recomputes_due_keeps_history_and_pages(t0):
 @pytest.mark.django_db
 def test_raising_never_postpones_the_due_time(t0):
     incident = open_incident(level=Level.P2, now=t0)  # due 13:00
-    services.incident_change_level(actor=UserFactory(), incident=incident, level=Level.P1, reason="worse", now=t0 + timedelta(minutes=50))
+    services.incident_change_level(actor=CommanderFactory(), incident=incident, level=Level.P1, reason="worse", now=t0 + timedelta(minutes=50))
     incident.refresh_from_db()
     assert incident.response_due_at == t0 + timedelta(hours=1)
 
@@ -130,7 +130,7 @@ def test_lowering_never_extends_a_recorded_breach_and_stops_paging(t0):
     incident.refresh_from_db()
     assert incident.breached
     services.incident_change_level(
-        actor=UserFactory(), incident=incident, level=Level.P3, reason="Only one customer affected", now=t0 + timedelta(minutes=20)
+        actor=CommanderFactory(), incident=incident, level=Level.P3, reason="Only one customer affected", now=t0 + timedelta(minutes=20)
     )
     incident.refresh_from_db()
     assert incident.level == Level.P3 and incident.breached
@@ -145,7 +145,7 @@ def test_lowering_never_extends_a_recorded_breach_and_stops_paging(t0):
 @pytest.mark.django_db
 def test_lowering_an_unbreached_incident_counts_the_new_response_time_from_the_opening(t0):
     incident = open_incident(level=Level.P1, now=t0)
-    services.incident_change_level(actor=UserFactory(), incident=incident, level=Level.P2, reason="degraded only", now=t0 + timedelta(minutes=5))
+    services.incident_change_level(actor=CommanderFactory(), incident=incident, level=Level.P2, reason="degraded only", now=t0 + timedelta(minutes=5))
     incident.refresh_from_db()
     assert incident.response_due_at == t0 + timedelta(hours=1) and not incident.breached
 
@@ -154,17 +154,17 @@ def test_lowering_an_unbreached_incident_counts_the_new_response_time_from_the_o
 def test_changing_the_level_needs_a_reason_and_a_different_level(t0):
     incident = open_incident(level=Level.P2, now=t0)
     with pytest.raises(DomainError, match="needs a reason"):
-        services.incident_change_level(actor=UserFactory(), incident=incident, level=Level.P1, reason="  ")
+        services.incident_change_level(actor=CommanderFactory(), incident=incident, level=Level.P1, reason="  ")
     with pytest.raises(DomainError, match="already P2"):
-        services.incident_change_level(actor=UserFactory(), incident=incident, level=Level.P2, reason="x")
+        services.incident_change_level(actor=CommanderFactory(), incident=incident, level=Level.P2, reason="x")
     assert LevelChange.objects.count() == 0
 
 
 @pytest.mark.django_db
 def test_updates_move_the_status_and_only_public_ones_reach_the_status_page(t0):
     incident = open_incident(level=Level.P2, now=t0)
-    services.incident_post_update(actor=UserFactory(), incident=incident, status=IncidentStatus.IDENTIFIED, body="Bad deploy of the API.", public=True)
-    services.incident_post_update(actor=UserFactory(), incident=incident, status=IncidentStatus.IDENTIFIED, body="Rolling back build 4711", public=False)
+    services.incident_post_update(actor=CommanderFactory(), incident=incident, status=IncidentStatus.IDENTIFIED, body="Bad deploy of the API.", public=True)
+    services.incident_post_update(actor=CommanderFactory(), incident=incident, status=IncidentStatus.IDENTIFIED, body="Rolling back build 4711", public=False)
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.IDENTIFIED
     posts = deliveries(incident, channel=Channel.STATUS_PAGE)
@@ -176,14 +176,14 @@ def test_updates_move_the_status_and_only_public_ones_reach_the_status_page(t0):
 def test_resolving_without_final_text_is_refused(t0):
     incident = open_incident(level=Level.P2, now=t0)
     with pytest.raises(PolicyViolation, match="Resolving needs a final public update"):
-        services.incident_resolve(actor=UserFactory(), incident=incident, body="   ")
+        services.incident_resolve(actor=CommanderFactory(), incident=incident, body="   ")
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.INVESTIGATING and incident.resolved_at is None
 
 
 @pytest.mark.django_db
 def test_resolving_publishes_the_final_update_and_resolves_the_page(t0):
-    actor = UserFactory(username="cmd")
+    actor = CommanderFactory(username="cmd")
     incident = open_incident(level=Level.P1, now=t0)
     services.incident_acknowledge(actor=actor, incident=incident, now=t0 + timedelta(minutes=3))
     services.incident_resolve(actor=actor, incident=incident, body="Fixed: the database failover completed.", now=t0 + timedelta(minutes=50))
@@ -203,7 +203,7 @@ def test_resolving_publishes_the_final_update_and_resolves_the_page(t0):
 @pytest.mark.django_db
 def test_resolving_an_unacknowledged_incident_counts_as_its_response(t0):
     incident = open_incident(level=Level.P3, now=t0)
-    services.incident_resolve(actor=UserFactory(username="dev"), incident=incident, body="Fixed in 1.4.2", now=t0 + timedelta(hours=3))
+    services.incident_resolve(actor=CommanderFactory(username="dev"), incident=incident, body="Fixed in 1.4.2", now=t0 + timedelta(hours=3))
     incident.refresh_from_db()
     assert incident.acknowledged_at == t0 + timedelta(hours=3) and not incident.breached
 
@@ -212,7 +212,7 @@ def test_resolving_an_unacknowledged_incident_counts_as_its_response(t0):
 def test_resolved_is_final_and_status_moves_follow_the_table(t0):
     incident = open_incident(level=Level.P3, now=t0)
     with pytest.raises(InvalidTransition, match="use “Resolve”"):
-        services.incident_post_update(actor=UserFactory(), incident=incident, status=IncidentStatus.RESOLVED, body="done")
+        services.incident_post_update(actor=CommanderFactory(), incident=incident, status=IncidentStatus.RESOLVED, body="done")
 
 
 @pytest.mark.django_db
@@ -221,9 +221,9 @@ def test_component_impacts_worst_unresolved_impact_wins(t0):
     a = open_incident(level=Level.P2, now=t0, components={api: Impact.DEGRADED_PERFORMANCE, login: Impact.MAJOR_OUTAGE})
     open_incident(level=Level.P1, now=t0, components={api: Impact.PARTIAL_OUTAGE})
     c = open_incident(level=Level.P3, now=t0, components={web: Impact.MAJOR_OUTAGE})
-    services.incident_resolve(actor=UserFactory(), incident=c, body="fixed")
+    services.incident_resolve(actor=CommanderFactory(), incident=c, body="fixed")
     assert selectors.component_impacts() == {api.pk: Impact.PARTIAL_OUTAGE, login.pk: Impact.MAJOR_OUTAGE}
-    services.incident_set_components(actor=UserFactory(), incident=a, components={login: Impact.DEGRADED_PERFORMANCE})
+    services.incident_set_components(actor=CommanderFactory(), incident=a, components={login: Impact.DEGRADED_PERFORMANCE})
     assert selectors.component_impacts() == {api.pk: Impact.PARTIAL_OUTAGE, login.pk: Impact.DEGRADED_PERFORMANCE}
     event = AuditEvent.objects.get(action="incident.components_changed")
     assert event.data == {"before": {"API": "degraded_performance", "Login": "major_outage"}, "after": {"Login": "degraded_performance"}}
@@ -232,8 +232,8 @@ def test_component_impacts_worst_unresolved_impact_wins(t0):
 @pytest.mark.django_db
 def test_commander_can_be_assigned_and_is_audited(t0):
     incident = open_incident(level=Level.P2, now=t0)
-    boss = UserFactory(username="boss")
-    services.incident_assign_commander(actor=UserFactory(username="lead"), incident=incident, commander=boss)
+    boss = CommanderFactory(username="boss")
+    services.incident_assign_commander(actor=CommanderFactory(username="lead"), incident=incident, commander=boss)
     incident.refresh_from_db()
     assert incident.commander == boss
     assert AuditEvent.objects.get(action="incident.commander_assigned").data["after"]["commander"] == "boss"
@@ -243,15 +243,15 @@ def test_commander_can_be_assigned_and_is_audited(t0):
 def test_edit_changes_only_free_text_fields(t0):
     incident = open_incident(level=Level.P2, now=t0)
     with pytest.raises(DomainError, match="own actions"):
-        services.incident_edit(actor=UserFactory(), incident=incident, level=Level.P1)
-    services.incident_edit(actor=UserFactory(), incident=incident, internal_notes="db01 disk at 97%")
+        services.incident_edit(actor=CommanderFactory(), incident=incident, level=Level.P1)
+    services.incident_edit(actor=CommanderFactory(), incident=incident, internal_notes="db01 disk at 97%")
     assert AuditEvent.objects.get(action="incident.edited").data["after"] == {"internal_notes": "db01 disk at 97%"}
 
 
 @pytest.mark.django_db
 def test_timeline_mixes_updates_and_level_changes_in_time_order(t0):
     incident = open_incident(level=Level.P3, now=t0, message="Looking")
-    services.incident_change_level(actor=UserFactory(), incident=incident, level=Level.P2, reason="spreading", now=t0 + timedelta(minutes=1))
-    services.incident_post_update(actor=UserFactory(), incident=incident, status=IncidentStatus.IDENTIFIED, body="found", now=t0 + timedelta(minutes=2))
+    services.incident_change_level(actor=CommanderFactory(), incident=incident, level=Level.P2, reason="spreading", now=t0 + timedelta(minutes=1))
+    services.incident_post_update(actor=CommanderFactory(), incident=incident, status=IncidentStatus.IDENTIFIED, body="found", now=t0 + timedelta(minutes=2))
     assert [e.kind for e in selectors.incident_timeline(incident)] == ["update", "level", "update"]
     assert IncidentUpdate.objects.count() == 2

@@ -12,8 +12,7 @@ from ersen_ops.core.scheduling import declared
 from ersen_ops.notifications.choices import Channel
 from incidents import selectors, services, tasks
 from incidents.choices import Level
-from tests.factories import UserFactory
-from tests.incidents.factories import open_incident
+from tests.incidents.factories import CommanderFactory, open_incident
 
 
 def pages(incident):
@@ -32,7 +31,7 @@ def test_the_sweeper_is_scheduled_every_minute():
 
 @pytest.mark.django_db
 def test_an_unacknowledged_incident_is_breached_only_after_its_due_time(t0):
-    commander = UserFactory(username="cmd", email="cmd@ersen.xyz")
+    commander = CommanderFactory(username="cmd", email="cmd@ersen.xyz")
     incident = open_incident(level=Level.P2, now=t0, commander=commander)
     assert sweep_at(t0 + timedelta(minutes=59, seconds=59)) == {"breached": 0, "repaged": 0}
     assert sweep_at(t0 + timedelta(hours=1)) == {"breached": 0, "repaged": 0}, "due at 13:00 is not yet past due"
@@ -54,9 +53,9 @@ def test_an_unacknowledged_incident_is_breached_only_after_its_due_time(t0):
 @pytest.mark.django_db
 def test_acknowledged_and_resolved_incidents_are_never_breached(t0):
     acked = open_incident(level=Level.P2, now=t0)
-    services.incident_acknowledge(actor=UserFactory(), incident=acked, now=t0 + timedelta(minutes=10))
+    services.incident_acknowledge(actor=CommanderFactory(), incident=acked, now=t0 + timedelta(minutes=10))
     resolved = open_incident(level=Level.P3, now=t0)
-    services.incident_resolve(actor=UserFactory(), incident=resolved, body="Fixed.", now=t0 + timedelta(minutes=10))
+    services.incident_resolve(actor=CommanderFactory(), incident=resolved, body="Fixed.", now=t0 + timedelta(minutes=10))
     assert sweep_at(t0 + timedelta(days=2)) == {"breached": 0, "repaged": 0}
 
 
@@ -80,7 +79,7 @@ def test_p1_is_repaged_every_5_minutes_until_acknowledged(t0):
     assert pages(incident)[-1].subject == f"[P1] Still unacknowledged after 10 min: {incident.title}"
 
     with time_machine.travel(t0 + timedelta(minutes=12), tick=False):
-        services.incident_acknowledge(actor=UserFactory(username="cmd"), incident=incident)
+        services.incident_acknowledge(actor=CommanderFactory(username="cmd"), incident=incident)
     for minute in (15, 16, 20, 25, 60):
         assert sweep_at(t0 + timedelta(minutes=minute)) == {"breached": 0, "repaged": 0}
     assert len(pages(incident)) == 3, "paging stopped at the acknowledgement"

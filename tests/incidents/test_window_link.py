@@ -12,8 +12,7 @@ from incidents import services
 from incidents.choices import Level
 from maintenance.choices import WindowStatus
 from maintenance.models import MaintenanceWindow
-from tests.factories import UserFactory
-from tests.incidents.factories import open_incident
+from tests.incidents.factories import CommanderFactory, open_incident
 
 
 def window(start, end, status=WindowStatus.COMPLETED, **kwargs):
@@ -36,7 +35,7 @@ def test_a_window_that_does_not_overlap_the_incidents_open_time_is_refused_with_
     w = window(t0 - timedelta(hours=3), t0 - timedelta(hours=2), actual_start=t0 - timedelta(hours=3), actual_end=t0 - timedelta(hours=2))
     incident = open_incident(level=Level.P2, now=t0)
     with pytest.raises(PolicyViolation) as exc:
-        services.incident_link_window(actor=UserFactory(), incident=incident, window=w, now=t0 + timedelta(minutes=5))
+        services.incident_link_window(actor=CommanderFactory(), incident=incident, window=w, now=t0 + timedelta(minutes=5))
     assert str(exc.value) == (
         "Maintenance window “Database upgrade” ran 2026-03-10 09:00 UTC → 2026-03-10 10:00 UTC, which does not "
         "overlap the incident's open time 2026-03-10 12:00 UTC → still open: an incident can only be linked to "
@@ -51,7 +50,7 @@ def test_an_in_progress_window_covers_up_to_now_and_a_link_is_audited(t0):
     # Planned to end before the incident, still running (overran): it overlaps.
     w = window(t0 - timedelta(hours=2), t0 - timedelta(hours=1), status=WindowStatus.IN_PROGRESS, actual_start=t0 - timedelta(hours=2))
     incident = open_incident(level=Level.P2, now=t0)
-    services.incident_link_window(actor=UserFactory(), incident=incident, window=w, now=t0 + timedelta(minutes=5))
+    services.incident_link_window(actor=CommanderFactory(), incident=incident, window=w, now=t0 + timedelta(minutes=5))
     event = AuditEvent.objects.get(action="incident.window_linked")
     assert event.data["before"]["maintenance_window"] is None and event.data["after"]["maintenance_window"] == w.pk
 

@@ -24,7 +24,8 @@ from incidents.services import incident_open
 from subscribers import fanout, services
 from subscribers.choices import NoticeStatus, SubscriberStatus
 from subscribers.models import ComponentState, FanoutChunk, Notice, Subscriber, SubscriberMessage
-from tests.factories import ComponentFactory, UserFactory
+from tests.factories import ComponentFactory
+from tests.incidents.factories import CommanderFactory
 from tests.subscribers.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def api(db):
 
 def open_incident(api):
     return incident_open(
-        actor=UserFactory(username="ic"),
+        actor=CommanderFactory(username="ic"),
         title="API errors",
         level=Level.P3,
         components={api: Impact.DEGRADED_PERFORMANCE},

@@ -12,7 +12,8 @@ from incidents.choices import Impact, Level
 from incidents.services import incident_open
 from subscribers import fanout
 from subscribers.models import SubscriberMessage
-from tests.factories import ComponentFactory, UserFactory
+from tests.factories import ComponentFactory
+from tests.incidents.factories import CommanderFactory
 from tests.subscribers.factories import SubscriberFactory, WebhookSubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,7 @@ def told(event):
 
 def open_on(components, message="Investigating."):
     return incident_open(
-        actor=UserFactory(username="ic"),
+        actor=CommanderFactory(username="ic"),
         title="Trouble",
         level=Level.P3,
         components=dict.fromkeys(components, Impact.DEGRADED_PERFORMANCE),

@@ -21,8 +21,9 @@ from incidents.services import incident_open, incident_post_update
 from maintenance import services as maintenance_services
 from subscribers.fanout import notice_email
 from subscribers.models import Notice
-from tests.factories import ComponentFactory, UserFactory
+from tests.factories import ComponentFactory
 from tests.hostile import BENIGN, XSS_PAYLOADS, executable_markup, visible_text
+from tests.incidents.factories import CommanderFactory
 from tests.maintenance.factories import JAN_TUE_0200, MaintenanceWindowFactory
 from tests.subscribers.factories import SubscriberFactory
 
@@ -73,7 +74,7 @@ def test_an_incident_with_hostile_updates_is_sanitised_in_feeds_pages_and_subscr
 ):
     api = ComponentFactory(name="API")
     SubscriberFactory(email="reader@example.com")
-    actor = UserFactory(username="ic")
+    actor = CommanderFactory(username="ic")
     with pipeline():
         incident = incident_open(
             actor=actor, title=TITLE, level=Level.P3, components={api: Impact.DEGRADED_PERFORMANCE}, message=BENIGN

@@ -16,7 +16,8 @@ from incidents.choices import Impact, Level
 from incidents.services import incident_open, incident_post_update
 from subscribers.choices import SubscriberStatus
 from subscribers.models import Subscriber
-from tests.factories import ComponentFactory, UserFactory
+from tests.factories import ComponentFactory
+from tests.incidents.factories import CommanderFactory
 from tests.subscribers.conftest import html, link, plain, subject
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +37,7 @@ def subscribe(client, address, components=(), **extra):
 
 def open_api_incident(components, *, message="We are looking into elevated API errors."):
     return incident_open(
-        actor=UserFactory(username="commander"),
+        actor=CommanderFactory(username="commander"),
         title="API errors",
         level=Level.P2,
         components={components["api"]: Impact.PARTIAL_OUTAGE},
@@ -112,7 +113,7 @@ def test_double_opt_in_then_updates_then_preferences_then_one_click_unsubscribe(
     smtp.clear()
     with pipeline():
         incident = open_api_incident(components, message="Another API problem.")
-        incident_post_update(actor=UserFactory(username="c2"), incident=incident, status="identified", body="Found it.")
+        incident_post_update(actor=CommanderFactory(username="c2"), incident=incident, status="identified", body="Found it.")
     assert smtp.messages() == []
 
     # One-click unsubscribe (RFC 8058): a POST with no CSRF token, as a mail provider sends it.

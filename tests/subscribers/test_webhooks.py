@@ -22,6 +22,7 @@ from subscribers.choices import WebhookStatus
 from subscribers.fanout import component_changes_detect
 from subscribers.models import WebhookSubscriber
 from tests.factories import ComponentFactory
+from tests.incidents.factories import CommanderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -71,10 +72,8 @@ def hook(httpserver, users):
 
 
 def open_incident(api, message="Elevated error rates on the API."):
-    from tests.factories import UserFactory
-
     return incident_open(
-        actor=UserFactory(username="ic"),
+        actor=CommanderFactory(username="ic"),
         title="API errors",
         level=Level.P2,
         components={api: Impact.MAJOR_OUTAGE},
