@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from ersen_ops.core import wording
 from ersen_ops.notifications.choices import Channel
 from incidents.choices import LEVEL_RANK, Level
 
@@ -61,6 +62,16 @@ BREACH_CHANNELS: dict[str, tuple[str, ...]] = {
     Level.P3: (Channel.SLACK_TEAM_OPS,),
     Level.P4: (Channel.SLACK_TEAM_OPS,),
 }
+
+
+def interrupts(level: str) -> bool:
+    """Whether opening an incident of `level` alerts someone at once (the escalation table: P1, P2)."""
+    return bool(ESCALATION_CHANNELS[level])
+
+
+def pages(level: str) -> bool:
+    """Whether an incident of `level` pages (the escalation table: P1)."""
+    return Channel.PAGER in ESCALATION_CHANNELS[level]
 
 
 def is_raise(old_level: str, new_level: str) -> bool:
@@ -298,31 +309,14 @@ def response_stats(rows: Iterable[IncidentTimes], *, now: datetime, days: int) -
 # --- Wording --------------------------------------------------------------------------
 
 
-def format_duration(delta: timedelta | None) -> str:
-    """'45 s', '12 min', '1 h 05 min', '2 d 3 h' — for operators, not parsers."""
-    if delta is None:
-        return "—"
-    seconds = int(abs(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, _ = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+format_duration = wording.duration  # '45 s', '12 min', '1 h 5 min', '2 d 3 h' — the one duration formatter
+format_moment = wording.in_utc  # '2026-03-10 12:00 UTC'
 
 
 def time_to_due(*, response_due_at: datetime, now: datetime) -> str:
     if now > response_due_at:
         return f"overdue by {format_duration(now - response_due_at)}"
     return f"due in {format_duration(response_due_at - now)}"
-
-
-def format_moment(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def format_range(start: datetime, end: datetime | None, *, open_label: str = "open") -> str:

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
-from django.conf import settings
-
+from ersen_ops.core import wording
 from ersen_ops.core.choices import Phase
+from ersen_ops.core.wording import maintenance_zone
 from ersen_ops.notifications.choices import Channel
 from maintenance.choices import TRANSITIONS, ChecklistPhase, ItemKey, MaintenanceType, WindowStatus
 
@@ -131,34 +131,11 @@ def routine_slot_label() -> str:
     return f"routine slot {ROUTINE_SLOT.start:%H}–{ROUTINE_SLOT.end:%H}"
 
 
-def maintenance_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(settings.OPS_MAINTENANCE_TZ)
+# --- Formatting (used in every message, so numbers read the same everywhere): the wording module's ------------
 
-
-# --- Formatting (used in every message, so numbers read the same everywhere) ------------------------------
-
-
-def fmt_duration(delta: timedelta) -> str:
-    """'24 h', '19 h 12 min', '45 min', '0 min' (rounded down to the minute)."""
-    minutes = int(abs(delta).total_seconds() // 60)
-    hours, mins = divmod(minutes, 60)
-    if hours and mins:
-        return f"{hours} h {mins} min"
-    if hours:
-        return f"{hours} h"
-    return f"{mins} min"
-
-
-def fmt_local(dt: datetime, fmt: str = "%a %Y-%m-%d %H:%M %Z") -> str:
-    return dt.astimezone(maintenance_zone()).strftime(fmt)
-
-
-def fmt_local_range(start: datetime, end: datetime) -> str:
-    """'Tue 2027-01-12 02:00–03:00 PST' (the end's date only when it differs)."""
-    s, e = start.astimezone(maintenance_zone()), end.astimezone(maintenance_zone())
-    if s.date() == e.date() and s.tzname() == e.tzname():
-        return f"{s:%a %Y-%m-%d %H:%M}–{e:%H:%M} {e.tzname()}"
-    return f"{s:%a %Y-%m-%d %H:%M %Z} – {e:%a %Y-%m-%d %H:%M %Z}"
+fmt_duration = wording.duration  # '24 h', '19 h 12 min', '45 min'
+fmt_local = wording.in_pacific  # 'Tue 2027-01-12 02:00 PST' (Django date format characters)
+fmt_local_range = wording.pacific_range  # 'Tue 2027-01-12 02:00–03:00 PST'
 
 
 # --- Facts the rules look at -----------------------------------------------------------------------------

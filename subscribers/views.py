@@ -23,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from ersen_ops.core.clients import request_client_ip
 from ersen_ops.core.errors import DomainError
+from ersen_ops.core.wording import duration
 from subscribers import policy, selectors, services, tokens
 from subscribers.choices import SubscriberStatus, WebhookStatus
 from subscribers.forms import ComponentsForm, SubscribeForm
@@ -35,15 +36,6 @@ MESSAGE_IP_LIMIT = (
 MESSAGE_ADDRESS_LIMIT = (
     "Too many subscription requests for this address. Try again in {wait} (at most {limit} per {window})."
 )
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 90:
-        return f"{seconds} seconds"
-    minutes = round(seconds / 60)
-    if minutes < 90:
-        return f"{minutes} minutes"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def _context(**extra) -> dict:
@@ -80,11 +72,11 @@ def subscribe(request):
         initial = {"email": request.GET.get("email", "")[:320]}
         return _page(request, "subscribe.html", form=SubscribeForm(initial=initial))
     form = SubscribeForm(request.POST)
-    window = _duration(settings.OPS_SUBSCRIBE_LIMIT_WINDOW_MINUTES * 60)
+    window = duration(settings.OPS_SUBSCRIBE_LIMIT_WINDOW_MINUTES * 60, words=True)
     by_ip = services.rate_limit_hit(scope="ip", value=_client(request), limit=settings.OPS_SUBSCRIBE_LIMIT_PER_IP)
     if not by_ip.allowed:
         message = MESSAGE_IP_LIMIT.format(
-            wait=_duration(by_ip.retry_after_seconds), limit=settings.OPS_SUBSCRIBE_LIMIT_PER_IP, window=window
+            wait=duration(by_ip.retry_after_seconds, words=True), limit=settings.OPS_SUBSCRIBE_LIMIT_PER_IP, window=window
         )
         return _limited(request, form, message, by_ip)
     if not form.is_valid():
@@ -93,7 +85,7 @@ def subscribe(request):
     by_address = services.rate_limit_hit(scope="email", value=address, limit=settings.OPS_SUBSCRIBE_LIMIT_PER_ADDRESS)
     if not by_address.allowed:
         message = MESSAGE_ADDRESS_LIMIT.format(
-            wait=_duration(by_address.retry_after_seconds),
+            wait=duration(by_address.retry_after_seconds, words=True),
             limit=settings.OPS_SUBSCRIBE_LIMIT_PER_ADDRESS,
             window=window,
         )

@@ -39,6 +39,7 @@ from django.utils import timezone
 from ersen_ops.audit.services import record
 from ersen_ops.core.db import RETRYABLE, DatabaseUnavailable, call_with_retry, db_retry
 from ersen_ops.core.validators import one_line
+from ersen_ops.core.wording import duration
 from ersen_ops.notifications import policy
 from ersen_ops.notifications.channels import (
     NotConfigured,
@@ -83,15 +84,6 @@ def response_code(response: str) -> int | None:
     """The HTTP status or SMTP reply code at the start of a recorded response ("HTTP 503 …", "250 Ok")."""
     match = _CODE.match(response or "")
     return int(match.group(1)) if match else None
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class _RowProgress(Progress):
@@ -188,7 +180,7 @@ def _describe_target(channel, delivery) -> tuple[str, str]:
 def _retry_or_fail(delivery, token: str, response: str, error: str, retry_after: float | None) -> str | None:
     wait = retry_delay(delivery.attempts, retry_after)
     if wait is None:
-        age = _duration((timezone.now() - delivery.created_at).total_seconds())
+        age = duration((timezone.now() - delivery.created_at).total_seconds())
         error = f"gave up after {delivery.attempts} attempts over {age}: {error}"
         return _finish(delivery, token, DeliveryStatus.FAILED, response=response, error=error)
     return _finish(
@@ -280,7 +272,7 @@ def _finish(
         row.event,
         row.get_channel_display(),
         delivery.attempts,
-        status if status != DeliveryStatus.QUEUED else f"retry in {_duration(next_attempt_in or 0)}",
+        status if status != DeliveryStatus.QUEUED else f"retry in {duration(next_attempt_in or 0)}",
         response,
         f" — {error[:300]}" if error else "",
     )

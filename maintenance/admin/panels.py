@@ -71,7 +71,7 @@ def _strip(obj, now) -> dict:
         "relative": relative,
         "late": late,
         "components": ", ".join(c.name for c in obj.components.all()),
-        "month": policy.fmt_local(start, "%Y-%m"),
+        "month": policy.fmt_local(start, "Y-m"),
     }
 
 

@@ -301,7 +301,7 @@ class MaintenanceWindowAdmin(WorkflowAdminMixin, DeliveriesMixin, AuditHistoryMi
             return format_html(
                 '<span class="overdue">Overdue by {} (ETA {})</span>',
                 policy.fmt_duration(now - obj.eta),
-                policy.fmt_local(obj.eta, "%H:%M %Z"),
+                policy.fmt_local(obj.eta, "H:i T"),
             )
         return ""
 

@@ -174,7 +174,7 @@ def test_mtta_mttr_and_sla_attainment_on_a_fixed_data_set():
 def test_durations_read_like_an_operator_would_say_them():
     assert policy.format_duration(timedelta(seconds=45)) == "45 s"
     assert policy.format_duration(timedelta(minutes=12, seconds=5)) == "12 min"
-    assert policy.format_duration(timedelta(hours=1, minutes=5)) == "1 h 05 min"
+    assert policy.format_duration(timedelta(hours=1, minutes=5)) == "1 h 5 min"
     assert policy.format_duration(timedelta(days=2, hours=3)) == "2 d 3 h"
     assert policy.time_to_due(response_due_at=utc(2026, 1, 1, 12, 15), now=utc(2026, 1, 1, 12, 0)) == "due in 15 min"
     assert policy.time_to_due(response_due_at=utc(2026, 1, 1, 12, 15), now=utc(2026, 1, 1, 12, 20)) == "overdue by 5 min"

@@ -34,7 +34,7 @@ def test_an_address_is_limited_whatever_the_client(client, pipeline):
     response = post(client, "target@example.com", ip="198.51.100.9")
     assert response.status_code == 429
     text = response.content.decode()
-    assert "Too many subscription requests for this address" in text and "(at most 3 per 60 minutes)" in text
+    assert "Too many subscription requests for this address" in text and "(at most 3 per 1 hour)" in text
     assert int(response["Retry-After"]) > 59 * 60  # the rest of this window and then some
     # Three confirmation requests at most reached the mailbox: the form cannot be used to flood it.
     assert len([m for m in mail.outbox if m.to == ["target@example.com"]]) == 3

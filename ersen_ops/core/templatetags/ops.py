@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from ersen_ops.core.wording import (  # noqa: F401 (re-exported: callers import the formatters from here too)
+    duration,
     in_local,
     in_pacific,
     in_utc,
@@ -114,22 +115,8 @@ def relative(dt, now: datetime | None = None):
     return f"in {text}" if delta > timedelta(0) else f"{text} ago"
 
 
-@register.filter
-def duration(delta: timedelta | None) -> str:
-    """'45 s', '12 min', '3 h 05 min', '2 d 4 h'."""
-    if delta is None:
-        return "—"
-    seconds = int(abs(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+# The one duration formatter (ersen_ops.core.wording): '45 s', '12 min', '3 h 5 min', '2 d 4 h'.
+register.filter("duration", duration)
 
 
 @register.simple_tag(takes_context=True)

@@ -8,12 +8,14 @@
   "use strict";
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
+  // The server's one duration wording (ersen_ops/core/wording.py: "19 h 12 min", "24 h", "2 d 3 h"); in the last
+  // hour the seconds tick too ("12 min 05 s").
   function span(seconds) {
     seconds = Math.floor(Math.abs(seconds));
     var d = Math.floor(seconds / 86400), h = Math.floor(seconds % 86400 / 3600),
         m = Math.floor(seconds % 3600 / 60), s = seconds % 60;
-    if (d >= 2) { return d + " d " + h + " h"; }
-    if (d || h) { return (d * 24 + h) + " h " + two(m) + " min"; }
+    if (d >= 2) { return d + " d" + (h ? " " + h + " h" : ""); }
+    if (d || h) { return (d * 24 + h) + " h" + (m ? " " + m + " min" : ""); }
     return m + " min " + two(s) + " s";
   }
 
