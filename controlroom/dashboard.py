@@ -342,7 +342,7 @@ def executions_active() -> list[ExecutionRow]:
     from runbooks import selectors as runbook_selectors
     from runbooks.choices import ACTIVE_STATUSES
 
-    qs = runbook_selectors.execution_list().filter(status__in=ACTIVE_STATUSES).order_by("requested_at", "id")
+    qs = runbook_selectors.execution_list().filter(status__in=ACTIVE_STATUSES).order_by(*runbook_selectors.FIFO_ORDER)
     return [_execution_row(e) for e in qs[:LIST_LIMIT]]
 
 
@@ -502,6 +502,8 @@ class Dashboard:
 
         P3/P4 incidents waiting for acknowledgement are sprint and backlog work, not alarms: they
         show only once their response time has passed."""
+        from incidents import policy as incident_policy
+
         items = []
         gaps = self.notifications.gaps if self.notifications else []
         for gap in (g for g in gaps if g.blocking):
@@ -514,11 +516,11 @@ class Dashboard:
             waiting = sum(1 for r in g.rows if r.state == "waiting")
             if breached:
                 items.append({"text": f"{breached} {g.level} past the response SLA", "level": "bad"})
-            if waiting and g.level in ("P1", "P2"):
+            if waiting and incident_policy.interrupts(g.level):  # the escalation table: the levels that alert
                 items.append(
                     {
                         "text": f"{waiting} {g.level} waiting for acknowledgement",
-                        "level": "bad" if g.level == "P1" else "warn",
+                        "level": "bad" if incident_policy.pages(g.level) else "warn",
                     }
                 )
         overdue = sum(1 for r in self.in_progress or [] if r.overdue)
