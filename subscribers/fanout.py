@@ -565,7 +565,7 @@ def notice_deliveries_reduce(*, now: datetime | None = None, limit: int = REDUCE
     from ersen_ops.core.errors import DomainError
     from ersen_ops.notifications.services import deliveries_reduce
 
-    now = _now(now)
+    now = now_or(now)
     cutoff = now - timedelta(days=settings.OPS_SUBSCRIBER_DELIVERY_DAYS)
     ct = ContentType.objects.get_for_model(Notice)
     counts = {"notices_reduced": 0, "deliveries_deleted": 0, "notices_waiting": 0}

@@ -537,7 +537,7 @@ class _BatchOutcomes:
             response, error, retry_after = outcome.response, outcome.error, outcome.retry_after
             wait = retry_delay(delivery.attempts, retry_after)
             if wait is None:
-                age = _duration((now - delivery.created_at).total_seconds())
+                age = duration((now - delivery.created_at).total_seconds())
                 status, error = DeliveryStatus.FAILED, f"gave up after {delivery.attempts} attempts over {age}: {error}"
             else:
                 status = DeliveryStatus.QUEUED
