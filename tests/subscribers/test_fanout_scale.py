@@ -23,7 +23,8 @@ from incidents.choices import Impact, Level
 from incidents.services import incident_open
 from subscribers import fanout
 from subscribers.models import FanoutChunk, Notice, Subscriber, SubscriberMessage
-from tests.factories import ComponentFactory, UserFactory
+from tests.factories import ComponentFactory
+from tests.incidents.factories import CommanderFactory
 from tests.receivers import Mailbox, smtp_receiver
 from tests.subscribers.factories import SubscriberFactory, WebhookSubscriberFactory
 
@@ -57,7 +58,7 @@ def fanned_out(count: int, django_capture_on_commit_callbacks, webhooks: int = 0
         WebhookSubscriberFactory()
     with django_capture_on_commit_callbacks(execute=False):
         incident_open(
-            actor=UserFactory(username="ic"),
+            actor=CommanderFactory(username="ic"),
             title="API errors",
             level=Level.P3,
             components={api: Impact.DEGRADED_PERFORMANCE},
