@@ -32,6 +32,7 @@ from ersen_ops.core.kit import can_transition, lock, now_or
 from ersen_ops.core.queue import enqueue_on_commit
 from ersen_ops.notifications.choices import SubscriberChannel
 from ersen_ops.notifications.models import DeliveryContent, NotificationDelivery
+from ersen_ops.notifications.sending import deliveries_send_claimed
 from ersen_ops.notifications.services import deliveries_queue_bulk
 from ersen_ops.status import selectors as status_selectors
 from ersen_ops.status.models import Component, StatusPost
@@ -387,8 +388,11 @@ def _notice_create(draft: Draft, *, status_post: StatusPost | None = None, now: 
 # --- one chunk → queued deliveries -------------------------------------------------------------------------------
 
 
-def chunk_deliver(*, chunk_id: int, now: datetime | None = None) -> int:
-    """Queue the deliveries of one chunk (recipients still confirmed/active and still interested). Idempotent."""
+def chunk_deliver(*, chunk_id: int, now: datetime | None = None, send: bool = True) -> int:
+    """Create the deliveries of one chunk (recipients still confirmed/active and still interested) and, once they
+    are committed, send them in this same task: one SMTP connection for the chunk's emails, its webhooks
+    concurrently (notifications.sending.deliveries_send_claimed). Idempotent: a redelivered task finds the chunk
+    done. `send=False` leaves them queued for send tasks instead (one per OPS_NOTIFY_SEND_BATCH)."""
     now = now_or(now)
     with transaction.atomic():
         chunk = FanoutChunk.objects.select_for_update().filter(pk=chunk_id).first()
@@ -396,9 +400,11 @@ def chunk_deliver(*, chunk_id: int, now: datetime | None = None) -> int:
             return 0
         notice = Notice.objects.get(pk=chunk.notice_id)
         if chunk.audience == Audience.EMAIL:
-            deliveries = _email_deliveries(notice, chunk.recipient_ids)
+            deliveries = _email_deliveries(notice, chunk.recipient_ids, send_here=send)
         else:
-            deliveries = _webhook_deliveries(notice, chunk.recipient_ids)
+            deliveries = _webhook_deliveries(notice, chunk.recipient_ids, send_here=send)
+        if send and deliveries:
+            transaction.on_commit(lambda: deliveries_send_claimed(deliveries=deliveries))
         chunk.done_at = now
         chunk.deliveries = len(deliveries)
         chunk.save(update_fields=["done_at", "deliveries"])
@@ -479,7 +485,7 @@ def _delivery(notice: Notice, shared: DeliveryContent, *, target: str, message: 
         event=notice.event,
         channel=shared.channel,
         target_name=target[:200],
-        subject=shared.subject,
+        subject="",  # the shared content's
         body="",
         message=message,
         content=shared,
@@ -488,7 +494,7 @@ def _delivery(notice: Notice, shared: DeliveryContent, *, target: str, message: 
     )
 
 
-def _email_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDelivery]:
+def _email_deliveries(notice: Notice, ids: list[int], *, send_here: bool) -> list[NotificationDelivery]:
     done = SubscriberMessage.objects.filter(notice=notice, subscriber_id__in=ids).values_list("subscriber_id")
     recipients = list(
         Subscriber.objects.filter(pk__in=ids, status=SubscriberStatus.CONFIRMED)
@@ -503,7 +509,7 @@ def _email_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDelive
     shared = _notice_content(notice, SubscriberChannel.SUBSCRIBER_EMAIL)
     ct = ContentType.objects.get_for_model(Notice)
     deliveries = [_delivery(notice, shared, target=str(s), ct=ct) for s in recipients]
-    deliveries_queue_bulk(deliveries=deliveries)
+    deliveries_queue_bulk(deliveries=deliveries, send_here=send_here)
     SubscriberMessage.objects.bulk_create(
         SubscriberMessage(delivery=d, kind=MessageKind.NOTICE, notice=notice, subscriber=s)
         for d, s in zip(deliveries, recipients, strict=True)
@@ -511,7 +517,7 @@ def _email_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDelive
     return deliveries
 
 
-def _webhook_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDelivery]:
+def _webhook_deliveries(notice: Notice, ids: list[int], *, send_here: bool) -> list[NotificationDelivery]:
     done = SubscriberMessage.objects.filter(notice=notice, webhook_id__in=ids).values_list("webhook_id")
     recipients = list(
         WebhookSubscriber.objects.filter(pk__in=ids, status=WebhookStatus.ACTIVE).exclude(pk__in=done).order_by("pk")
@@ -533,7 +539,7 @@ def _webhook_deliveries(notice: Notice, ids: list[int]) -> list[NotificationDeli
         )
         for w in recipients
     ]
-    deliveries_queue_bulk(deliveries=deliveries)
+    deliveries_queue_bulk(deliveries=deliveries, send_here=send_here)
     SubscriberMessage.objects.bulk_create(
         SubscriberMessage(delivery=d, kind=MessageKind.NOTICE, notice=notice, webhook=w)
         for d, w in zip(deliveries, recipients, strict=True)

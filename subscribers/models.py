@@ -250,8 +250,15 @@ class SubscriberMessage(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["subscriber", "created_at"], name="message_subscriber_idx"),
-            models.Index(fields=["webhook", "created_at"], name="message_webhook_idx"),
+            # Partial: an email subscriber's row is not in the webhook index and the other way round.
+            models.Index(
+                fields=["subscriber", "created_at"],
+                condition=Q(subscriber__isnull=False),
+                name="message_subscriber_idx",
+            ),
+            models.Index(
+                fields=["webhook", "created_at"], condition=Q(webhook__isnull=False), name="message_webhook_idx"
+            ),
         ]
 
     def __str__(self) -> str:

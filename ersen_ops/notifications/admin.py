@@ -67,7 +67,7 @@ def _resend_unavailable_reason(obj) -> str:
 
 def _resend_describe(obj) -> str:
     return (
-        f"A new delivery of “{obj.subject}” to {obj.get_channel_display()} ({obj.target_name}) is queued, "
+        f"A new delivery of “{obj.heading}” to {obj.get_channel_display()} ({obj.target_name}) is queued, "
         f"with the same text. This delivery stays {obj.get_status_display().lower()} for the record.\n"
         f"Last error: {obj.last_error or '—'}"
     )
@@ -85,7 +85,7 @@ class NotificationDeliveryAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHi
         "created",
         "channel",
         "event",
-        "subject",
+        "subject_text",
         "target_name",
         "status_badge",
         "attempts",
@@ -93,7 +93,8 @@ class NotificationDeliveryAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHi
         "sent",
         "about",
     )
-    list_display_links = ("id", "subject")
+    list_display_links = ("id", "subject_text")
+    list_select_related = ("content",)  # a fan-out's subject is on its shared content
     list_filter = ("channel", "status", RecentValuesFilter("event"), ("created_at", admin.DateFieldListFilter))
     search_fields = ("subject", "event", "target_name", "related_id", "dedup_key", "=id")
     search_expression = DELIVERY_SEARCH_SQL
@@ -254,6 +255,10 @@ class NotificationDeliveryAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHi
         return f"{obj.parts_sent} of {obj.parts_total} sent"
 
     @admin.display(description="message (as sent)")
+    @admin.display(description="subject", ordering="subject")
+    def subject_text(self, obj):
+        return obj.heading
+
     def message_text(self, obj):
         html = ""
         if obj.text_html:

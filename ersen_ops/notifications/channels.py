@@ -463,7 +463,7 @@ class EmailChannel(BaseChannel):
     def build_message(self, delivery) -> EmailMultiAlternatives:
         text, html = self.texts(delivery)
         message = EmailMultiAlternatives(
-            subject=one_line(delivery.subject),  # rows older than the single-line rule: CR/LF become spaces
+            subject=one_line(delivery.heading),  # rows older than the single-line rule: CR/LF become spaces
             body=text,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=self.recipients(delivery),

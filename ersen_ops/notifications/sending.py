@@ -51,7 +51,7 @@ from ersen_ops.notifications.channels import (
 )
 from ersen_ops.notifications.choices import Channel, DeliveryStatus, SubscriberChannel, can_transition
 from ersen_ops.notifications.masking import LOGGER_NAME, mask
-from ersen_ops.notifications.models import DeliveryContent, NotificationDelivery
+from ersen_ops.notifications.models import DeliveredMark, DeliveryContent, NotificationDelivery
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -290,6 +290,9 @@ def deliveries_sweep(*, now=None) -> dict[str, int]:
         outcome = _release_stale_claim(pk, now=now)
         if outcome:
             counts[outcome] += 1
+    # Marks whose delivery is no longer being sent (its outcome was recorded another way) are of no further use.
+    sending_ids = NotificationDelivery.objects.filter(status=DeliveryStatus.SENDING).values("pk")
+    DeliveredMark.objects.exclude(delivery_id__in=sending_ids).delete()
     due = NotificationDelivery.objects.filter(status=DeliveryStatus.QUEUED).filter(
         Q(next_attempt_at__lte=now)
         | Q(next_attempt_at__isnull=True, created_at__lt=now - timedelta(seconds=LOST_TASK_SECONDS))
@@ -316,7 +319,11 @@ def _release_stale_claim(pk: int, *, now) -> str | None:
             f"(worker stopped?)"
         )
         wait = retry_delay(row.attempts)
-        if row.channel in _WHOLE_MESSAGE_CHANNELS and row.parts_total and row.parts_sent >= row.parts_total:
+        marked = DeliveredMark.objects.filter(delivery_id=row.pk)
+        delivered = row.channel in _WHOLE_MESSAGE_CHANNELS and row.parts_total and row.parts_sent >= row.parts_total
+        if delivered or marked.exists():
+            marked.delete()
+            row.parts_total = row.parts_sent = max(row.parts_total, 1)
             # The receiver accepted it (recorded as it happened); only the outcome was never written.
             row.status = DeliveryStatus.SENT
             row.sent_at = now
@@ -380,9 +387,9 @@ BATCH_RECORD_SECONDS = 1.0
 
 
 class _MarkSent(Progress):
-    """A batch's progress: only a delivered message is written at once (`parts_sent`, one UPDATE, before the next
+    """A batch's progress: a delivered message is marked at once (one INSERT into DeliveredMark, before the next
     message goes), so a worker that dies mid-batch leaves a record of every message the receiver accepted; the
-    rest of the outcome is written in bulk by `_BatchOutcomes`."""
+    outcome itself is written in bulk by `_BatchOutcomes`."""
 
     def __init__(self, delivery: NotificationDelivery, token: str):
         self.delivery = delivery
@@ -393,16 +400,18 @@ class _MarkSent(Progress):
 
     def part_sent(self, number: int) -> None:
         self.delivery.parts_sent = number
+        if number < self.delivery.parts_total:
+            return
         try:
             call_with_retry(
-                NotificationDelivery.objects.filter(pk=self.delivery.pk, claim_token=self.token).update,
+                DeliveredMark.objects.bulk_create,
+                [DeliveredMark(delivery_id=self.delivery.pk)],
+                ignore_conflicts=True,
                 what="recording a delivered message",
-                parts_total=self.delivery.parts_total,
-                parts_sent=number,
             )
         except DatabaseUnavailable as exc:
             logger.error(
-                "delivery %s: delivered, not recorded now (%s); the batch's record has it", self.delivery.pk, exc
+                "delivery %s: delivered, not marked now (%s); the batch's record has it", self.delivery.pk, exc
             )
 
 
@@ -410,7 +419,7 @@ class _MarkSent(Progress):
 def deliveries_claim(*, delivery_ids: list[int], now=None) -> tuple[str, list[NotificationDelivery]]:
     """queued → sending for every due delivery among `delivery_ids` in ONE UPDATE; the token and the claimed rows."""
     now = now or timezone.now()
-    token = secrets.token_hex(16)
+    token = secrets.token_hex(8)
     claimed = (
         NotificationDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
@@ -438,24 +447,38 @@ def _batch_send(*, channel: str, delivery_ids: list[int]) -> dict[str, int]:
         )
     if not deliveries:
         return {}
-    impl = get_channel(channel)
+    return _send_claimed(get_channel(channel), token, deliveries)
+
+
+def deliveries_send_claimed(*, deliveries: list[NotificationDelivery]) -> dict[str, int]:
+    """Send deliveries the caller inserted already claimed (services.deliveries_queue_bulk(send_here=True)), once
+    its transaction has committed: the fan-out chunk task sends its own recipients, without another task."""
+    outcomes: dict[str, int] = {}
+    by_channel: dict[tuple[str, str], list[NotificationDelivery]] = {}
+    for delivery in deliveries:
+        by_channel.setdefault((delivery.channel, delivery.claim_token), []).append(delivery)
+    for (channel, token), group in by_channel.items():
+        for outcome, count in _send_claimed(get_channel(channel), token, group).items():
+            outcomes[outcome] = outcomes.get(outcome, 0) + count
+    return outcomes
+
+
+def _send_claimed(impl, token: str, deliveries: list[NotificationDelivery]) -> dict[str, int]:
     outcomes = _BatchOutcomes(impl, token)
     call_with_retry(impl.prepare, deliveries, what="reading the recipients of a batch")
     ready = []
     for delivery in deliveries:
-        delivery.target_name = impl.target_name(delivery)[:200]
+        delivery.target_name = delivery.target_name or impl.target_name(delivery)[:200]
         reason = impl.not_configured_reason(delivery)
-        if reason:
-            outcomes.add(delivery, NotConfigured(reason))
-        elif delivery.parts_total and delivery.parts_sent >= delivery.parts_total:
+        if delivery.parts_total and delivery.parts_sent >= delivery.parts_total:
             # Delivered by an attempt whose worker stopped before recording the outcome: never sent twice.
             outcomes.add(delivery, Sent(response=delivery.response or "delivered by an earlier attempt"))
+        elif reason:
+            outcomes.add(delivery, NotConfigured(reason))
         else:
             ready.append(delivery)
-    try:
-        impl.send_batch(ready, lambda d: _MarkSent(d, token), outcomes.add)
-    finally:
-        outcomes.record()
+    impl.send_batch(ready, lambda d: _MarkSent(d, token), outcomes.add)
+    outcomes.record()
     return outcomes.counts
 
 
@@ -501,6 +524,8 @@ class _BatchOutcomes:
                 event["results"].setdefault(_BATCH_KEYS[status], {})[self.impl.recipient_ref(delivery)] = entry
             if rows:
                 NotificationDelivery.objects.bulk_update(rows, _BATCH_FIELDS)
+            # Recorded now: their delivered marks are no longer needed.
+            DeliveredMark.objects.filter(delivery_id__in=[d.pk for d in rows]).delete()
             for event in events.values():
                 results = event["results"]
                 record(

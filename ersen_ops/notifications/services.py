@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import secrets
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, models, transaction
+from django.utils import timezone
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.errors import DomainError, InvalidTransition
@@ -248,22 +250,36 @@ def deliveries_queue(
 
 
 def deliveries_queue_bulk(
-    *, deliveries: list[NotificationDelivery], batch: int | None = None
+    *, deliveries: list[NotificationDelivery], batch: int | None = None, send_here: bool = False
 ) -> list[NotificationDelivery]:
     """Queue many prepared deliveries at once (a fan-out chunk): one INSERT, and one send task per `batch`
     (OPS_NOTIFY_SEND_BATCH) deliveries after commit. The caller audits the batch in its own words (one event for
     the chunk, naming what it is about) in the same transaction; rows are not full_clean'ed one by one, so the
-    caller builds them from values it already validated (one rendered notice)."""
+    caller builds them from values it already validated (one rendered notice).
+
+    `send_here`: the calling task sends them itself once its transaction commits (`sending.deliveries_send_claimed`):
+    the rows are inserted already claimed by it (`sending`, attempt 1), which saves a task hop and a row version
+    per delivery. Should the task die, the sweeper releases the claim exactly as for any dead attempt.
+    """
     if not deliveries:
         return []
+    token = secrets.token_hex(8) if send_here else ""  # a batch's token: short, it is on every row of the batch
+    now = timezone.now()
     with transaction.atomic():
         for delivery in deliveries:
-            delivery.status = DeliveryStatus.QUEUED
+            if send_here:
+                delivery.status = DeliveryStatus.SENDING
+                delivery.claim_token = token
+                delivery.attempts = 1
+                delivery.last_attempt_at = now
+            else:
+                delivery.status = DeliveryStatus.QUEUED
         NotificationDelivery.objects.bulk_create(deliveries)
-        ids = [d.pk for d in deliveries]
-        size = batch or settings.OPS_NOTIFY_SEND_BATCH
-        for start in range(0, len(ids), size):
-            enqueue_on_commit(SEND_TASK, ids[start : start + size])
+        if not send_here:
+            ids = [d.pk for d in deliveries]
+            size = batch or settings.OPS_NOTIFY_SEND_BATCH
+            for start in range(0, len(ids), size):
+                enqueue_on_commit(SEND_TASK, ids[start : start + size])
     return deliveries
 
 
@@ -282,7 +298,7 @@ def deliveries_reduce(*, delivery_ids: list[int]) -> dict[str, dict[str, int]]:
 
     For an app above that keeps its own summary (the subscribers' notices, after OPS_SUBSCRIBER_DELIVERY_DAYS):
     it deletes its link rows first, calls this in its transaction and audits the reduction. A row still queued
-    or sending is refused (DomainError), so nothing in flight disappears. One DELETE per 5,000 ids (no per-row
+    or sending is refused (DomainError), so nothing in flight disappears. One DELETE per 500 ids (no per-row
     collector); the audit events of the attempts stay, they copy what they need.
     """
     counts: dict[str, dict[str, int]] = {}
@@ -298,8 +314,9 @@ def deliveries_reduce(*, delivery_ids: list[int]) -> dict[str, dict[str, int]]:
         if status not in FINAL_STATUSES:
             raise DomainError(f"{n} {channel} deliveries are still {status}: only final deliveries are reduced.")
         counts.setdefault(channel, {})[status] = n
-    table = NotificationDelivery._meta.db_table
+    table = connection.ops.quote_name(NotificationDelivery._meta.db_table)
     with transaction.atomic(), connection.cursor() as cursor:
-        for start in range(0, len(delivery_ids), 5000):
-            cursor.execute(f'DELETE FROM "{table}" WHERE id = ANY(%s)', [list(delivery_ids[start : start + 5000])])
+        for start in range(0, len(delivery_ids), 500):
+            part = [int(pk) for pk in delivery_ids[start : start + 500]]
+            cursor.execute(f"DELETE FROM {table} WHERE id IN ({', '.join(['%s'] * len(part))})", part)
     return counts
