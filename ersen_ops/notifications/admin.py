@@ -73,12 +73,17 @@ def _resend_describe(obj) -> str:
     )
 
 
-# What the search matches on PostgreSQL, one trigram index of exactly this text (migration notifications, "search").
-DELIVERY_SEARCH_SQL = "upper(subject || ' ' || event || ' ' || target_name || ' ' || related_id || ' ' || dedup_key)"
+# What the search matches on PostgreSQL, one trigram index of exactly this text (migrations notifications 0006, 0008).
+# A fan-out delivery (one sharing a DeliveryContent) is found by its event and notice, not by its recipient: the
+# recipient's public id would give each of 100,000 rows trigrams of its own (650 bytes a delivery measured); a
+# subscriber's own page lists what it was sent.
+DELIVERY_SEARCH_SQL = (
+    "upper(subject || ' ' || event || ' ' || CASE WHEN content_id IS NULL THEN target_name ELSE '' END"
+    " || ' ' || related_id || ' ' || dedup_key)"
+)
 
 
 @admin.register(NotificationDelivery)
-
 class NotificationDeliveryAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     list_display = (
         "id",

@@ -4,27 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('notifications', '0008_delivered_mark'),
-        ('subscribers', '0003_notice_content_and_counts'),
+        ("notifications", "0008_delivered_mark"),
+        ("subscribers", "0003_notice_content_and_counts"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='subscribermessage',
-            name='message_subscriber_idx',
+            model_name="subscribermessage",
+            name="message_subscriber_idx",
         ),
         migrations.RemoveIndex(
-            model_name='subscribermessage',
-            name='message_webhook_idx',
+            model_name="subscribermessage",
+            name="message_webhook_idx",
         ),
         migrations.AddIndex(
-            model_name='subscribermessage',
-            index=models.Index(condition=models.Q(('subscriber__isnull', False)), fields=['subscriber', 'created_at'], name='message_subscriber_idx'),
+            model_name="subscribermessage",
+            index=models.Index(
+                condition=models.Q(("subscriber__isnull", False)),
+                fields=["subscriber", "created_at"],
+                name="message_subscriber_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='subscribermessage',
-            index=models.Index(condition=models.Q(('webhook__isnull', False)), fields=['webhook', 'created_at'], name='message_webhook_idx'),
+            model_name="subscribermessage",
+            index=models.Index(
+                condition=models.Q(("webhook__isnull", False)),
+                fields=["webhook", "created_at"],
+                name="message_webhook_idx",
+            ),
         ),
     ]
