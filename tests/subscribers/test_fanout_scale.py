@@ -203,7 +203,7 @@ def _relations() -> dict:
 def _tell(component, title: str) -> None:
     """An incident on `component` told to its subscribers: the status-page post, the notice, each chunk's task."""
     incident = incident_open(
-        actor=UserFactory(),
+        actor=CommanderFactory(),
         title=title,
         level=Level.P3,
         components={component: Impact.DEGRADED_PERFORMANCE},
