@@ -255,3 +255,37 @@ def test_a_subscriber_delivery_costs_at_most_1_kb_of_database(settings):
     # The delivered marks (a second's bookkeeping of a running batch) are all deleted again: their space is
     # reused by the next batch once autovacuum has seen it, so it is not a cost per delivery.
     assert not DeliveredMark.objects.exists()
+
+
+def test_old_notices_keep_counts_instead_of_one_row_per_recipient(
+    settings, counting_smtp, django_capture_on_commit_callbacks
+):
+    settings.OPS_SUBSCRIBER_DELIVERY_DAYS = 30
+    ids = fanned_out(6, django_capture_on_commit_callbacks)
+    counting_smtp.refuse[Subscriber.objects.order_by("pk").first().email] = "550 5.1.1 No such user"
+    notice = Notice.objects.get()
+    later = timezone.now() + timedelta(days=31)
+    deliveries_send(delivery_ids=ids[:3])
+    with time_machine.travel(later):
+        # One delivery still queued: nothing in flight disappears, the notice waits.
+        assert fanout.notice_deliveries_reduce()["notices_waiting"] == 1
+        deliveries_send(delivery_ids=ids[3:])
+    with time_machine.travel(timezone.now() + timedelta(days=29)):
+        assert fanout.notice_deliveries_reduce()["notices_reduced"] == 0  # younger than 30 days: kept
+    with time_machine.travel(later):
+        counts = fanout.notice_deliveries_reduce()
+    assert counts == {"notices_reduced": 1, "deliveries_deleted": 6, "notices_waiting": 0}
+    notice.refresh_from_db()
+    assert notice.reduced_counts == {"subscriber_email": {"sent": 5, "failed": 1}}
+    assert notice.deliveries_reduced_at is not None
+    assert not NotificationDelivery.objects.filter(pk__in=ids).exists()
+    assert not SubscriberMessage.objects.filter(notice=notice).exists()
+    assert DeliveryContent.objects.filter(pk=notice.email_content_id).exists()  # what was said stays
+    event = AuditEvent.objects.get(action="subscribers.notice.deliveries_reduced")
+    assert event.data["counts"] == {"subscriber_email": {"sent": 5, "failed": 1}} and event.data["kept_days"] == 30
+    assert AuditEvent.objects.filter(action="notification.batch_attempted").count() == 2  # the attempts stay
+    from subscribers import selectors
+
+    assert selectors.notice_delivery_counts(notice) == {"sent": 5, "failed": 1}
+    with time_machine.travel(later):
+        assert fanout.notice_deliveries_reduce()["notices_reduced"] == 0  # once
