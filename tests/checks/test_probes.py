@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,7 +17,10 @@ def run(spec: ProbeSpec, ca: str = ""):
         async with probes.new_client(ca_bundle=ca) as client:
             return await probes.run_probe(spec, client=client, tls_context=probes.ssl_context(ca))
 
-    return asyncio.run(go())
+    # In a thread of its own: later in the session the browser tests' Playwright keeps an event loop running on
+    # the main thread (pytest-django runs these database-free tests last), where asyncio.run() refuses to start.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 @pytest.fixture
