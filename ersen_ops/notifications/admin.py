@@ -77,9 +77,11 @@ def _resend_describe(obj) -> str:
 # A fan-out delivery (one sharing a DeliveryContent) is found by its event and notice, not by its recipient: the
 # recipient's public id would give each of 100,000 rows trigrams of its own (650 bytes a delivery measured); a
 # subscriber's own page lists what it was sent.
+# Columns named with their table: the list joins the shared content (which has a subject too).
+_T = '"notifications_notificationdelivery".'
 DELIVERY_SEARCH_SQL = (
-    "upper(subject || ' ' || event || ' ' || CASE WHEN content_id IS NULL THEN target_name ELSE '' END"
-    " || ' ' || related_id || ' ' || dedup_key)"
+    f"upper({_T}subject || ' ' || {_T}event || ' ' || CASE WHEN {_T}content_id IS NULL THEN {_T}target_name ELSE '' END"
+    f" || ' ' || {_T}related_id || ' ' || {_T}dedup_key)"
 )
 
 
