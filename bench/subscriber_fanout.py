@@ -37,10 +37,12 @@ import smtplib
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = Path(tempfile.gettempdir())  # the worker's log, named in an error if it does not start
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ersen_bench_subscribers"
 TARGET_SECONDS = 300
@@ -311,7 +313,7 @@ def run_once(args, *, broker: str, receivers_conn, smtp_port: int, http_port: in
     )
 
     # The worker: a real qcluster on this database and broker.
-    log = open(ROOT / f"bench-fanout-qcluster-{broker}.log", "w")  # noqa: SIM115 - closed below
+    log = open(LOG_DIR / f"bench-fanout-qcluster-{broker}.log", "w")  # noqa: SIM115 - closed below
     worker = subprocess.Popen(
         [PYTHON, "manage.py", "qcluster"],
         cwd=ROOT,
@@ -325,7 +327,7 @@ def run_once(args, *, broker: str, receivers_conn, smtp_port: int, http_port: in
         while not WorkerHeartbeat.objects.exists():
             if worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"qcluster did not start: {(ROOT / f'bench-fanout-qcluster-{broker}.log').read_text()[-2000:]}"
+                    f"qcluster did not start: {(LOG_DIR / f'bench-fanout-qcluster-{broker}.log').read_text()[-2000:]}"
                 )
             time.sleep(0.2)
         receivers_conn.send(("reset",))
