@@ -126,14 +126,7 @@ class AuditEventListView(OpsAPIView):
             qs = qs.filter(target_id=params["target_id"])
         if params.get("api_token"):
             qs = qs.filter(data__api_token__startswith=params["api_token"] + " ")
-        since, until = _datetime(request, "since"), _datetime(request, "until")
-        if since:
-            qs = qs.filter(created_at__gte=since)
-        if until:
-            qs = qs.filter(created_at__lt=until)
-        paginator = CursorPagination()
-        page = paginator.paginate_queryset(qs, request, self)
-        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
+        return _created_between_page(self, request, qs, AuditEventSerializer)
 
 
 class AuditEventDetailView(OpsAPIView):
@@ -142,6 +135,18 @@ class AuditEventDetailView(OpsAPIView):
     @extend_schema(operation_id="audit_events_retrieve", responses=AuditEventSerializer)
     def get(self, request, event_id: int):
         return Response(AuditEventSerializer(get_object_or_404(AuditEvent, pk=event_id)).data)
+
+
+def _created_between_page(view, request, qs, serializer):
+    """One cursor page of `qs`, limited by the `since` / `until` parameters (created_at, ISO 8601)."""
+    since, until = _datetime(request, "since"), _datetime(request, "until")
+    if since:
+        qs = qs.filter(created_at__gte=since)
+    if until:
+        qs = qs.filter(created_at__lt=until)
+    paginator = CursorPagination()
+    page = paginator.paginate_queryset(qs, request, view)
+    return paginator.get_paginated_response(serializer(page, many=True).data)
 
 
 def _deliveries(request):
@@ -182,14 +187,7 @@ class DeliveryListView(OpsAPIView):
             qs = qs.filter(related_type=_content_type(params["related_type"]))
         if params.get("related_id"):
             qs = qs.filter(related_id=params["related_id"])
-        since, until = _datetime(request, "since"), _datetime(request, "until")
-        if since:
-            qs = qs.filter(created_at__gte=since)
-        if until:
-            qs = qs.filter(created_at__lt=until)
-        paginator = CursorPagination()
-        page = paginator.paginate_queryset(qs, request, self)
-        return paginator.get_paginated_response(DeliverySerializer(page, many=True).data)
+        return _created_between_page(self, request, qs, DeliverySerializer)
 
 
 class DeliveryDetailView(OpsAPIView):
