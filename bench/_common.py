@@ -6,6 +6,7 @@ Not a benchmark itself (run_all.py skips files whose name starts with "_").
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,18 @@ def setup_django(env: dict) -> None:
     import django
 
     django.setup()
+
+
+def django_env(database_url: str, **overrides: str) -> dict:
+    """This process's environment plus what a benchmark's Django needs: its database, a fresh secret key, the
+    project's settings, quiet logs; `overrides` on top (e.g. DEBUG="0" and the hosts for production settings)."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        DEBUG="1",
+        SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_SETTINGS_MODULE="ersen_ops.settings",
+        LOG_LEVEL="warning",
+    )
+    env.update(overrides)
+    return env

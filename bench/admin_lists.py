@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, drop_database, ensure_database, migrate, setup_django  # noqa: E402
+from _common import ROOT, django_env, drop_database, ensure_database, migrate, setup_django  # noqa: E402
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ersen_bench_lists"
 TARGET_MS = 150.0
@@ -52,20 +52,15 @@ def parse_args():
 
 
 def env_for(database_url: str) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
+    return django_env(
+        database_url,
         DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(64),
         ALLOWED_HOSTS="testserver,127.0.0.1",
         SECURE_SSL_REDIRECT="0",
         SECURE_HSTS_SECONDS="0",
         BEHIND_PROXY="0",
-        DJANGO_SETTINGS_MODULE="ersen_ops.settings",
-        LOG_LEVEL="warning",
         PYTHONWARNINGS="ignore:No directory at",
     )
-    return env
 
 
 ACTIONS = [

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, drop_database, ensure_database, migrate, setup_django  # noqa: E402
+from _common import ROOT, django_env, drop_database, ensure_database, migrate, setup_django  # noqa: E402
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ersen_bench_audit"
 TARGET = 0.5
@@ -46,15 +46,7 @@ def parse_args():
 
 
 def env_for(database_url: str) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        DEBUG="1",
-        SECRET_KEY=secrets.token_urlsafe(64),
-        DJANGO_SETTINGS_MODULE="ersen_ops.settings",
-        LOG_LEVEL="warning",
-    )
-    return env
+    return django_env(database_url)
 
 
 SCRATCH = """
