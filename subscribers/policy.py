@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from ersen_ops.core.exports import csv_cell  # noqa: F401 - the one rule; subscribers.admin exports with it
 from incidents.choices import PUBLIC_UPDATE_EVENTS, IncidentEvent
 from maintenance.choices import WindowEvent
 from subscribers.choices import NoticeKind
@@ -169,13 +170,3 @@ def webhook_should_disable(*, consecutive_failures: int, limit: int) -> bool:
 def chunks(ids: Sequence[int], size: int) -> list[list[int]]:
     return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
-
-# --- CSV export ------------------------------------------------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, -, @ would otherwise be run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from ersen_ops.audit.services import record
+from ersen_ops.core.exports import csv_cell
 from ersen_ops.core.wording import duration
 from ersen_ops.status.choices import COMPONENT_STATUS_COLOURS, ComponentStatus
 from ersen_ops.status.uptime import policy
@@ -36,12 +37,6 @@ CSV_COLUMNS = [
     "worst_status",
     "days_with_data",
 ]
-
-
-def _csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text (a leading =, +, -, @ would run as a formula)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _month_of(request, today: date) -> tuple[int, int, str | None]:
@@ -117,7 +112,7 @@ def _csv(request, report, label: str) -> HttpResponse:
     for r in report.rows:
         writer.writerow(
             [
-                _csv_cell(v)
+                csv_cell(v)
                 for v in (
                     label,
                     r.name,
