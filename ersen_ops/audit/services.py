@@ -118,28 +118,40 @@ def _link_batch_python() -> int:
 def chain_pending() -> int:
     """Link every committed event that is not in the chain yet; returns how many this call linked.
 
-    On PostgreSQL one statement does it (`audit_link_pending`, migration 0004): it takes the chain's
-    transaction-scoped advisory lock if it is free, links all unlinked committed events in id order after the head
-    (each hash = sha256(prev hash, newline, digest)) and commits with the statement; if another sequencer holds the
-    lock it returns -1 at once. No event is left behind: whoever held the lock looks again after its commit (the
-    second statement below), so it sees anything committed before a caller found the lock taken. The checkpoint
-    and `audit_verify` call this too, as the safety net after a crash between an event's commit and its linking.
+    On PostgreSQL, outside a transaction (the after-commit path), one round trip does it: the procedure
+    `audit_link_until_done` (migration 0006) takes the chain's transaction-scoped advisory lock if it is free, links
+    the unlinked committed events in id order after the head (each hash = sha256(prev hash, newline, digest)),
+    commits, looks again for events committed meanwhile and repeats until none is left; if another sequencer holds
+    the lock it returns at once. No event is left behind: whoever held the lock looks again after its commit, so it
+    sees anything committed before a caller found the lock taken. Its links commit without waiting for the disk
+    (the events were already durable; a lost link is linked again); the checkpoint makes the head durable before
+    witnessing it. Inside a transaction (a test, a reader) the function of migration 0004 links what this
+    transaction can see. The checkpoint and `audit_verify` call this too, as the safety net after a crash between an
+    event's commit and its linking.
     """
     if connection.vendor != "postgresql":
         return _link_batch_python()
-    linked = 0
     with connection.cursor() as cursor:
+        if not connection.in_atomic_block:
+            cursor.execute("CALL audit_link_until_done(%s, %s)", [_CHAIN_LOCK_KEY, CHAIN_BATCH])
+            return max(cursor.fetchone()[0], 0)
+        linked = 0
         while True:
             cursor.execute("SELECT audit_link_pending(%s, %s)", [_CHAIN_LOCK_KEY, CHAIN_BATCH])
             count = cursor.fetchone()[0]
-            if count < 0:
-                return linked  # another sequencer is at work and will look again after its commit
+            if count < CHAIN_BATCH:
+                return linked + max(count, 0)
             linked += count
-            if connection.in_atomic_block and count < CHAIN_BATCH:
-                return linked  # inside a transaction (a test, a reader): its own events are linked, nothing to wait for
-            cursor.execute("SELECT EXISTS (SELECT 1 FROM audit_auditevent WHERE seq IS NULL)")
-            if not cursor.fetchone()[0]:
-                return linked
+
+
+def _make_durable() -> None:
+    """Flush the write-ahead log up to now: a transaction with an id commits synchronously, and its commit record
+    comes after every link committed so far (links commit without waiting for the disk, migration 0006)."""
+    if connection.vendor != "postgresql":
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = on")
+        cursor.execute("SELECT txid_current()")
 
 
 CHECKPOINT_ACTOR = "system:audit-checkpoint"
@@ -156,7 +168,11 @@ def audit_checkpoint(*, now=None) -> tuple[WitnessLine, str]:
     chain_pending()  # the head must include everything committed so far
     with witness.locked_for_append() as fd:
         previous = witness.latest()
-        problem = policy.witness_problem(previous, selectors.witness_facts(previous.event_id, previous.count)) if previous else ""
+        problem = (
+            policy.witness_problem(previous, selectors.witness_facts(previous.event_id, previous.count))
+            if previous
+            else ""
+        )
         if problem:
             line = previous
             logger.error("audit log shorter than its witness: %s", problem)
@@ -167,6 +183,7 @@ def audit_checkpoint(*, now=None) -> tuple[WitnessLine, str]:
             )
         else:
             head = selectors.chain_head()
+            _make_durable()  # the witnessed head must survive a crash of the database
             line = WitnessLine(at=now, event_id=head.event_id, count=head.count, hash=head.hash)
             witness.append(fd, line)
     witness.tell_listeners(line=line, problem=problem)

@@ -181,6 +181,30 @@ def test_concurrent_appends_from_two_threads_do_not_fork_the_chain(transactional
     call_command("audit_verify")
 
 
+def test_the_sequencer_links_in_one_call_and_leaves_the_callers_commits_durable(transactional_postgres):
+    """After a commit the procedure of migration 0006 links everything in one round trip; its links commit without
+    waiting for the disk, but that setting stays inside its own transactions: the caller's next commit is synchronous."""
+    with transaction.atomic():
+        record(actor="system:writer", action="first")
+        record(actor="system:writer", action="second")
+    assert not AuditEvent.objects.filter(seq__isnull=True).exists()  # linked by the commit's callback
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    # Committed but not linked (a crash between the two): the next call links it and says how many.
+    other = connection.copy()  # a sequencer "at work" in another session
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [0x45525345])
+        record(actor="system:writer", action="third")  # autocommit: its own commit finds the lock taken
+    finally:
+        other.close()
+    assert AuditEvent.objects.filter(seq__isnull=True).count() == 1
+    assert chain_pending() == 1
+    assert sorted(AuditEvent.objects.values_list("seq", flat=True)) == [1, 2, 3]
+    call_command("audit_verify")
+
+
 def test_events_from_before_the_digest_still_verify(postgres):
     """Events of the first design (hash over the content itself, no digest) verify beside the new ones."""
     legacy = AuditEvent(created_at=timezone.now(), actor_name="system", action="legacy.step", data={"i": 1})
