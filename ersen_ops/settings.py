@@ -121,6 +121,9 @@ try:
     OPS_BACKUP_DIR = config.string("OPS_BACKUP_DIR", "/var/backups/ersen")
     OPS_RUNBOOK_STEP_TIMEOUT = config.integer("OPS_RUNBOOK_STEP_TIMEOUT", 300, minimum=5, maximum=86400)
     OPS_RUNBOOK_LOST_AFTER = config.integer("OPS_RUNBOOK_LOST_AFTER", 30, minimum=10, maximum=3600)
+    # Scheduler: a due time the tick (every minute) sees later than this was missed (the worker was down); default
+    # two tick intervals + 60 s, as django-q's scheduler looks at its schedules about every 30 s.
+    OPS_SCHEDULE_GRACE_SECONDS = config.integer("OPS_SCHEDULE_GRACE_SECONDS", 180, minimum=1, maximum=86400)
     # Seconds the worker keeps retrying a short database write after the connection drops (then it gives up).
     OPS_DB_RETRY_SECONDS = config.integer("OPS_DB_RETRY_SECONDS", 30, minimum=1, maximum=600)
     # Subscribers: the public subscribe form (double opt-in, rate limits) and the email/webhook fan-out.
@@ -266,6 +269,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, no CDN
     "api",
+    "scheduler",  # scheduled runbook runs that obey the protocol: above runbooks and maintenance
     "checks",  # health checks and the checker process: above incidents and maintenance
     "controlroom",  # the admin index spanning every app (top layer)
 ]

@@ -89,6 +89,7 @@ class LaunchChannel(models.TextChoices):
     CLI = "cli", "Command line"
     RETRY = "retry", "Retry"
     API = "api", "Operations API"
+    SCHEDULE = "schedule", "Schedule"
 
 
 def can_transition(current: str, target: str) -> bool:

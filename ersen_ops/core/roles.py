@@ -25,6 +25,7 @@ VIEW_ALL = (
     "incidents.view_*",
     "runbooks.view_*",
     "checks.view_*",
+    "scheduler.view_*",
     # alert intake: the rules, alert groups and the alerts received (integrations are the superuser's)
     "alerting.view_alertrule",
     "alerting.view_alertgroup",
@@ -56,6 +57,11 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "checks.add_check",
         "checks.change_check",
         "checks.delete_check",
+        # schedules of runbooks: create, edit, delete one without history; pause and resume all of them
+        "scheduler.add_schedule",
+        "scheduler.change_schedule",
+        "scheduler.delete_schedule",
+        "scheduler.pause_schedules",
         # alert intake: the rules that map labels to components and a level (integrations and their tokens decide
         # who may open incidents and page people: a superuser's, like pinning a host key)
         "alerting.add_alertrule",
