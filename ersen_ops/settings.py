@@ -119,6 +119,11 @@ try:
     OPS_SSH_KEY_FILE = config.string("OPS_SSH_KEY_FILE", "")
     OPS_SSH_CONNECT_TIMEOUT = config.integer("OPS_SSH_CONNECT_TIMEOUT", 10, minimum=1, maximum=60)
     OPS_BACKUP_DIR = config.string("OPS_BACKUP_DIR", "/var/backups/ersen")
+    # Backup retention (grandfather-father-son; runbooks.policy.backup_retention) and freshness.
+    OPS_BACKUP_KEEP_DAILY = config.integer("OPS_BACKUP_KEEP_DAILY", 7, minimum=0, maximum=3650)
+    OPS_BACKUP_KEEP_WEEKLY = config.integer("OPS_BACKUP_KEEP_WEEKLY", 4, minimum=0, maximum=520)
+    OPS_BACKUP_KEEP_MONTHLY = config.integer("OPS_BACKUP_KEEP_MONTHLY", 12, minimum=0, maximum=1200)
+    OPS_BACKUP_MAX_AGE_HOURS = config.integer("OPS_BACKUP_MAX_AGE_HOURS", 26, minimum=1, maximum=24 * 31)
     OPS_RUNBOOK_STEP_TIMEOUT = config.integer("OPS_RUNBOOK_STEP_TIMEOUT", 300, minimum=5, maximum=86400)
     OPS_RUNBOOK_LOST_AFTER = config.integer("OPS_RUNBOOK_LOST_AFTER", 30, minimum=10, maximum=3600)
     # Scheduler: a due time the tick (every minute) sees later than this was missed (the worker was down); default

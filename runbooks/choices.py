@@ -81,6 +81,18 @@ class StepKind(models.TextChoices):
     DECISION = "decision", "Decision"
     CHECK = "check", "Check from the portal"
     VERIFY = "verify", "Verification"
+    TRANSFER = "transfer", "Transfer through the portal"
+
+
+class KeepReason(models.TextChoices):
+    """Why the retention policy keeps a backup (`runbooks.policy.backup_retention`)."""
+
+    NEWEST_VERIFIED = "newest_verified", "Newest verified backup"
+    EVIDENCE = "evidence", "Evidence of a maintenance window"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+    FUTURE = "future", "Taken after “now” (clock skew): never pruned"
 
 
 class LaunchChannel(models.TextChoices):

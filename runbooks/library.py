@@ -224,7 +224,8 @@ def backup_database(ctx, p: dict) -> None:
         quick=True,
         failure=f"The backup folder {folder} does not exist or is not writable on the host.",
     )
-    daily, timed = _backup_paths(p, ctx.now())
+    started = ctx.now()
+    daily, timed = _backup_paths(p, started)
     exists = ctx.run(f"test -e {q(daily)}", label=f"Is {daily} free?", quick=True, ok_exit_codes=(0, 1))
     if exists.exit_code == 0:
         path = timed
@@ -274,7 +275,7 @@ def backup_database(ctx, p: dict) -> None:
             detail=detail,
         )
     ctx.verify(f"Verify {path}: {size} bytes, pg_dump header and completion line present", ok=True, detail=detail)
-    ctx.result.update({"path": path, "size": size, "sha256": sha256, "verified": True})
+    ctx.result.update({"path": path, "size": size, "sha256": sha256, "verified": True, "taken_at": started.isoformat()})
     if p["verify_restore"] == "yes":
         _restore_check(ctx, p, path)
 
@@ -558,5 +559,467 @@ register(
         timeout=60,
         disruptive=False,
         uses_ssh=False,
+    )
+)
+
+# --- backups as a policy: prune, off-host copy, restore verification -----------------------------------------------
+#
+# These tasks read the backup inventory (`runbooks.models.Backup`, written by the worker's finish service from each
+# run's verified result) and report what they did in `ctx.result`; the finish service turns that into inventory
+# changes (`runbooks.services.backups`). None of them changes the service a host runs — they delete old dump files,
+# copy one, or restore one into a throwaway database — so they are not `disruptive`: a schedule may run them outside
+# maintenance windows.
+
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+HOST_NAME = (r"^[-a-zA-Z0-9_]{1,60}$", "a host's name (letters, digits, “-_”), as in the admin's Hosts list")
+
+# Test hook of the off-host copy: a function applied to each chunk on its way to the destination (None: none).
+# Only the tests set it, to corrupt a transfer and prove that the destination's own sha256sum catches it.
+COPY_CHUNK_FILTER: Callable[[bytes], bytes] | None = None
+
+
+def _this_runs_dump(ctx) -> dict | None:
+    """The dump an earlier step of this run made and verified (backup_database), if any."""
+    from runbooks import policy
+
+    return policy.verified_dump_of(ctx.result)
+
+
+def _dump_to_use(ctx) -> dict:
+    """The dump made earlier in this run, else the newest verified, unpruned backup of the host in the inventory."""
+    from runbooks import selectors
+
+    made = _this_runs_dump(ctx)
+    if made is not None:
+        ctx.decide(f"Using the dump made earlier in this run: {made['path']}", action="this_run", detail=made)
+        return {**made, "backup_id": None}
+    backup = selectors.backup_newest_verified(host_id=ctx.host["id"])
+    if backup is None:
+        raise StepFailed(
+            f"{ctx.host.get('name')} has no verified backup in the inventory (and this run made none): "
+            "run backup_database first."
+        )
+    found = {"path": backup.path, "size": backup.size, "sha256": backup.sha256, "backup_id": backup.pk}
+    ctx.decide(
+        f"Using the newest verified backup in the inventory: {backup.path} (taken {backup.taken_at:%Y-%m-%d %H:%M} UTC)",
+        action="inventory",
+        detail=found,
+    )
+    return found
+
+
+def _sha256_on(ctx, path: str, *, label: str, on=None) -> str:
+    out = ctx.run(f"sha256sum -- {q(path)}", label=label, quick=False, on=on).stdout.split()
+    if not out or not SHA256_HEX.fullmatch(out[0]):
+        raise StepFailed(f"sha256sum of {path} printed no SHA-256: {' '.join(out)[:200]!r}.")
+    return out[0]
+
+
+# --- prune_backups -----------------------------------------------------------------------------------------------
+
+
+def _list_folder(ctx, folder: str) -> list[tuple[str, int, str]]:
+    """(type, size, name) of each entry directly in `folder` on the host (find's %y: f file, d folder, l link …)."""
+    out = ctx.run(
+        f"find {q(folder)} -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%f\\n'",
+        label=f"List the files in {folder}",
+        quick=True,
+    ).stdout
+    entries = []
+    for line in out.splitlines():
+        kind, _, rest = line.partition("\t")
+        size, _, name = rest.partition("\t")
+        entries.append((kind, int(size) if size.isdigit() else -1, name))
+    return entries
+
+
+def prune_backups(ctx, p: dict) -> None:
+    from runbooks import policy, selectors
+
+    folder = p["backup_dir"].rstrip("/") or "/"
+    ctx.run(
+        f"test -d {q(folder)} && test -w {q(folder)}",
+        label=f"Backup folder {folder} exists and is writable",
+        quick=True,
+        failure=f"The backup folder {folder} does not exist or is not writable on the host.",
+    )
+    entries = _list_folder(ctx, folder)
+    inventory = {b.path: b for b in selectors.backups_live(host_id=ctx.host["id"])}
+    made = _this_runs_dump(ctx)
+    left_alone, present, facts_of = [], {}, {}
+    for kind, size, name in entries:
+        path = f"{folder.rstrip('/')}/{name}"
+        if kind != "f" or not policy.is_backup_file_name(name):
+            left_alone.append({"name": name, "why": "not a backup_database dump (name or type)"})
+            continue
+        if made is not None and path == made["path"]:
+            present[path] = size
+            facts_of["this-run"] = path
+            continue
+        backup = inventory.get(path)
+        if backup is None:
+            left_alone.append({"name": name, "why": "not in the backup inventory (unknown origin: never deleted)"})
+        elif size != backup.size:
+            left_alone.append(
+                {"name": name, "why": f"{size} bytes on the host but {backup.size} in the inventory: changed since"}
+            )
+        else:
+            present[path] = size
+            facts_of[backup.pk] = path
+    missing = sorted(path for path in inventory if path not in present)
+    rows = [inventory[path] for key, path in facts_of.items() if key != "this-run"]
+    facts = selectors.backup_facts(rows)
+    if made is not None and "this-run" in facts_of:
+        facts.append(policy.BackupFact(id="this-run", taken_at=ctx.now(), verified=True))
+    counts = policy.RetentionCounts(
+        daily=int(p["keep_daily"]), weekly=int(p["keep_weekly"]), monthly=int(p["keep_monthly"])
+    )
+    retention = policy.backup_retention(facts, counts=counts, now=ctx.now())
+    protected = {f.id for f in facts if f.evidence_of}
+    protected |= {k for k, reasons in retention.keep.items() if any(r[0] == "newest_verified" for r in reasons)}
+    kept = [{"path": facts_of[k], "reasons": retention.reasons(k)} for k in retention.keep]
+    doomed = [(k, facts_of[k]) for k in retention.delete]
+    summary = {
+        "counts": {"daily": counts.daily, "weekly": counts.weekly, "monthly": counts.monthly},
+        "kept": kept,
+        "to_delete": [path for _, path in doomed],
+        "left_alone": left_alone,
+        "missing": missing,
+    }
+    ctx.result["prune"] = {**summary, "deleted": []}
+    ctx.decide(
+        f"Retention ({counts.describe()}): keep {len(kept)}, delete {len(doomed)}, leave alone {len(left_alone)}"
+        + (f"; {len(missing)} inventory file(s) missing on the host" if missing else ""),
+        action="retention",
+        detail=summary,
+    )
+    for backup_id, path in doomed:
+        if backup_id in protected or backup_id == "this-run":  # the policy never says so; a second lock anyway
+            raise StepFailed(f"Refusing to delete {path}: it is the newest verified backup or a window's evidence.")
+        ctx.run(f"rm -- {q(path)}", label=f"Delete {path} (not kept by the retention policy)")
+        ctx.result["prune"]["deleted"].append({"backup": backup_id, "path": path})
+
+
+def _prune_preview(p: dict) -> list[str]:
+    folder = p["backup_dir"].rstrip("/")
+    return [
+        f"test -d {q(folder)} && test -w {q(folder)}",
+        f"find {q(folder)} -mindepth 1 -maxdepth 1 -printf '%y\\t%s\\t%f\\n'",
+        f"(decided by the portal) keep {p['keep_daily']} daily, {p['keep_weekly']} weekly, {p['keep_monthly']} "
+        "monthly, the newest verified backup and every window's evidence; files not named backup_YYYYMMDD[_HHMMSS].sql "
+        "or not in the inventory are left alone",
+        f"rm -- {q(folder)}/backup_…sql   # once per backup the policy does not keep, each its own step",
+    ]
+
+
+def _setting(name: str) -> Callable[[], str]:
+    return lambda: str(getattr(settings, name))
+
+
+register(
+    Task(
+        name="prune_backups",
+        label="Prune old backups (retention)",
+        description="Grandfather-father-son retention of the dumps in the backup folder: keeps the newest verified "
+        "backup of each of the last N days, ISO weeks and months (OPS_BACKUP_KEEP_DAILY/WEEKLY/MONTHLY), the newest "
+        "verified backup and every backup that is a maintenance window's checklist evidence; deletes the others, "
+        "each with its own recorded `rm` step. Only files named like backup_database's dumps and known to the "
+        "inventory are ever deleted; anything else is left alone and reported. Not disruptive: it deletes old dump "
+        "files, never changes the service.",
+        params=(
+            _p("backup_dir", ABSOLUTE_PATH, _backup_dir_default, "Folder on the host (default OPS_BACKUP_DIR)."),
+            _p("keep_daily", NUMBER, _setting("OPS_BACKUP_KEEP_DAILY"), "Days kept (default OPS_BACKUP_KEEP_DAILY)."),
+            _p(
+                "keep_weekly",
+                NUMBER,
+                _setting("OPS_BACKUP_KEEP_WEEKLY"),
+                "Weeks kept (default OPS_BACKUP_KEEP_WEEKLY).",
+            ),
+            _p(
+                "keep_monthly",
+                NUMBER,
+                _setting("OPS_BACKUP_KEEP_MONTHLY"),
+                "Months kept (default OPS_BACKUP_KEEP_MONTHLY).",
+            ),
+        ),
+        run=prune_backups,
+        preview=_prune_preview,
+        timeout=120,
+        disruptive=False,
+    )
+)
+
+# --- copy_backup_offhost ------------------------------------------------------------------------------------------
+
+
+def _destination(ctx, name: str) -> dict:
+    """The destination host's snapshot; refused (a failed step, nothing connected) unless it may be used."""
+    from runbooks import selectors
+
+    host = selectors.host_for_copy(name=name)
+    if host is None:
+        raise StepFailed(f"The off-host copy's destination “{name}” is not a host in the admin's Hosts list.")
+    if host.pk == ctx.host["id"]:
+        raise StepFailed(f"The off-host copy's destination “{name}” is the run's own host: choose another host.")
+    if not host.enabled:
+        raise StepFailed(f"The off-host copy's destination “{name}” is disabled: enable it or choose another host.")
+    if not host.is_pinned:
+        raise StepFailed(
+            f"The off-host copy's destination “{name}” has no pinned host key: use “Fetch and pin host key” on its "
+            "admin page first (the portal never connects to an unpinned host)."
+        )
+    return selectors.host_snapshot(host) | {"parameter_defaults": dict(host.parameter_defaults or {})}
+
+
+def copy_backup_offhost(ctx, p: dict) -> None:
+    from runbooks import remote
+
+    dump = _dump_to_use(ctx)
+    destination = _destination(ctx, p["destination"])
+    folder = p["destination_dir"] or destination["parameter_defaults"].get("backup_dir") or settings.OPS_BACKUP_DIR
+    try:
+        folder = Param("destination_dir", *ABSOLUTE_PATH).check(folder, "the off-host copy")
+    except ParameterRefused as exc:
+        raise StepFailed(str(exc)) from None
+    folder = folder.rstrip("/")
+    name = dump["path"].rsplit("/", 1)[-1]
+    target, partial = f"{folder}/{name}", f"{folder}/{name}.partial-{ctx.execution_id}"
+    ctx.run(f"test -r {q(dump['path'])}", label=f"Is {dump['path']} readable?", quick=True)
+    there = ctx.connect(destination)
+    ctx.run(
+        f"test -d {q(folder)} && test -w {q(folder)}",
+        label=f"Destination folder {folder} on {destination['name']} exists and is writable",
+        quick=True,
+        failure=f"The folder {folder} does not exist or is not writable on {destination['name']}.",
+        on=there,
+    )
+    exists = ctx.run(
+        f"test -e {q(target)}",
+        label=f"Is {target} free on {destination['name']}?",
+        quick=True,
+        ok_exit_codes=(0, 1),
+        on=there,
+    )
+    base = {"destination": destination["name"], "destination_id": destination["id"], "path": target}
+    base |= {"source_path": dump["path"], "expected_sha256": dump["sha256"]}
+    if exists.exit_code == 0:
+        found = _sha256_on(ctx, target, label=f"SHA-256 of the existing {target} on {destination['name']}", on=there)
+        ok = found == dump["sha256"]
+        ctx.result["offhost_copy"] = {**base, "sha256": found, "verified": ok, "already_there": True}
+        ctx.verify(
+            f"Verify the existing copy {target} on {destination['name']}: SHA-256 matches the inventory",
+            ok=ok,
+            message=f"{target} already exists on {destination['name']} with SHA-256 {found}, not the backup's "
+            f"{dump['sha256']}: never overwritten; move it away and copy again.",
+            detail={"expected": dump["sha256"], "found": found},
+        )
+        return
+    try:
+        copied = ctx.transfer(
+            f"Copy {dump['path']} ({dump['size']} bytes) from {ctx.host['name']} to {destination['name']}:{partial} "
+            "through the portal (SFTP)",
+            lambda: _copy(ctx, remote, dump, there, partial),
+        )
+        if copied["sha256_read"] != dump["sha256"]:
+            raise StepFailed(
+                f"The bytes read from {dump['path']} on {ctx.host['name']} have SHA-256 {copied['sha256_read']}, not "
+                f"the inventory's {dump['sha256']}: the source file changed since it was verified."
+            )
+        found = _sha256_on(ctx, partial, label=f"SHA-256 of the copy on {destination['name']}", on=there)
+        ok = found == dump["sha256"]
+        ctx.result["offhost_copy"] = {**base, "sha256": found, "verified": ok, "size": copied["bytes"]}
+        ctx.verify(
+            f"Verify the copy on {destination['name']}: SHA-256 {found} matches the inventory"
+            if ok
+            else f"Verify the copy on {destination['name']}",
+            ok=ok,
+            message=f"The copy on {destination['name']} has SHA-256 {found}, but the backup's is {dump['sha256']}: "
+            "corrupted on the way or on the destination's disk. The bad copy is deleted.",
+            detail={"expected": dump["sha256"], "found": found, "path": partial},
+        )
+        ctx.run(
+            f"ln -- {q(partial)} {q(target)} && rm -f -- {q(partial)}",
+            label=f"Put the verified copy in place as {target} on {destination['name']}",
+            quick=True,
+            on=there,
+        )
+    except BaseException as exc:
+        removed = ctx.cleanup(
+            f"rm -f -- {q(partial)} && test ! -e {q(partial)}",
+            label=f"Delete the unverified copy {partial} on {destination['name']}",
+            after=exc,
+            on=there,
+        )
+        if "offhost_copy" in ctx.result:
+            ctx.result["offhost_copy"]["bad_copy_removed" if removed else "bad_copy_left"] = partial
+        raise
+
+
+def _copy(ctx, remote, dump: dict, there, partial: str) -> dict:
+    copied = remote.copy_file(
+        ctx.runner.session(ctx),
+        dump["path"],
+        there,
+        partial,
+        chunk_filter=COPY_CHUNK_FILTER,
+        keep_going=ctx.keep_going,
+    )
+    return {
+        "ok": True,
+        "message": f"{copied.size} bytes sent; SHA-256 of the bytes read {copied.sha256}",
+        "bytes": copied.size,
+        "sha256_read": copied.sha256,
+    }
+
+
+def _copy_preview(p: dict) -> list[str]:
+    folder = p["destination_dir"] or "<the destination's backup_dir>"
+    return [
+        "(from the inventory) the dump this run made, else the host's newest verified backup",
+        f"(on {p['destination']}, its own pinned key) test -d {folder} && test -w {folder}",
+        f"(through the portal, SFTP) copy the dump to {folder}/backup_….sql.partial-ID on {p['destination']}",
+        f"(on {p['destination']}) sha256sum -- {folder}/backup_….sql.partial-ID   # must equal the inventory's SHA-256",
+        f"(on {p['destination']}) ln -- ….partial-ID {folder}/backup_….sql && rm -f -- ….partial-ID"
+        "   # a mismatch deletes the copy instead",
+    ]
+
+
+register(
+    Task(
+        name="copy_backup_offhost",
+        label="Copy the backup to another host",
+        description="Copies the dump this run made (or the host's newest verified backup) to a second host — a Host "
+        "of the admin with its own pinned key — through the portal over SFTP, then runs sha256sum on the "
+        "destination and compares it with the inventory's SHA-256. A mismatch fails the step and deletes the bad "
+        "copy; a matching copy is recorded in the inventory (Backup copies). Never overwrites a file there.",
+        params=(
+            _p("destination", HOST_NAME, None, "The Host to copy to (enabled, key pinned)."),
+            _p(
+                "destination_dir",
+                OPTIONAL_PATH,
+                "",
+                "Folder on the destination (empty: the destination host's backup_dir parameter, else OPS_BACKUP_DIR).",
+            ),
+        ),
+        run=copy_backup_offhost,
+        preview=_copy_preview,
+        timeout=1800,
+        disruptive=False,
+    )
+)
+
+# --- verify_restore ----------------------------------------------------------------------------------------------
+
+
+def verify_restore(ctx, p: dict) -> None:
+    import secrets
+
+    dump = _dump_to_use(ctx)
+    c, u = q(p["container"]), q(p["db_user"])
+    scratch = f"{p['scratch_prefix']}_{ctx.execution_id}_{secrets.token_hex(3)}"[:63]
+    if scratch == p["database"]:
+        raise StepFailed("The scratch database must differ from the production database.")
+    outcome = {"path": dump["path"], "database": scratch, "ok": False}
+    ctx.result["restore_verification"] = outcome
+    found = _sha256_on(ctx, dump["path"], label=f"SHA-256 of {dump['path']}")
+    ctx.verify(
+        f"{dump['path']} is the verified backup (SHA-256 matches the inventory)",
+        ok=found == dump["sha256"],
+        message=f"{dump['path']} has SHA-256 {found}, not the inventory's {dump['sha256']}: it changed since it was "
+        "verified; not restoring it.",
+        detail={"expected": dump["sha256"], "found": found},
+    )
+    drop = f"docker exec {c} dropdb -U {u} --if-exists {q(scratch)}"
+    ctx.run(f"docker exec {c} createdb -U {u} {q(scratch)}", label=f"Create the scratch database {scratch}")
+    try:
+        ctx.run(
+            f"docker exec -i {c} psql -U {u} -v ON_ERROR_STOP=1 -q -d {q(scratch)} < {q(dump['path'])}",
+            label=f"Restore {dump['path']} into {scratch}",
+            failure=f"Restoring {dump['path']} into the scratch database {scratch} failed: the dump does not restore "
+            "cleanly",
+        )
+        sql = (
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        )
+        out = ctx.run(
+            f"docker exec {c} psql -U {u} -d {q(scratch)} -tAc {q(sql)}", label=f"Count the tables in {scratch}"
+        ).stdout.strip()
+        tables = int(out) if out.isdigit() else -1
+        outcome["tables"] = tables
+        rows = None
+        if p["check_table"]:
+            count_sql = f"SELECT count(*) FROM {p['check_table']}"  # the allow-list: [schema.]table names only
+            out = ctx.run(
+                f"docker exec {c} psql -U {u} -d {q(scratch)} -tAc {q(count_sql)}",
+                label=f"Count the rows of {p['check_table']} in {scratch}",
+                failure=f"The restored database has no readable table {p['check_table']}",
+            ).stdout.strip()
+            rows = int(out) if out.isdigit() else -1
+            outcome["rows"] = {p["check_table"]: rows}
+        ok = tables > 0 and (rows is None or rows >= int(p["min_rows"]))
+        ctx.verify(
+            f"Restore verified: {tables} tables"
+            + (f", {rows} rows in {p['check_table']}" if rows is not None else "")
+            + f" in {scratch}",
+            ok=ok,
+            message=f"The dump restored into {scratch} but the sanity check failed: {tables} tables"
+            + (f", {rows} rows in {p['check_table']} (at least {p['min_rows']} expected)" if rows is not None else ""),
+            detail=dict(outcome),
+        )
+    except BaseException as exc:
+        dropped = ctx.cleanup(drop, label=f"Drop the scratch database {scratch}", after=exc)
+        outcome["scratch_dropped"] = dropped
+        raise
+    ctx.run(drop, label=f"Drop the scratch database {scratch}")
+    outcome.update(ok=True, scratch_dropped=True)
+
+
+def _restore_preview(p: dict) -> list[str]:
+    c, u, s = q(p["container"]), q(p["db_user"]), f"{p['scratch_prefix']}_ID_RANDOM"
+    cmds = [
+        "(from the inventory) the dump this run made, else the host's newest verified backup",
+        "sha256sum -- <dump>   # must equal the inventory's SHA-256",
+        f"docker exec {c} createdb -U {u} {s}",
+        f"docker exec -i {c} psql -U {u} -v ON_ERROR_STOP=1 -q -d {s} < <dump>",
+        f"docker exec {c} psql -U {u} -d {s} -tAc 'SELECT count(*) FROM information_schema.tables …'",
+    ]
+    if p["check_table"]:
+        cmds.append(f"docker exec {c} psql -U {u} -d {s} -tAc 'SELECT count(*) FROM {p['check_table']}'")
+    cmds.append(f"docker exec {c} dropdb -U {u} --if-exists {s}   # always, also after a failure or a cancel")
+    return cmds
+
+
+register(
+    Task(
+        name="verify_restore",
+        label="Verify the backup restores (scratch database)",
+        description="Restores the dump this run made (or the host's newest verified backup) into a uniquely named "
+        "scratch database (psql -v ON_ERROR_STOP=1: backup_database writes plain SQL), counts its tables (and the "
+        "rows of a known table, if given), and always drops the scratch database — also after a failure, a timeout "
+        "or a cancel. A success is recorded on the backup in the inventory. Not disruptive: the production database "
+        "is not touched; the scratch database is new and dropped.",
+        params=(
+            _p("container", CONTAINER, "ersen-db-1", "Docker container running PostgreSQL."),
+            _p("db_user", PG_NAME, "ersen", "PostgreSQL user (-U)."),
+            _p("database", PG_NAME, "ersen", "The production database (the scratch one must differ)."),
+            _p(
+                "scratch_prefix",
+                (r"^[a-z_][a-z0-9_]{0,30}$", "a lower-case name prefix of up to 31 characters"),
+                "ersen_restore_check",
+                "Start of the scratch database's name (the run id and a random suffix follow).",
+            ),
+            _p(
+                "check_table",
+                (r"^$|^[A-Za-z_][A-Za-z0-9_]{0,62}(?:\.[A-Za-z_][A-Za-z0-9_]{0,62})?$", "empty, or [schema.]table"),
+                "",
+                "A table that must exist in the restored database; its rows are counted (empty: tables only).",
+            ),
+            _p("min_rows", NUMBER, "0", "With check_table: the restore fails with fewer rows than this."),
+        ),
+        run=verify_restore,
+        preview=_restore_preview,
+        timeout=1800,
+        disruptive=False,
     )
 )

@@ -263,3 +263,84 @@ class ExecutionStep(models.Model):
         if self.finished_at and self.started_at:
             return self.finished_at - self.started_at
         return None
+
+
+class Backup(models.Model):
+    """A verified dump on a host: the inventory the retention policy, the off-host copy and the restore check read.
+
+    Written only by the worker's finish service from a run's verified result (`runbooks.services.backups`), never by
+    the library task itself; pruning marks it (the row stays, as the record of what existed and who deleted it).
+    """
+
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="backups")
+    path = models.CharField(max_length=500, help_text="The dump file on the host.")
+    size = models.BigIntegerField(help_text="Bytes.")
+    sha256 = models.CharField("SHA-256", max_length=64)
+    taken_at = models.DateTimeField(help_text="When the dump was written (the retention policy's calendar, UTC).")
+    execution = models.ForeignKey(
+        RunbookExecution,
+        on_delete=models.PROTECT,
+        related_name="backups_made",
+        help_text="The run that made and verified it.",
+    )
+    verified = models.BooleanField(
+        default=False, help_text="pg_dump's header and completion line present, size and SHA-256 recorded."
+    )
+    restore_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time it restored cleanly into a scratch database (verify_restore)."
+    )
+    restore_execution = models.ForeignKey(
+        RunbookExecution,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="backups_restore_verified",
+        help_text="The run that restored it into a scratch database.",
+    )
+    pruned_at = models.DateTimeField(null=True, blank=True, help_text="When prune_backups deleted the file.")
+    pruned_by = models.ForeignKey(
+        RunbookExecution,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="backups_pruned",
+        help_text="The prune_backups run that deleted it.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-taken_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["host", "path"], condition=Q(pruned_at__isnull=True), name="backup_one_live_row_per_file"
+            ),
+        ]
+        indexes = [models.Index(fields=["host", "-taken_at"], name="backup_host_taken_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.host} {self.path}"
+
+    @property
+    def file_name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+class BackupCopy(models.Model):
+    """A copy of a backup on another host, whose SHA-256 was computed there and matched the inventory's."""
+
+    backup = models.ForeignKey(Backup, on_delete=models.PROTECT, related_name="copies")
+    destination = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="backup_copies_held")
+    path = models.CharField(max_length=500, help_text="The copy's file on the destination host.")
+    sha256 = models.CharField("SHA-256 on the destination", max_length=64)
+    verified_at = models.DateTimeField(help_text="When sha256sum on the destination matched the inventory.")
+    execution = models.ForeignKey(RunbookExecution, on_delete=models.PROTECT, related_name="backup_copies_made")
+
+    class Meta:
+        ordering = ["-verified_at", "-id"]
+        verbose_name_plural = "backup copies"
+        constraints = [
+            models.UniqueConstraint(fields=["backup", "destination", "path"], name="backup_copy_unique_per_place"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backup.file_name} on {self.destination}"

@@ -183,3 +183,122 @@ def channel_reliances(phase: str):
 
     for channel in FAILURE_ALERT_CHANNELS:
         yield Reliance(channel, "failed, timed-out and lost runbook runs")
+
+
+# --- backups: the inventory's facts from a run's result, and retention (grandfather-father-son) -------------------
+
+# The names backup_database writes (`library._backup_paths`); pruning never touches any other file.
+BACKUP_FILE_PATTERN = r"^backup_(\d{8})(?:_(\d{6}))?\.sql$"
+
+
+def is_backup_file_name(name: str) -> bool:
+    import re
+
+    return re.fullmatch(BACKUP_FILE_PATTERN, name) is not None
+
+
+def verified_dump_of(result) -> dict | None:
+    """The dump a run wrote and verified (path, size, sha256), whatever later steps did; None if it did not.
+
+    The inventory records it even when a later step (the off-host copy) failed: the file exists and verified itself,
+    and pruning must know it. Whether the run is a window's evidence stays `is_verified_backup` (succeeded runs)."""
+    if not isinstance(result, dict) or result.get("verified") is not True:
+        return None
+    path, size, sha256 = result.get("path"), result.get("size"), result.get("sha256")
+    if not (isinstance(path, str) and isinstance(size, int) and isinstance(sha256, str) and len(sha256) == 64):
+        return None
+    return {"path": path, "size": size, "sha256": sha256}
+
+
+@dataclass(frozen=True)
+class BackupFact:
+    """What retention needs to know of one backup."""
+
+    id: int | str
+    taken_at: datetime
+    verified: bool
+    evidence_of: tuple[str, ...] = ()  # the windows this backup is checklist evidence of, in words
+
+
+@dataclass(frozen=True)
+class RetentionCounts:
+    daily: int
+    weekly: int
+    monthly: int
+
+    def describe(self) -> str:
+        return f"{self.daily} daily, {self.weekly} weekly, {self.monthly} monthly"
+
+
+@dataclass(frozen=True)
+class Retention:
+    keep: dict  # id → tuple of (KeepReason, detail) pairs, e.g. (("daily", "2026-12-01"), ("weekly", "2026-W49"))
+    delete: tuple  # ids, oldest first
+
+    def reasons(self, backup_id) -> list[str]:
+        """Why `backup_id` is kept, in words ("daily 2026-12-01", "evidence of window …"); empty if it goes."""
+        from runbooks.choices import KeepReason
+
+        return [f"{KeepReason(kind).label.lower()} {detail}".strip() for kind, detail in self.keep.get(backup_id, ())]
+
+
+def backup_retention(backups: Sequence[BackupFact], *, counts: RetentionCounts, now: datetime) -> Retention:
+    """Which backups to keep, why, and which to delete (pure; `now` passed in).
+
+    Grandfather-father-son with restic's semantics: for each tier, the newest verified backup of each of the last N
+    calendar days (ISO weeks, months; UTC) *that have a verified backup* is kept — so a pause in backups never makes
+    the policy delete the history it has. A backup may be kept for several reasons. Always kept, whatever the
+    counts: the newest verified backup, every backup that is a maintenance window's checklist evidence, and any
+    backup dated after `now` (a clock problem is not a reason to delete). Unverified backups fill no tier.
+    """
+    from runbooks.choices import KeepReason
+
+    keep: dict = {}
+
+    def add(backup_id, kind, detail=""):
+        keep.setdefault(backup_id, [])
+        if (kind, detail) not in keep[backup_id]:
+            keep[backup_id].append((kind, detail))
+
+    ordered = sorted(backups, key=lambda b: (b.taken_at, str(b.id)), reverse=True)  # newest first
+    verified = [b for b in ordered if b.verified]
+    if verified:
+        add(verified[0].id, KeepReason.NEWEST_VERIFIED, f"({_utc(verified[0].taken_at):%Y-%m-%d %H:%M} UTC)")
+    for b in ordered:
+        for window in b.evidence_of:
+            add(b.id, KeepReason.EVIDENCE, f"of {window}")
+        if b.taken_at > now:
+            add(b.id, KeepReason.FUTURE, f"({_utc(b.taken_at):%Y-%m-%d %H:%M} UTC)")
+
+    def bucket_day(t: datetime) -> str:
+        return f"{t:%Y-%m-%d}"
+
+    def bucket_week(t: datetime) -> str:
+        year, week, _ = t.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    def bucket_month(t: datetime) -> str:
+        return f"{t:%Y-%m}"
+
+    for kind, count, bucket in (
+        (KeepReason.DAILY, counts.daily, bucket_day),
+        (KeepReason.WEEKLY, counts.weekly, bucket_week),
+        (KeepReason.MONTHLY, counts.monthly, bucket_month),
+    ):
+        seen: list[str] = []
+        for b in verified:  # newest first: the first backup of a bucket is its newest
+            key = bucket(_utc(b.taken_at))
+            if key in seen:
+                continue
+            if len(seen) >= count:
+                break
+            seen.append(key)
+            add(b.id, kind, key)
+    delete = tuple(b.id for b in reversed(ordered) if b.id not in keep)
+    return Retention(keep={k: tuple(v) for k, v in keep.items()}, delete=delete)
+
+
+def _utc(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment.astimezone(UTC) if moment.tzinfo else moment

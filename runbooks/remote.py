@@ -147,6 +147,57 @@ class Session:
             pass
 
 
+@dataclass(frozen=True)
+class Copied:
+    size: int
+    sha256: str  # of the bytes read from the source (what the portal sent on)
+
+
+def copy_file(
+    source: Session,
+    source_path: str,
+    destination: Session,
+    destination_path: str,
+    *,
+    chunk_size: int = 1024 * 1024,
+    chunk_filter=None,
+    keep_going=None,
+) -> Copied:
+    """Stream a file from one host to another through the portal over SFTP (both sessions are pinned-key SSH
+    connections). The destination file must not exist (created exclusively, never overwritten). The SHA-256 of the
+    bytes read is returned; the caller still verifies the copy *on the destination*, which is what counts.
+
+    `chunk_filter(bytes) -> bytes`: a test hook standing in for corruption between the source and the destination's
+    disk (tests/runbooks/test_backups_copy.py); None in production. `keep_going()`: polled per chunk; False stops.
+    """
+    import hashlib
+
+    digest, size = hashlib.sha256(), 0
+    where = f"{source.target.name}:{source_path} → {destination.target.name}:{destination_path}"
+    try:
+        with (
+            source.connection.sftp().open(source_path, "rb") as reader,
+            destination.connection.sftp().open(destination_path, "wbx") as writer,
+        ):
+            reader.prefetch()
+            while True:
+                data = reader.read(chunk_size)
+                if not data:
+                    break
+                digest.update(data)
+                size += len(data)
+                writer.write(chunk_filter(data) if chunk_filter is not None else data)
+                if keep_going is not None and not keep_going():
+                    raise RemoteError(f"Copy {where} stopped after {size} bytes (cancelled).", kind="cancelled")
+    except RemoteError:
+        raise
+    except OSError as exc:
+        raise RemoteError(f"Copy {where} failed after {size} bytes: {exc.strerror or exc}", kind="sftp") from None
+    except (SSHException, EOFError) as exc:
+        raise RemoteError(f"Copy {where} failed after {size} bytes: {exc}", kind="sftp") from None
+    return Copied(size=size, sha256=digest.hexdigest())
+
+
 class RemoteCommand:
     """A command running on a channel; read its output incrementally."""
 

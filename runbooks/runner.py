@@ -131,6 +131,16 @@ class TaskContext:
     def now(self):
         return timezone.now()
 
+    @property
+    def host(self) -> dict:
+        """The run's host as snapshotted at launch (id, name, address, pinned key)."""
+        return self.runner._host
+
+    def connect(self, host: dict):
+        """Open (once per run) a session to another host — e.g. an off-host copy's destination — with *its* pinned
+        key, recorded as a connect step. Pass the result as `on=` to `run`/`cleanup`. `host` is a host snapshot."""
+        return self.runner.session(self, host)
+
     def keep_going(self) -> bool:
         return not self.runner.poll_control(raise_on_cancel=False)
 
@@ -146,9 +156,11 @@ class TaskContext:
             timeout=timeout,
         )
 
-    def decide(self, label: str, *, action: str) -> None:
+    def decide(self, label: str, *, action: str, detail: dict | None = None) -> None:
         step = self._begin(StepKind.DECISION, label)
-        services.execution_step_finish(step=step, status=StepStatus.SUCCEEDED, detail={"action": action})
+        services.execution_step_finish(
+            step=step, status=StepStatus.SUCCEEDED, detail={"action": action, **(detail or {})}
+        )
 
     def verify(self, label: str, *, ok: bool, message: str = "", detail: dict | None = None) -> None:
         step = self._begin(StepKind.VERIFY, label)
@@ -162,7 +174,15 @@ class TaskContext:
             raise StepFailed(message)
 
     def check(self, label: str, func: Callable[[], dict], *, raise_on_failure: bool = True) -> dict:
-        step = self._begin(StepKind.CHECK, label)
+        return self._portal_step(StepKind.CHECK, label, func, raise_on_failure=raise_on_failure)
+
+    def transfer(self, label: str, func: Callable[[], dict]) -> dict:
+        """Work the portal does between hosts (an SFTP copy), recorded like a check: `func` returns {"ok", "message",
+        …}; a failure (or an exception) fails the step with its message, a cancel seen meanwhile cancels it."""
+        return self._portal_step(StepKind.TRANSFER, label, func, raise_on_failure=True)
+
+    def _portal_step(self, kind: str, label: str, func: Callable[[], dict], *, raise_on_failure: bool) -> dict:
+        step = self._begin(kind, label)
         try:
             outcome = func()
         except Exception as exc:  # noqa: BLE001 - a crashing check is a failed check, with its reason
@@ -187,13 +207,15 @@ class TaskContext:
             raise StepFailed(f"{label}: {outcome.get('message', 'failed')}")
         return outcome
 
-    def cleanup(self, command: str, *, label: str, after: BaseException) -> bool:
+    def cleanup(self, command: str, *, label: str, after: BaseException, on=None) -> bool:
         """Housekeeping after `after` (a failure, a timeout, a cancel) ended a command: run it anyway, recorded.
 
-        Runs even though the run is cancelled (no cancellation check) and bounded by QUICK_TIMEOUT on the host.
-        True if it exited 0.
+        Runs even though the run is cancelled (no cancellation check) and bounded by QUICK_TIMEOUT on the host
+        (the run's host, or the session `on` from `connect`). True if it exited 0.
         """
-        return self.runner.housekeeping(self, command, label=f"{label} (after the step {outcome_words(after)})")
+        return self.runner.housekeeping(
+            self, command, label=f"{label} (after the step {outcome_words(after)})", session=on
+        )
 
     def run(
         self,
@@ -203,10 +225,12 @@ class TaskContext:
         quick: bool = False,
         ok_exit_codes: tuple[int, ...] | None = (0,),
         failure: str | None = None,
+        on=None,
     ) -> CommandResult:
+        """Run `command` on the run's host (or on the session `on` from `connect`), recorded as a step."""
         timeout = min(self.timeout, QUICK_TIMEOUT) if quick else self.timeout
         return self.runner.run_command(
-            self, command, label=label, timeout=timeout, ok_exit_codes=ok_exit_codes, failure=failure
+            self, command, label=label, timeout=timeout, ok_exit_codes=ok_exit_codes, failure=failure, session=on
         )
 
 
@@ -218,6 +242,7 @@ class Runner:
         self.token = ""
         self.result: dict = {}
         self._session = None
+        self._other_sessions: dict = {}  # host id → Session, for tasks that reach a second host (ctx.connect)
         self._host: dict = {}
         self._cancel_seen: str | None = None
 
@@ -237,12 +262,15 @@ class Runner:
 
     # --- SSH ---------------------------------------------------------------------------------------------
 
-    def session(self, ctx: TaskContext):
-        if self._session is not None:
+    def session(self, ctx: TaskContext, host: dict | None = None):
+        other = host is not None and host.get("id") != self._host.get("id")
+        if not other and self._session is not None:
             return self._session
+        if other and host["id"] in self._other_sessions:
+            return self._other_sessions[host["id"]]
         from runbooks import remote
 
-        h = self._host
+        h = host if other else self._host
         key = None
         if h.get("host_key"):
             key = remote.HostKey(h["host_key_type"], h["host_key"], h["host_key_fingerprint"])
@@ -252,7 +280,7 @@ class Runner:
         pinned = key.describe() if key else "no pinned key"
         step = ctx._begin(StepKind.CONNECT, f"Connect to {target.describe()}, expecting host key {pinned}")
         try:
-            self._session = remote.open_session(
+            session = remote.open_session(
                 target, key_file=settings.OPS_SSH_KEY_FILE, connect_timeout=settings.OPS_SSH_CONNECT_TIMEOUT
             )
         except remote.RemoteError as exc:
@@ -260,10 +288,16 @@ class Runner:
                 step=step, status=StepStatus.FAILED, error=str(exc), detail={"kind": exc.kind}
             )
             raise StepFailed(str(exc)) from None
-        services.execution_step_finish(step=step, status=StepStatus.SUCCEEDED, detail={"host_key": pinned})
-        return self._session
+        services.execution_step_finish(
+            step=step, status=StepStatus.SUCCEEDED, detail={"host_key": pinned, "host": h.get("name", "")}
+        )
+        if other:
+            self._other_sessions[host["id"]] = session
+        else:
+            self._session = session
+        return session
 
-    def kill_remote(self, ctx: TaskContext, marker: str, why: str, *, record: bool = True) -> str:
+    def kill_remote(self, ctx: TaskContext, marker: str, why: str, *, record: bool = True, session=None) -> str:
         """Stop every process of a command on the host (a second SSH command), recorded as its own step.
 
         With `record=False` (the database is away) nothing is written: the kill must not wait for it.
@@ -284,7 +318,7 @@ class Runner:
                 timeout=15,
             )
         try:
-            code, out, err = self._session.run_quick(command, timeout=15)
+            code, out, err = (session or self._session).run_quick(command, timeout=15)
             error = ""
         except Exception as exc:  # noqa: BLE001 - the remote `timeout` still bounds the command
             code, out, err, error = None, "", "", f"could not stop it: {exc}"
@@ -301,9 +335,10 @@ class Runner:
             )
         return error or "the command was stopped on the host"
 
-    def housekeeping(self, ctx: TaskContext, command: str, *, label: str) -> bool:
+    def housekeeping(self, ctx: TaskContext, command: str, *, label: str, session=None) -> bool:
         """Run a short command even after a cancel or a timeout (see TaskContext.cleanup); recorded when possible."""
-        if self._session is None:
+        session = session or self._session
+        if session is None:
             return False  # never connected: nothing was started on the host
         wrapped = f"timeout --kill-after={KILL_AFTER}s {QUICK_TIMEOUT}s sh -c {shlex.quote(command)}"
         step = None
@@ -313,7 +348,7 @@ class Runner:
         except (DatabaseUnavailable, services.LostClaim):
             step = None  # still clean up on the host; there is nothing to record it in
         try:
-            code, out, err = self._session.run_quick(wrapped, timeout=QUICK_TIMEOUT + KILL_AFTER + 5)
+            code, out, err = session.run_quick(wrapped, timeout=QUICK_TIMEOUT + KILL_AFTER + 5)
             error = "" if code == 0 else f"“{label}” failed (exit code {code}): {(err or out).strip()[-500:]}"
         except Exception as exc:  # noqa: BLE001 - housekeeping must not hide the step's own outcome
             code, out, err, error = None, "", "", f"could not run it: {exc}"
@@ -339,9 +374,11 @@ class Runner:
         control = selectors.execution_control(execution_id=self.execution_id)
         return bool(control and control["status"] == ExecutionStatus.RUNNING and control["claim_token"] == self.token)
 
-    def run_command(self, ctx: TaskContext, command: str, *, label: str, timeout: int, ok_exit_codes, failure):
+    def run_command(
+        self, ctx: TaskContext, command: str, *, label: str, timeout: int, ok_exit_codes, failure, session=None
+    ):
         self.poll_control()
-        session = self.session(ctx)
+        session = session or self.session(ctx)
         marker = f"ersen-run-e{self.execution_id}-{uuid.uuid4().hex[:10]}"
         wrapped = f"timeout --kill-after={KILL_AFTER}s {timeout}s sh -c {shlex.quote(command)} {marker}"
         step = ctx._begin(StepKind.COMMAND, label, command=wrapped, timeout=timeout)
@@ -384,12 +421,12 @@ class Runner:
                             if stop_reason is None and now - started > timeout + KILL_AFTER + PORTAL_GRACE:
                                 stop_reason = "timed out"
                             if stop_reason is not None:
-                                self.kill_remote(ctx, marker, stop_reason)
+                                self.kill_remote(ctx, marker, stop_reason, session=session)
                                 stop_deadline = time.monotonic() + 10
                     except DatabaseUnavailable as exc:
                         # Nobody can see or cancel this command any more: stop it rather than let it run blind.
                         stop_reason, database_error = "database", exc
-                        killed = self.kill_remote(ctx, marker, "unobserved", record=False)
+                        killed = self.kill_remote(ctx, marker, "unobserved", record=False, session=session)
                         stop_deadline = time.monotonic() + 10
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
                     break  # the channel did not close after the kill: give up waiting (the host's timeout remains)
@@ -488,8 +525,9 @@ class Runner:
                 f"Internal error in the runner ({type(exc).__name__}: {exc}); the worker log {self.worker} has details."
             )
         finally:
-            if self._session is not None:
-                self._session.close()
+            for session in (self._session, *self._other_sessions.values()):
+                if session is not None:
+                    session.close()
             heartbeat.stop()
         if status is not None:
             try:

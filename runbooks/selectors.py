@@ -276,3 +276,84 @@ def execution_payload(execution: RunbookExecution) -> dict:
         "result": execution.result,
         "steps": steps,
     }
+
+
+# --- backups: the inventory --------------------------------------------------------------------------------------
+
+
+def backups_live(*, host_id: int) -> QuerySet:
+    """The host's backups whose files have not been pruned, newest first."""
+    from runbooks.models import Backup
+
+    return Backup.objects.filter(host_id=host_id, pruned_at__isnull=True).order_by("-taken_at", "-id")
+
+
+def backup_newest_verified(*, host_id: int):
+    return backups_live(host_id=host_id).filter(verified=True).first()
+
+
+def backup_get(*, host_id: int, path: str):
+    return backups_live(host_id=host_id).filter(path=path).first()
+
+
+def backup_evidence_windows(execution_ids) -> dict[int, list[str]]:
+    """Execution id → the maintenance windows (in words) whose checklist an approval cites it as evidence of.
+
+    Revoked approvals count too: a backup that was once a window's evidence is kept (the record outlives the mistake).
+    """
+    from django.contrib.contenttypes.models import ContentType
+
+    from maintenance.models import Approval
+
+    ids = [str(i) for i in execution_ids]
+    if not ids:
+        return {}
+    found: dict[int, list[str]] = {}
+    rows = Approval.objects.filter(
+        evidence_type=ContentType.objects.get_for_model(RunbookExecution), evidence_id__in=ids
+    ).values_list("evidence_id", "item__window_id", "item__window__title")
+    for evidence_id, window_id, title in rows:
+        words = f"window #{window_id} “{title}”"
+        found.setdefault(int(evidence_id), [])
+        if words not in found[int(evidence_id)]:
+            found[int(evidence_id)].append(words)
+    return found
+
+
+def backup_facts(backups) -> list:
+    """The retention policy's view of these Backup rows (with the windows they are evidence of)."""
+    backups = list(backups)
+    evidence = backup_evidence_windows({b.execution_id for b in backups})
+    return [
+        policy.BackupFact(
+            id=b.pk, taken_at=b.taken_at, verified=b.verified, evidence_of=tuple(evidence.get(b.execution_id, ()))
+        )
+        for b in backups
+    ]
+
+
+def retention_counts() -> policy.RetentionCounts:
+    return policy.RetentionCounts(
+        daily=settings.OPS_BACKUP_KEEP_DAILY,
+        weekly=settings.OPS_BACKUP_KEEP_WEEKLY,
+        monthly=settings.OPS_BACKUP_KEEP_MONTHLY,
+    )
+
+
+def backup_retention_now(*, host_ids, now) -> dict[int, policy.Retention]:
+    """What the retention policy (with the settings' counts) says today of each host's live backups (the admin's
+    "kept because" column); what prune_backups will do, minus files it finds missing or unknown on the host."""
+    from runbooks.models import Backup
+
+    by_host: dict[int, list] = {}
+    for b in Backup.objects.filter(host_id__in=list(host_ids), pruned_at__isnull=True):
+        by_host.setdefault(b.host_id, []).append(b)
+    counts = retention_counts()
+    return {
+        host_id: policy.backup_retention(backup_facts(rows), counts=counts, now=now)
+        for host_id, rows in by_host.items()
+    }
+
+
+def host_for_copy(*, name: str):
+    return Host.objects.filter(name=name).first()

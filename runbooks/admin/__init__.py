@@ -1,11 +1,13 @@
 """Admin for hosts (with "Fetch and pin host key"), runbooks (steps validated on save, "Run" showing the exact
-commands first) and executions (read-only record, live output, Cancel and Retry).
+commands first) executions (read-only record, live output, Cancel and Retry) and the backup inventory (read-only, with why the
+retention policy keeps each backup).
 
 Every change goes through `runbooks.services`; buttons use WorkflowAdminMixin (GET confirms, POST performs,
 permission checked in the view). One module per admin (`hosts`, `runbook` with its `steps` inline and its
 `run_form`, `executions`); importing this package registers them all and re-exports their names.
 """
 
+from runbooks.admin.backups import BackupAdmin, BackupCopyInline
 from runbooks.admin.executions import (
     CancelForm,
     RetryForm,
@@ -49,6 +51,8 @@ from runbooks.admin.steps import (
 )
 
 __all__ = [
+    "BackupAdmin",
+    "BackupCopyInline",
     "HostForm",
     "PinForm",
     "_pin_initial",

@@ -11,9 +11,13 @@ so callers keep writing `from runbooks import services` / `services.execution_la
 - `waiting`: queueing a run and starting the next waiting run of a free host (first come, first served)
 - `worker`: the worker's side (claim, heartbeat, steps, finish)
 - `evidence`: what a verified backup hands its maintenance window
+- `backups`: the backup inventory, written from a finished run's verified result
 - `reaper`: lost workers
 """
 
+from runbooks.services.backups import (
+    _record_backup_inventory,
+)
 from runbooks.services.common import (
     RUN_TASK,
     SYSTEM_REAPER,
@@ -103,5 +107,6 @@ __all__ = [
     "execution_step_finish",
     "execution_finish",
     "_record_backup_evidence",
+    "_record_backup_inventory",
     "executions_reap_lost",
 ]

@@ -21,6 +21,7 @@ from runbooks.choices import (
 )
 from runbooks.models import ExecutionStep, Host, RunbookExecution
 from runbooks.output import CappedBuffer
+from runbooks.services.backups import _record_backup_inventory
 from runbooks.services.common import SYSTEM_WORKER, LostClaim, _notify_failure
 from runbooks.services.evidence import _record_backup_evidence
 from runbooks.services.waiting import _enqueue, _kick_host_on_commit
@@ -123,6 +124,7 @@ _STEP_ACTIONS = {
     StepKind.DECISION: (None, "runbooks.step.decided", "runbooks.step.decided"),
     StepKind.CHECK: (None, "runbooks.check.passed", "runbooks.check.failed"),
     StepKind.VERIFY: (None, "runbooks.check.passed", "runbooks.check.failed"),
+    StepKind.TRANSFER: ("runbooks.transfer.started", "runbooks.transfer.finished", "runbooks.transfer.failed"),
 }
 
 
@@ -283,6 +285,7 @@ def execution_finish(
         )
         if execution.result:
             record(actor=SYSTEM_WORKER, action="runbooks.execution.result", target=execution, data=execution.result)
+        _record_backup_inventory(execution)  # the backup inventory, from the run's verified result
         _record_backup_evidence(execution)  # runbooks decides whether it is a verified backup
         if status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT):
             _notify_failure(execution)
