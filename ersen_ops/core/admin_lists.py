@@ -8,6 +8,10 @@ What a stock ModelAdmin does on every list page, and what this mixin does instea
 - `SELECT DISTINCT` over the whole table for a filter on a free-text column (the sidebar's list of values): here
   `RecentValuesFilter` lists the values of the newest `RECENT_ROWS` rows (an index scan of the default order).
 - `date_hierarchy` (a `DISTINCT date_trunc(...)` over the table): not used; the date filter does the same job.
+- page N: `OFFSET (N-1) × page size`, which reads and throws away every row before the page: here, in the default
+  order, pages are links by **keyset** instead ("Older ›" is `?after=<last row's id>`, "‹ Newer" `?before=<first
+  row's id>`): a row comparison on the order's columns, which the order's index answers from the page's edge
+  whatever the depth. Another column's order (a click on a header) keeps numbered pages.
 - search: `search_expression` (SQL over the row's searchable columns) matched with `LIKE` against a trigram index
   on exactly that expression (the model's migration creates it on PostgreSQL), instead of one `UPPER(..) LIKE`
   per field, which reads the whole table when the term is rare.
@@ -19,6 +23,8 @@ import json
 from functools import cached_property
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ALL_VAR, ORDER_VAR, PAGE_VAR
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import BooleanField
@@ -90,6 +96,107 @@ def RecentValuesFilter(field_name: str, title: str | None = None, rows: int = RE
     return Filter
 
 
+AFTER_VAR, BEFORE_VAR = "after", "before"
+
+
+def keyset_order(model, ordering) -> list[tuple[str, str, bool]] | None:
+    """The (field, column, descending) triples of `ordering` when keyset pages can follow it: plain field names, one
+    direction, ending with the primary key (so a row's position is unique). None otherwise."""
+    pairs = []
+    for item in ordering:
+        if not isinstance(item, str) or "__" in item or item.lstrip("-") == "?":
+            return None
+        name = item.lstrip("-")
+        field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+        pairs.append((field.attname, field.column, item.startswith("-")))
+    if not pairs or pairs[-1][1] != model._meta.pk.column or len({desc for _, _, desc in pairs}) != 1:
+        return None
+    return pairs
+
+
+def _cursor(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+class KeysetChangeListMixin:
+    """A ChangeList whose default order pages by keyset (see the module docstring). Sets `keyset` (True when it
+    applies), `keyset_newest_url`, `keyset_newer_url` and `keyset_older_url` for templates/admin/pagination.html."""
+
+    keyset = False
+    keyset_newest_url = keyset_newer_url = keyset_older_url = ""
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        for name in (AFTER_VAR, BEFORE_VAR):
+            lookup_params.pop(name, None)
+        return lookup_params
+
+    def _keyset_pairs(self, request):
+        if ORDER_VAR in self.params or self.show_all:
+            return None
+        ordering = self.model_admin.get_ordering(request) or self._get_default_ordering()
+        return keyset_order(self.model, list(ordering))
+
+    def get_results(self, request):
+        pairs = self._keyset_pairs(request)
+        after, before = _cursor(request.GET.get(AFTER_VAR)), _cursor(request.GET.get(BEFORE_VAR))
+        if pairs is None or (PAGE_VAR in request.GET and not (after or before)):
+            return super().get_results(request)  # another order, or a numbered page asked for explicitly
+        paginator = self.model_admin.get_paginator(request, self.queryset, self.list_per_page)
+        queryset = self.queryset
+        anchor = before or after
+        if anchor:
+            queryset = queryset.filter(self._beyond(pairs, anchor, towards_older=not before))
+            if before:
+                queryset = queryset.reverse()
+        rows = list(queryset[: self.list_per_page + 1])
+        more = len(rows) > self.list_per_page
+        rows = rows[: self.list_per_page]
+        if before:
+            rows.reverse()
+        pk = self.model._meta.pk.attname
+        drop = [PAGE_VAR, AFTER_VAR, BEFORE_VAR, ALL_VAR]
+        has_newer = bool(after) or (bool(before) and more)
+        has_older = bool(before) or more
+        if anchor:
+            self.keyset_newest_url = self.get_query_string(remove=drop)
+        if has_newer and rows:
+            self.keyset_newer_url = self.get_query_string({BEFORE_VAR: getattr(rows[0], pk)}, remove=drop)
+        if has_older and rows:
+            self.keyset_older_url = self.get_query_string({AFTER_VAR: getattr(rows[-1], pk)}, remove=drop)
+        self.keyset = True
+        self.result_count = paginator.count
+        self.show_full_result_count = False
+        self.full_result_count = None
+        self.show_admin_actions = True
+        self.result_list = rows
+        self.can_show_all = False
+        self.multi_page = bool(anchor) or more
+        self.paginator = paginator
+
+    def _beyond(self, pairs, anchor: int, *, towards_older: bool):
+        """Rows past the anchor row in the list's order (`towards_older`) or before it, as one row comparison."""
+        table = self.model._meta.db_table
+        columns = [column for _, column, _ in pairs]
+        if len(columns) == 1:
+            values = [anchor]
+        else:
+            found = self.model._default_manager.filter(pk=anchor).values_list(*[name for name, _, _ in pairs])
+            values = next(iter(found), None)
+            if values is None:
+                raise IncorrectLookupParameters(f"No row {anchor} to page from.")
+            values = list(values)
+        descending = pairs[0][2]
+        operator = "<" if descending == towards_older else ">"
+        quoted = ", ".join(f'"{table}"."{column}"' for column in columns)
+        placeholders = ", ".join(["%s"] * len(columns))
+        return RawSQL(f"({quoted}) {operator} ({placeholders})", values, output_field=BooleanField())
+
+
 class LargeListAdminMixin:
     """See the module docstring. `search_expression`: SQL over the table's columns, upper-cased, that a trigram
     index of the same text covers; None keeps Django's per-field search (small tables)."""
@@ -99,6 +206,10 @@ class LargeListAdminMixin:
     date_hierarchy = None
     search_expression: str | None = None
     exact_search_fields: tuple[str, ...] = ()  # "=id"-style exact matches kept beside the expression
+
+    def get_changelist(self, request, **kwargs):
+        base = super().get_changelist(request, **kwargs)
+        return type(f"Keyset{base.__name__}", (KeysetChangeListMixin, base), {})
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

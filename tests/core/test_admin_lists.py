@@ -106,3 +106,70 @@ def test_the_delivery_and_execution_lists_and_djangos_queue_lists_render(postgre
         assert not whole, url
     failed = client.get("/admin/notifications/notificationdelivery/?status__exact=failed&q=checkout")
     assert b"1 notification delivery" in failed.content
+
+
+def _ids_on(content: str) -> list[int]:
+    import re
+
+    table = content[content.index('id="result_list"') : content.index("</table>", content.index('id="result_list"'))]
+    ids = []
+    for n in re.findall(r'/(\d+)/change/', table):
+        if int(n) not in ids:
+            ids.append(int(n))
+    return ids
+
+
+def _link(content: str, label: str) -> str:
+    import html
+    import re
+
+    match = re.search(r'<a href="([^"]*)"[^>]*>' + re.escape(label), content)
+    assert match, f"no “{label}” link"
+    return LIST + html.unescape(match.group(1))
+
+
+def test_the_default_order_pages_by_keyset_without_offset(postgres, client, users, monkeypatch):
+    monkeypatch.setattr(AuditEventAdmin, "list_per_page", 10)
+    _events(25, action="keyset.step")
+    client.force_login(users["admin"])
+    newest = list(AuditEvent.objects.filter(action="keyset.step").order_by("-id").values_list("id", flat=True))
+    first = client.get(LIST + "?action=keyset.step").content.decode()
+    assert _ids_on(first) == newest[:10]
+    assert "‹ Newer" not in first and "« Newest" not in first
+    with CaptureQueriesContext(connection) as captured:
+        second = client.get(_link(first, "Older ›")).content.decode()
+    assert _ids_on(second) == newest[10:20]
+    listing = [sql for sql in _sql(captured) if "audit_auditevent" in sql and "ORDER BY" in sql.upper()]
+    assert listing and not any("OFFSET" in sql.upper() for sql in listing), listing
+    assert any('"audit_auditevent"."id") < ' in sql for sql in listing), "the page is not a row comparison"
+    third = client.get(_link(second, "Older ›")).content.decode()
+    assert _ids_on(third) == newest[20:]
+    assert "Older ›" not in third, "the last page offers an older page"
+    back = client.get(_link(third, "‹ Newer")).content.decode()
+    assert _ids_on(back) == newest[10:20], "the filter and the order survive going back"
+    assert _ids_on(client.get(_link(back, "« Newest")).content.decode()) == newest[:10]
+
+
+def test_keyset_pages_follow_a_composite_order_and_other_orders_keep_page_numbers(postgres, client, users):
+    """Executions are ordered by (requested at, id), newest first: the cursor is a row, compared on both columns."""
+    from django.utils import timezone
+
+    from runbooks.admin.executions import RunbookExecutionAdmin
+    from runbooks.models import RunbookExecution
+    from tests.runbooks.factories import ExecutionFactory
+
+    same_time = timezone.now()
+    executions = [ExecutionFactory(requested_at=same_time) for _ in range(RunbookExecutionAdmin.list_per_page + 5)]
+    url = "/admin/runbooks/runbookexecution/"
+    client.force_login(users["admin"])
+    first = client.get(url).content.decode()
+    expected = list(RunbookExecution.objects.order_by("-requested_at", "-id").values_list("id", flat=True))
+    assert _ids_on(first) == expected[: RunbookExecutionAdmin.list_per_page]
+    import html
+    import re
+
+    older = html.unescape(re.search(r'<a href="([^"]*)"[^>]*>Older ›', first).group(1))
+    assert _ids_on(client.get(url + older).content.decode()) == expected[RunbookExecutionAdmin.list_per_page :]
+    by_status = client.get(url + "?o=2").content.decode()
+    assert "Older ›" not in by_status and len(executions) > RunbookExecutionAdmin.list_per_page
+    assert client.get(url + "?after=not-a-number").status_code == 200
