@@ -903,7 +903,7 @@ register(
         ),
         run=copy_backup_offhost,
         preview=_copy_preview,
-        timeout=1800,
+        timeout=1200,
         disruptive=False,
     )
 )
@@ -1019,7 +1019,7 @@ register(
         ),
         run=verify_restore,
         preview=_restore_preview,
-        timeout=1800,
+        timeout=1200,
         disruptive=False,
     )
 )
