@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import datetime
 
 from tests.factories import ComponentFactory
 from tests.runbooks.factories import HostFactory, runbook_with_steps
+
+LA = zoneinfo.ZoneInfo("America/Los_Angeles")
 
 
 def host(name: str = "prod-1", component: str = "Database"):
