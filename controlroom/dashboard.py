@@ -42,6 +42,7 @@ PERMS = {
     "executions": "runbooks.view_runbookexecution",
     "deliveries": "notifications.view_notificationdelivery",
     "audit": "audit.view_auditevent",
+    "schedules": "scheduler.view_occurrence",
 }
 
 
@@ -495,6 +496,7 @@ class Dashboard:
     notifications: NotificationHealth | None = None
     audit: list[AuditRow] | None = None
     audit_with_system: bool = False
+    schedules: SchedulesHealth | None = None
 
     @property
     def headline(self) -> list[dict]:
@@ -557,9 +559,34 @@ class Dashboard:
                     "level": "warn",
                 }
             )
+        if self.schedules and self.schedules.paused_by:
+            items.append({"text": f"All schedules paused by {self.schedules.paused_by}", "level": "warn"})
+        if self.schedules and self.schedules.missed:
+            items.append(
+                {
+                    "text": _count(self.schedules.missed, "scheduled run missed", "scheduled runs missed") + " (24 h)",
+                    "level": "warn",
+                }
+            )
         if not items:
             items.append({"text": "Nothing needs attention right now.", "level": "ok"})
         return items
+
+
+@dataclass(frozen=True)
+class SchedulesHealth:
+    paused_by: str  # "" when schedules run
+    missed: int  # missed occurrences in the last 24 h
+
+
+def schedules_health(*, now: datetime) -> SchedulesHealth:
+    """The global pause and the misses of the last day (two queries)."""
+    from scheduler.choices import Outcome
+    from scheduler.models import Occurrence, SchedulerSwitch
+
+    switch = SchedulerSwitch.objects.filter(id=1, paused=True).values_list("paused_by_name", flat=True).first()
+    missed = Occurrence.objects.filter(outcome=Outcome.MISSED, due_at__gte=now - timedelta(hours=24)).count()
+    return SchedulesHealth(paused_by=switch or "", missed=missed)
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -586,4 +613,6 @@ def dashboard(*, user, now: datetime, audit_with_system: bool = False) -> Dashbo
         board.notifications = notification_health(now=now, phase=board.phase)
     if user.has_perm(PERMS["audit"]):
         board.audit = audit_recent(with_system=audit_with_system)
+    if user.has_perm(PERMS["schedules"]):
+        board.schedules = schedules_health(now=now)
     return board
