@@ -3,6 +3,7 @@ when the runbook exists. Running this twice changes nothing."""
 
 from __future__ import annotations
 
+from ersen_ops.core.errors import DomainError
 from runbooks.models import Host, Runbook
 from scheduler import services
 from scheduler.models import Schedule
@@ -26,7 +27,12 @@ def seed(stdout) -> None:
         runbook = next((r for slug in slugs if (r := Runbook.objects.filter(slug=slug).first())), None)
         if runbook is None:
             continue
-        services.schedule_save(
-            actor=ACTOR,
-            schedule=Schedule(name=name, runbook=runbook, host=host, cron=cron, catch_up=catch_up),
-        )
+        try:
+            services.schedule_save(
+                actor=ACTOR,
+                schedule=Schedule(name=name, runbook=runbook, host=host, cron=cron, catch_up=catch_up),
+            )
+        except DomainError as exc:  # e.g. the runbook's parameters need a value the demo host lacks
+            stdout.write(f"scheduler: demo schedule “{name}” not created: {exc}\n")
+            continue
+        stdout.write(f"scheduler: demo schedule “{name}” ({runbook.slug}, {cron} Pacific)\n")
