@@ -232,6 +232,15 @@ class FreezeFact:
 
 
 @dataclass(frozen=True)
+class TargetFacts:
+    """One host a run would change: its name, its components, the in-progress windows covering them."""
+
+    name: str
+    component_names: Sequence[str] = ()
+    in_progress_window_titles: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class RunFacts:
     """What the protocol needs to decide one due occurrence."""
 
@@ -243,9 +252,7 @@ class RunFacts:
     disruptive: bool = False  # the runbook changes a host (runbooks.policy.plan_is_disruptive)
     freezes: Sequence[FreezeFact] = ()  # freezes covering the run's instant
     phase: str = "postlaunch"
-    target_name: str = ""
-    target_component_names: Sequence[str] = ()
-    in_progress_window_titles: Sequence[str] = ()  # in-progress windows covering the target's components
+    targets: Sequence[TargetFacts] = ()  # the host, or every host of the host group
 
 
 @dataclass(frozen=True)
@@ -270,21 +277,24 @@ def verdict(facts: RunFacts) -> Verdict:
                 f"freeze “{freeze.name}” until {end:%a %Y-%m-%d %H:%M} {end.tzname()}: no scheduled change",
                 "freeze",
             )
-        rule = runbook_policy.window_rule(
-            phase=facts.phase,
-            host_name=facts.target_name,
-            host_component_names=list(facts.target_component_names),
-            in_progress_window_titles=list(facts.in_progress_window_titles),
-            linked_window_status=None,
-            linked_window_covers_host=False,
-            disruptive=True,
-        )
-        if rule.needs_justification:
-            components = ", ".join(facts.target_component_names) or "no components configured"
-            return Verdict(
-                False, f"post-launch: no in-progress window covers {facts.target_name} ({components})", "window"
+        reasons = []
+        for target in facts.targets:  # a group run changes every host: each needs its window
+            rule = runbook_policy.window_rule(
+                phase=facts.phase,
+                host_name=target.name,
+                host_component_names=list(target.component_names),
+                in_progress_window_titles=list(target.in_progress_window_titles),
+                linked_window_status=None,
+                linked_window_covers_host=False,
+                disruptive=True,
             )
-        return Verdict(True, rule.reason, "ok")
+            if rule.needs_justification:
+                components = ", ".join(target.component_names) or "no components configured"
+                return Verdict(
+                    False, f"post-launch: no in-progress window covers {target.name} ({components})", "window"
+                )
+            reasons.append(rule.reason)
+        return Verdict(True, reasons[0] if reasons else "No host to change.", "ok")
     return Verdict(True, "A read-only runbook: runs any time, in a freeze too.", "ok")
 
 

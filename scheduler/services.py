@@ -205,14 +205,24 @@ def _freezes_at(now: datetime) -> list[policy.FreezeFact]:
     ]
 
 
+def target_facts(hosts, *, disruptive: bool, phase: str, freezes) -> list[policy.TargetFacts]:
+    """Each host's name, components and (only when the window rule will ask) the in-progress windows covering it."""
+    ask = disruptive and phase == "postlaunch" and not freezes
+    return [
+        policy.TargetFacts(
+            name=host.name,
+            component_names=[c.name for c in host.components.all()],
+            in_progress_window_titles=[w.title for w in runbook_selectors.in_progress_windows_for_host(host)]
+            if ask
+            else [],
+        )
+        for host in hosts
+    ]
+
+
 def run_facts(
-    schedule: Schedule, *, due_at: datetime, switch: SchedulerSwitch, phase: str, freezes, disruptive: bool
+    schedule: Schedule, *, due_at: datetime, switch: SchedulerSwitch, phase: str, freezes, disruptive: bool, targets
 ) -> policy.RunFacts:
-    host = schedule.host
-    components = [c.name for c in host.components.all()]
-    windows = []
-    if disruptive and phase == "postlaunch" and not freezes:
-        windows = [w.title for w in runbook_selectors.in_progress_windows_for_host(host)]
     return policy.RunFacts(
         due_at=due_at,
         zone=zone(),
@@ -222,10 +232,12 @@ def run_facts(
         disruptive=disruptive,
         freezes=freezes,
         phase=phase,
-        target_name=host.name,
-        target_component_names=components,
-        in_progress_window_titles=windows,
+        targets=targets,
     )
+
+
+def target_hosts(schedule: Schedule) -> list:
+    return [schedule.host]
 
 
 def _record(occurrence: Occurrence) -> None:
@@ -303,6 +315,7 @@ def _tick_schedule(schedule_id: int, *, now, grace: int, phase: str, switch, fre
         if not due:
             return counts
         disruptive = runbook_selectors.runbook_changes_a_host(schedule.runbook)
+        targets = target_facts(target_hosts(schedule), disruptive=disruptive, phase=phase, freezes=freezes)
         missed, refused, refusals = [], [], []
         for due_at, kind in policy.classify(due, now=now, grace_seconds=grace, catch_up=schedule.catch_up):
             occurrence, created = Occurrence.objects.get_or_create(
@@ -314,7 +327,13 @@ def _tick_schedule(schedule_id: int, *, now, grace: int, phase: str, switch, fre
                 continue
             occurrence.schedule = schedule
             facts = run_facts(
-                schedule, due_at=due_at, switch=switch, phase=phase, freezes=freezes, disruptive=disruptive
+                schedule,
+                due_at=due_at,
+                switch=switch,
+                phase=phase,
+                freezes=freezes,
+                disruptive=disruptive,
+                targets=targets,
             )
             verdict = policy.verdict(facts)
             if switch.paused:
