@@ -6,6 +6,7 @@ from ersen_ops.core import choices as transitions
 
 
 class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for its batch"
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
@@ -17,7 +18,10 @@ class ExecutionStatus(models.TextChoices):
 
 # The lifecycle. queued → running is the claim (a conditional UPDATE: exactly one worker wins);
 # running → lost is the reaper's verdict on a worker that stopped sending heartbeats.
+# pending: an execution of a host-group run whose batch has not started (queued when it does, cancelled when the
+# run stops after too many failed hosts or is cancelled).
 TRANSITIONS: dict[str, tuple[str, ...]] = {
+    ExecutionStatus.PENDING: (ExecutionStatus.QUEUED, ExecutionStatus.CANCELLED),
     ExecutionStatus.QUEUED: (ExecutionStatus.RUNNING, ExecutionStatus.CANCELLED),
     ExecutionStatus.RUNNING: (
         ExecutionStatus.SUCCEEDED,
@@ -44,6 +48,7 @@ RETRYABLE_STATUSES = (
 )
 
 STATUS_COLOURS = {
+    ExecutionStatus.PENDING: "#bdbdbd",
     ExecutionStatus.QUEUED: "#757575",
     ExecutionStatus.RUNNING: "#1565c0",
     ExecutionStatus.SUCCEEDED: "#2e7d32",
@@ -106,3 +111,53 @@ class LaunchChannel(models.TextChoices):
 
 def can_transition(current: str, target: str) -> bool:
     return transitions.can_transition(TRANSITIONS, current, target)
+
+
+class GroupRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A run on a host group: queued at launch (its first batch queued), running once a host's execution has started,
+# then succeeded (every host succeeded), failed (a host failed: stopped after max_failures failed hosts, or every
+# batch ran with fewer failures than that) or cancelled by an operator.
+GROUP_RUN_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    GroupRunStatus.QUEUED: (GroupRunStatus.RUNNING, GroupRunStatus.CANCELLED),
+    GroupRunStatus.RUNNING: (GroupRunStatus.SUCCEEDED, GroupRunStatus.FAILED, GroupRunStatus.CANCELLED),
+    GroupRunStatus.SUCCEEDED: (),
+    GroupRunStatus.FAILED: (),
+    GroupRunStatus.CANCELLED: (),
+}
+GROUP_RUN_ACTIVE_STATUSES = (GroupRunStatus.QUEUED, GroupRunStatus.RUNNING)
+GROUP_RUN_FINAL_STATUSES = tuple(s for s, targets in GROUP_RUN_TRANSITIONS.items() if not targets)
+
+GROUP_RUN_COLOURS = {
+    GroupRunStatus.QUEUED: "#757575",
+    GroupRunStatus.RUNNING: "#1565c0",
+    GroupRunStatus.SUCCEEDED: "#2e7d32",
+    GroupRunStatus.FAILED: "#c62828",
+    GroupRunStatus.CANCELLED: "#9e9e9e",
+}
+
+# A host of a group run counts as failed when its execution ended in one of these (a host cancelled on its own
+# did not get the change either: it counts, so a rolling change never silently skips a host).
+HOST_FAILED_STATUSES = (
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMED_OUT,
+    ExecutionStatus.LOST,
+    ExecutionStatus.CANCELLED,
+)
+
+
+class GroupRunAction(models.TextChoices):
+    """Audit actions of a group run."""
+
+    REQUESTED = "runbooks.group_run.requested", "Requested"
+    STARTED = "runbooks.group_run.started", "Started"
+    BATCH_STARTED = "runbooks.group_run.batch_started", "Batch started"
+    STOPPED = "runbooks.group_run.stopped", "Stopped after failed hosts"
+    CANCELLED = "runbooks.group_run.cancelled", "Cancelled"
+    FINISHED = "runbooks.group_run.finished", "Finished"

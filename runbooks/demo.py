@@ -14,7 +14,7 @@ from django.conf import settings
 from ersen_ops.config import url_of_addr
 from ersen_ops.status.models import Component
 from runbooks import services
-from runbooks.models import Host, Runbook
+from runbooks.models import Host, HostGroup, Runbook
 from runbooks.sandbox import demo_parameter_defaults
 
 ACTOR = "system:demo"
@@ -80,3 +80,15 @@ def seed(stdout) -> None:
         host.port = ssh_port
         host.parameter_defaults = {**host.parameter_defaults, **parameters}
         services.host_save(actor=ACTOR, host=host, components=list(host.components.all()))
+    # A host group by role: "Run on a host group" on any runbook targets every enabled "web" host, in position order.
+    if not HostGroup.objects.filter(slug="web-hosts").exists():
+        services.host_group_save(
+            actor=ACTOR,
+            group=HostGroup(
+                name="Web hosts",
+                slug="web-hosts",
+                role="web",
+                description="Every enabled host with role “web”; a rolling restart runs them in batches.",
+            ),
+            hosts=[],
+        )

@@ -130,6 +130,7 @@ class Task:
     timeout: int | None = None  # default per-command timeout on the host; None: OPS_RUNBOOK_STEP_TIMEOUT
     disruptive: bool = True  # changes production (needs a window post-launch); False for read-only tasks
     uses_ssh: bool = True
+    idempotent: bool = False  # safe to run twice: a runbook step of it may have retries (runbooks.policy)
     param_index: dict[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -355,6 +356,7 @@ register(
         preview=_backup_preview,
         timeout=1200,
         disruptive=False,
+        idempotent=True,  # never overwrites: a second run writes a second, timed file
     )
 )
 
@@ -438,6 +440,7 @@ register(
         preview=_unlock_preview,
         timeout=180,
         disruptive=True,
+        idempotent=True,  # an open mapper or a mounted mount point is left alone
     )
 )
 
@@ -497,6 +500,7 @@ register(
         preview=_restart_preview,
         timeout=180,
         disruptive=True,
+        idempotent=True,  # a second restart leaves the service as the first one did
     )
 )
 
@@ -559,6 +563,7 @@ register(
         timeout=60,
         disruptive=False,
         uses_ssh=False,
+        idempotent=True,  # read-only HTTP checks
     )
 )
 

@@ -11,7 +11,8 @@ from django.db import models
 from django.db.models import Q
 
 from ersen_ops.core.validators import validate_single_line
-from runbooks.choices import ExecutionStatus, LaunchChannel, StepKind, StepStatus
+from runbooks.choices import ExecutionStatus, GroupRunStatus, LaunchChannel, StepKind, StepStatus
+from runbooks.policy import MAX_RETRY_DELAY, MAX_STEP_RETRIES
 
 hostname_validator = RegexValidator(
     r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[?[0-9A-Fa-f:.]+\]?$",
@@ -40,6 +41,9 @@ class Host(models.Model):
         help_text="Comma-separated role tags (e.g. “db, web”); a runbook's default host role picks hosts by these.",
     )
     enabled = models.BooleanField(default=True, help_text="Disabled hosts cannot be targeted.")
+    position = models.PositiveIntegerField(
+        default=100, help_text="Order within group runs; lower first (ties by name)."
+    )
     components = models.ManyToManyField(
         "status.Component",
         related_name="hosts",
@@ -89,6 +93,95 @@ class Host(models.Model):
         return bool(self.host_key and self.host_key_fingerprint)
 
 
+role_tag_validator = RegexValidator(r"^[a-z0-9_-]+$", "One role tag (a-z, digits, _ and -), e.g. “web”.")
+
+
+class HostGroup(models.Model):
+    """Hosts a runbook can run on together, in batches: every enabled host with a role tag, or an explicit list."""
+
+    name = models.CharField(max_length=120, unique=True, validators=[validate_single_line])
+    slug = models.SlugField(max_length=60, unique=True, help_text="Used on the command line and in schedules.")
+    description = models.TextField(blank=True)
+    role = models.CharField(
+        "role tag",
+        max_length=40,
+        blank=True,
+        validators=[role_tag_validator],
+        help_text="Every enabled host with this role tag (e.g. “web”), as they are at launch. "
+        "Give either a role tag or an explicit list of hosts, not both.",
+    )
+    hosts = models.ManyToManyField(
+        Host,
+        blank=True,
+        related_name="groups",
+        help_text="An explicit list of hosts (disabled ones are left out at launch). Either this or a role tag.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupRun(models.Model):
+    """A run of a runbook on a host group: one execution per host, `batch_size` hosts at a time, stopped after
+    `max_failures` failed hosts. This row is the parent; each host's execution is its own record."""
+
+    runbook = models.ForeignKey("Runbook", on_delete=models.PROTECT, related_name="group_runs")
+    host_group = models.ForeignKey(HostGroup, on_delete=models.PROTECT, related_name="runs")
+    runbook_name = models.CharField(max_length=120)
+    group_name = models.CharField(max_length=120)
+    hosts_snapshot = models.JSONField(
+        default=list, help_text="The group's hosts at launch, in run order (position, then name)."
+    )
+    batch_size = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Hosts run at the same time (one batch)."
+    )
+    max_failures = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1)],
+        help_text="Stop (the remaining hosts are not started) once this many hosts failed; 1 = at the first.",
+    )
+    batches_total = models.PositiveIntegerField(default=1)
+    current_batch = models.PositiveIntegerField(default=0, help_text="The batch running now (0: none yet).")
+    overrides = models.JSONField(default=dict, blank=True, help_text="Parameter values given at launch.")
+    window = models.ForeignKey(
+        "maintenance.MaintenanceWindow",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="runbook_group_runs",
+    )
+    justification = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=GroupRunStatus.choices, default=GroupRunStatus.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="runbook_group_runs"
+    )
+    requested_by_name = models.CharField(max_length=150)
+    requested_at = models.DateTimeField()
+    requested_via = models.CharField(max_length=20, choices=LaunchChannel.choices, default=LaunchChannel.ADMIN)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by_name = models.CharField(max_length=150, blank=True)
+    cancel_reason = models.TextField(blank=True)
+    outcome = models.TextField(blank=True, help_text="Why it ended as it did, with the numbers.")
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = "run on a host group"
+        verbose_name_plural = "runs on host groups"
+        constraints = [
+            models.CheckConstraint(condition=Q(batch_size__gte=1), name="group_run_batch_size_positive"),
+            models.CheckConstraint(condition=Q(max_failures__gte=1), name="group_run_max_failures_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.runbook_name} on group {self.group_name}"
+
+
 class Runbook(models.Model):
     """A reviewed procedure: ordered steps from the task library with their parameters."""
 
@@ -132,6 +225,18 @@ class RunbookStep(models.Model):
     timeout_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Per-command timeout on the host; blank uses the task's default."
     )
+    retries = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_STEP_RETRIES)],
+        help_text=f"Run a failed step again up to this many times (0–{MAX_STEP_RETRIES}); only for tasks the "
+        "library marks idempotent (safe to run twice). A timed-out or cancelled step is never retried.",
+    )
+    retry_delay = models.PositiveIntegerField(
+        "retry delay (seconds)",
+        default=10,
+        validators=[MaxValueValidator(MAX_RETRY_DELAY)],
+        help_text=f"Seconds to wait before each retry (0–{MAX_RETRY_DELAY}); a cancel during the wait is honoured.",
+    )
 
     class Meta:
         ordering = ["runbook", "order", "id"]
@@ -169,6 +274,15 @@ class RunbookExecution(models.Model):
         related_name="retries",
         help_text="The run this one retries.",
     )
+    group_run = models.ForeignKey(
+        "GroupRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="executions",
+        help_text="The run on a host group this execution is one host of.",
+    )
+    batch = models.PositiveIntegerField(null=True, blank=True, help_text="Its batch within the group run (1 first).")
     # Snapshot taken at launch: editing the runbook or host later does not change a run.
     plan = models.JSONField(default=list, help_text="Steps with their resolved parameters and timeouts, as launched.")
     host_snapshot = models.JSONField(default=dict)
@@ -217,7 +331,7 @@ class RunbookExecution(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+        return self.status in (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
     @property
     def duration(self):
@@ -232,6 +346,9 @@ class ExecutionStep(models.Model):
     execution = models.ForeignKey(RunbookExecution, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveIntegerField()
     plan_index = models.PositiveIntegerField(help_text="Index of the runbook step (in the plan) this belongs to.")
+    attempt = models.PositiveSmallIntegerField(
+        default=1, help_text="Which attempt of its runbook step this belongs to (above 1: a retry)."
+    )
     task = models.CharField(max_length=60)
     kind = models.CharField(max_length=20, choices=StepKind.choices)
     label = models.CharField(max_length=300)

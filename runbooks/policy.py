@@ -16,12 +16,16 @@ from datetime import datetime, timedelta
 from ersen_ops.core.errors import PolicyViolation
 from ersen_ops.notifications.choices import Channel
 from runbooks import library
-from runbooks.choices import ExecutionStatus
+from runbooks.choices import FINAL_STATUSES, HOST_FAILED_STATUSES, ExecutionStatus
 
 MIN_JUSTIFICATION_CHARS = 15
 # Failed, timed-out and lost runs are reported here.
 FAILURE_ALERT_CHANNELS = (Channel.SLACK,)
 MIN_STEP_TIMEOUT = 5
+
+
+MAX_STEP_RETRIES = 5
+MAX_RETRY_DELAY = 300
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,50 @@ class PlannedStep:
     task: str
     params: dict
     timeout: int
+    retries: int = 0
+    retry_delay: int = 0
 
     def as_dict(self) -> dict:
-        return {"order": self.order, "task": self.task, "params": self.params, "timeout": self.timeout}
+        data = {"order": self.order, "task": self.task, "params": self.params, "timeout": self.timeout}
+        if self.retries:  # plans without retries stay as they always were
+            data.update(retries=self.retries, retry_delay=self.retry_delay)
+        return data
 
 
-def validate_step(*, task: str, params: dict, timeout_seconds: int | None, max_timeout: int) -> dict:
+def validate_retries(*, task: str, retries: int | None, retry_delay: int | None) -> None:
+    """Retries only for a task the library marks idempotent (safe to run twice), within the bounds."""
+    spec = library.get_task(task)
+    retries = retries or 0
+    if not (0 <= retries <= MAX_STEP_RETRIES):
+        raise PolicyViolation(f"Retries of {spec.label} must be between 0 and {MAX_STEP_RETRIES}; got {retries}.")
+    if retry_delay is not None and not (0 <= retry_delay <= MAX_RETRY_DELAY):
+        raise PolicyViolation(
+            f"The retry delay of {spec.label} must be between 0 and {MAX_RETRY_DELAY} s; got {retry_delay} s."
+        )
+    if retries and not spec.idempotent:
+        raise PolicyViolation(
+            f"{spec.label} ({task}) is not marked idempotent in the task library: running it twice is not known to "
+            f"be safe, so it cannot have retries (got {retries}). Set retries to 0."
+        )
+
+
+def should_retry_step(*, attempt: int, retries: int, outcome: str) -> bool:
+    """After attempt `attempt` (1 first) ended with `outcome` ("failed", "timed_out", "cancelled"): run it again?
+
+    Only a failure is retried. A timed-out command may still be ending on the host (and a second one would double
+    the wait on a stuck host); a cancel is the operator's word."""
+    return outcome == "failed" and attempt <= retries
+
+
+def validate_step(
+    *,
+    task: str,
+    params: dict,
+    timeout_seconds: int | None,
+    max_timeout: int,
+    retries: int | None = 0,
+    retry_delay: int | None = None,
+) -> dict:
     """Validate one runbook step; return its parameters with defaults. Raises DomainError subclasses."""
     spec = library.get_task(task)
     if not isinstance(params, dict):
@@ -49,6 +91,7 @@ def validate_step(*, task: str, params: dict, timeout_seconds: int | None, max_t
             f"Timeout of {spec.label} must be between {MIN_STEP_TIMEOUT} and {max_timeout} s "
             f"(the worker's own limit, Q_TIMEOUT, minus a minute); got {timeout_seconds} s."
         )
+    validate_retries(task=task, retries=retries, retry_delay=retry_delay)
     return cleaned
 
 
@@ -76,7 +119,19 @@ def build_plan(
                 f"Step {order} ({spec.label}) has a timeout of {timeout} s; it must be between "
                 f"{MIN_STEP_TIMEOUT} and {max_timeout} s."
             )
-        plan.append(PlannedStep(order=order, task=step["task"], params=params, timeout=timeout))
+        retries = step.get("retries") or 0
+        retry_delay = step.get("retry_delay")
+        validate_retries(task=step["task"], retries=retries, retry_delay=retry_delay)
+        plan.append(
+            PlannedStep(
+                order=order,
+                task=step["task"],
+                params=params,
+                timeout=timeout,
+                retries=retries,
+                retry_delay=retry_delay if retry_delay is not None else 10,
+            )
+        )
     unknown = sorted(set(overrides) - declared)
     if unknown:
         raise library.ParameterRefused(
@@ -302,3 +357,97 @@ def _utc(moment: datetime) -> datetime:
     from datetime import UTC
 
     return moment.astimezone(UTC) if moment.tzinfo else moment
+
+
+# --- runs on host groups -----------------------------------------------------------------------------------------
+
+
+def check_group_run_settings(*, batch_size: int, max_failures: int, host_count: int, group_name: str) -> None:
+    if host_count < 1:
+        raise PolicyViolation(f"Host group “{group_name}” has no enabled host: nothing to run on.")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise PolicyViolation(f"The batch size must be at least 1 host; got {batch_size}.")
+    if not isinstance(max_failures, int) or max_failures < 1:
+        raise PolicyViolation(
+            f"Max failures must be at least 1 (1 = stop at the first failed host); got {max_failures}."
+        )
+
+
+def check_group_membership(*, role: str, host_count: int) -> None:
+    """A host group is either every host with a role tag or an explicit list: exactly one of the two."""
+    if role and host_count:
+        raise PolicyViolation(
+            f"Give either a role tag (“{role}”) or an explicit list of hosts ({host_count} chosen), not both."
+        )
+    if not role and not host_count:
+        raise PolicyViolation("Give a role tag (every enabled host with it) or choose the hosts of the group.")
+
+
+def group_order_key(*, position: int, name: str) -> tuple[int, str]:
+    """Hosts run in position order, lower first; ties by name."""
+    return (position, name)
+
+
+def batch_number(index: int, batch_size: int) -> int:
+    """The batch (1 first) of the host at `index` (0 first) in run order."""
+    return index // batch_size + 1
+
+
+def batch_count(host_count: int, batch_size: int) -> int:
+    return max(1, -(-host_count // batch_size))
+
+
+@dataclass(frozen=True)
+class GroupDecision:
+    action: str  # "wait" | "start_batch" | "stop" | "finish"
+    batch: int  # the batch to start (start_batch), else the current one
+    failed_hosts: int
+    finished_hosts: int
+    reason: str
+    succeeded: bool = False  # for "finish": did every host succeed?
+
+
+def group_run_next(
+    *, statuses: Sequence[tuple[int, str]], current_batch: int, batches_total: int, max_failures: int
+) -> GroupDecision:
+    """What a group run does next, from its executions' (batch, status): wait for the current batch, start the
+    next one, stop after `max_failures` failed hosts (the rest are not started), or finish."""
+    host_count = len(statuses)
+    done = [(b, s) for b, s in statuses if b <= current_batch and s in FINAL_STATUSES]
+    failed = sum(1 for _, s in done if s in HOST_FAILED_STATUSES)
+    in_batch = [s for b, s in statuses if b == current_batch]
+    if any(s not in FINAL_STATUSES for s in in_batch):
+        return GroupDecision("wait", current_batch, failed, len(done), f"batch {current_batch} is still running")
+    if failed >= max_failures:
+        remaining = sum(1 for b, _ in statuses if b > current_batch)
+        hosts = "host" if host_count == 1 else "hosts"
+        reason = f"{failed} of {host_count} {hosts} failed, max_failures {max_failures}"
+        if remaining:
+            reason = f"not started: {reason}"
+        return GroupDecision("stop", current_batch, failed, len(done), reason)
+    if current_batch < batches_total:
+        return GroupDecision(
+            "start_batch", current_batch + 1, failed, len(done), f"batch {current_batch} of {batches_total} finished"
+        )
+    if failed:
+        reason = (
+            f"every batch ran: {failed} of {host_count} hosts failed (fewer than max_failures {max_failures}), "
+            f"{host_count - failed} succeeded"
+        )
+        return GroupDecision("finish", current_batch, failed, len(done), reason, succeeded=False)
+    return GroupDecision("finish", current_batch, 0, len(done), f"all {host_count} hosts succeeded", succeeded=True)
+
+
+def matrix_cell(steps: Sequence[tuple[int, str]], *, execution_status: str) -> tuple[str, int]:
+    """One cell of a group run's host × step matrix, from the recorded (attempt, status) of that step's records:
+    the status of its latest attempt (the worst of its records) and the number of attempts."""
+    if not steps:
+        if execution_status in (ExecutionStatus.PENDING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING):
+            return "waiting", 0
+        return "not_run", 0
+    attempts = max(a for a, _ in steps)
+    latest = [s for a, s in steps if a == attempts]
+    for status in ("running", "lost", "timed_out", "cancelled", "failed"):
+        if status in latest:
+            return status, attempts
+    return "succeeded", attempts

@@ -119,9 +119,10 @@ class Heartbeat(threading.Thread):
 class TaskContext:
     """What a library task sees: run commands, record decisions and checks, fill the result."""
 
-    def __init__(self, runner: Runner, plan_index: int, step: dict):
+    def __init__(self, runner: Runner, plan_index: int, step: dict, attempt: int = 1):
         self.runner = runner
         self.plan_index = plan_index
+        self.attempt = attempt
         self.task = step["task"]
         self.timeout = int(step["timeout"])
         self.params = step["params"]
@@ -154,6 +155,7 @@ class TaskContext:
             label=label,
             command=command,
             timeout=timeout,
+            attempt=self.attempt,
         )
 
     def decide(self, label: str, *, action: str, detail: dict | None = None) -> None:
@@ -316,6 +318,7 @@ class Runner:
                 label=f"Stop the {why} command on the host",
                 command=command,
                 timeout=15,
+                attempt=ctx.attempt,
             )
         try:
             code, out, err = (session or self._session).run_quick(command, timeout=15)
@@ -558,21 +561,50 @@ class Runner:
         for index, step in enumerate(plan):
             spec = library.get_task(step["task"])
             where = f"Step {index + 1} of {total} ({spec.label})"
-            try:
-                self.poll_control()
-                ctx = TaskContext(self, index, step)
-                spec.run(ctx, dict(step["params"]))
-            except StepFailed as exc:
-                return ExecutionStatus.FAILED, f"{where}: {exc}"
-            except StepTimedOut as exc:
-                return ExecutionStatus.TIMED_OUT, f"{where}: {exc}"
-            except Cancelled as exc:
-                return ExecutionStatus.CANCELLED, f"{where}: {exc}"
-            except DatabaseLost as exc:
-                return ExecutionStatus.FAILED, f"{where}: {exc}"
-            except DatabaseUnavailable as exc:
-                return ExecutionStatus.FAILED, f"{where}: the worker lost the database and gave up: {exc}."
+            retries = int(step.get("retries") or 0)
+            attempt = 1
+            while True:
+                try:
+                    self.poll_control()
+                    ctx = TaskContext(self, index, step, attempt)
+                    spec.run(ctx, dict(step["params"]))
+                    break
+                except StepFailed as exc:
+                    if not policy.should_retry_step(attempt=attempt, retries=retries, outcome="failed"):
+                        tried = f" (after {attempt} attempts)" if attempt > 1 else ""
+                        return ExecutionStatus.FAILED, f"{where}{tried}: {exc}"
+                    outcome = self._wait_before_retry(ctx, exc, attempt, retries, int(step.get("retry_delay") or 0))
+                    if outcome is not None:
+                        return outcome[0], f"{where}: {outcome[1]}"
+                    attempt += 1
+                except StepTimedOut as exc:
+                    return ExecutionStatus.TIMED_OUT, f"{where}: {exc}"
+                except Cancelled as exc:
+                    return ExecutionStatus.CANCELLED, f"{where}: {exc}"
+                except DatabaseLost as exc:
+                    return ExecutionStatus.FAILED, f"{where}: {exc}"
+                except DatabaseUnavailable as exc:
+                    return ExecutionStatus.FAILED, f"{where}: the worker lost the database and gave up: {exc}."
         return ExecutionStatus.SUCCEEDED, ""
+
+    def _wait_before_retry(self, ctx: TaskContext, exc: StepFailed, attempt: int, retries: int, delay: int):
+        """Record the decision to retry, then wait `delay` seconds polling for cancellation.
+
+        Returns None to retry, or (status, error) when the run must end instead (cancelled during the wait)."""
+        ctx.decide(
+            f"Attempt {attempt} of {retries + 1} failed ({str(exc)[:200]}): retrying in {delay} s",
+            action="retry",
+        )
+        deadline = time.monotonic() + delay
+        try:
+            while True:
+                self.poll_control()
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                time.sleep(min(FLUSH_SECONDS, left))
+        except Cancelled as cancelled:
+            return ExecutionStatus.CANCELLED, f"{cancelled} (while waiting to retry after attempt {attempt})"
 
 
 def run_execution(execution_id: int, *, task_id: str = "", worker: str = "") -> str:

@@ -13,7 +13,7 @@ from ersen_ops.core.db import db_retry
 from ersen_ops.core.services import current_phase
 from runbooks import library, policy
 from runbooks.choices import ExecutionStatus
-from runbooks.models import ExecutionStep, Host, Runbook, RunbookExecution
+from runbooks.models import ExecutionStep, GroupRun, Host, HostGroup, Runbook, RunbookExecution
 
 
 def max_step_timeout() -> int:
@@ -23,7 +23,13 @@ def max_step_timeout() -> int:
 
 def runbook_steps(runbook: Runbook) -> list[dict]:
     return [
-        {"task": s.task, "params": s.params or {}, "timeout_seconds": s.timeout_seconds}
+        {
+            "task": s.task,
+            "params": s.params or {},
+            "timeout_seconds": s.timeout_seconds,
+            "retries": s.retries,
+            "retry_delay": s.retry_delay,
+        }
         for s in sorted(runbook.steps.all(), key=lambda s: (s.order, s.id))
     ]
 
@@ -357,3 +363,86 @@ def backup_retention_now(*, host_ids, now) -> dict[int, policy.Retention]:
 
 def host_for_copy(*, name: str):
     return Host.objects.filter(name=name).first()
+
+
+# --- host groups and their runs --------------------------------------------------------------------------------
+
+
+def host_group_members(group: HostGroup) -> list[Host]:
+    """Every host the group names, enabled or not, in run order (the admin shows the disabled ones as left out)."""
+    if group.role:
+        hosts = [h for h in Host.objects.prefetch_related("components") if group.role in h.role_list]
+    else:
+        hosts = list(group.hosts.prefetch_related("components"))
+    return sorted(hosts, key=lambda h: policy.group_order_key(position=h.position, name=h.name))
+
+
+def host_group_hosts(group: HostGroup) -> list[Host]:
+    """The hosts a run on the group targets: its enabled members, by position (lower first), then name."""
+    return [h for h in host_group_members(group) if h.enabled]
+
+
+def group_plan_digest(previews: list[Preview]) -> str:
+    """One digest of every host's plan (what the operator reviewed on the launch page)."""
+    return hashlib.sha256("|".join(p.digest for p in previews).encode()).hexdigest()[:16]
+
+
+def group_run_list() -> QuerySet[GroupRun]:
+    return GroupRun.objects.select_related("runbook", "host_group", "window")
+
+
+def group_run_matrix(run: GroupRun) -> dict:
+    """The host × step matrix of a group run, in three queries whatever the number of hosts: rows are hosts in run
+    order with their execution, columns the plan's steps; a cell is the step's status and its attempts."""
+    from runbooks.choices import GROUP_RUN_COLOURS, GROUP_RUN_FINAL_STATUSES, STATUS_COLOURS, STEP_COLOURS
+
+    executions = list(
+        RunbookExecution.objects.filter(group_run=run).only(
+            "pk", "status", "batch", "host_snapshot", "plan", "error", "started_at", "finished_at", "host_id"
+        )
+    )
+    order = {h["id"]: i for i, h in enumerate(run.hosts_snapshot or [])}
+    executions.sort(key=lambda e: (order.get(e.host_id, len(order)), e.pk))
+    records: dict[tuple[int, int], list[tuple[int, str]]] = {}
+    for execution_id, plan_index, attempt, status in ExecutionStep.objects.filter(execution__group_run=run).values_list(
+        "execution_id", "plan_index", "attempt", "status"
+    ):
+        records.setdefault((execution_id, plan_index), []).append((attempt, status))
+    plan = executions[0].plan if executions else []
+    columns = []
+    for step in plan:
+        spec = library.REGISTRY.get(step["task"])
+        columns.append({"order": step["order"], "task": step["task"], "label": spec.label if spec else step["task"]})
+    cell_colours = {**STEP_COLOURS, "waiting": "#e0e0e0", "not_run": "#f5f5f5"}
+    rows = []
+    for execution in executions:
+        cells = []
+        for index in range(len(columns)):
+            status, attempts = policy.matrix_cell(
+                records.get((execution.pk, index), []), execution_status=execution.status
+            )
+            cells.append({"status": status, "attempts": attempts, "colour": cell_colours.get(status, "#616161")})
+        rows.append(
+            {
+                "execution": execution.pk,
+                "host": execution.host_snapshot.get("name", ""),
+                "batch": execution.batch,
+                "status": execution.status,
+                "status_label": ExecutionStatus(execution.status).label,
+                "colour": STATUS_COLOURS.get(execution.status),
+                "error": execution.error,
+                "cells": cells,
+            }
+        )
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "colour": GROUP_RUN_COLOURS.get(run.status),
+        "final": run.status in GROUP_RUN_FINAL_STATUSES,
+        "current_batch": run.current_batch,
+        "batches_total": run.batches_total,
+        "outcome": run.outcome,
+        "columns": columns,
+        "rows": rows,
+    }

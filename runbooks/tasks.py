@@ -29,7 +29,9 @@ def run_execution(execution_id: int) -> str:
 
 @db_retry
 def reap_lost_executions() -> int:
-    return len(services.executions_reap_lost())
+    reaped = len(services.executions_reap_lost())
+    services.group_runs_advance()  # a run on a host group must not stall on a lost worker or a lost kick
+    return reaped
 
 
 @db_retry

@@ -93,5 +93,14 @@ def users(db):
 
 
 # Process fixtures (sshd sandbox host, qcluster worker, OIDC provider), defined once for every test package.
-from tests.processes import idp, oidc_provider, sandbox, sandbox_host, ssh_key, worker  # noqa: E402,F401
+from tests.processes import (  # noqa: E402,F401
+    extra_sandboxes,
+    fleet,
+    idp,
+    oidc_provider,
+    sandbox,
+    sandbox_host,
+    ssh_key,
+    worker,
+)
 from tests.sso import sso  # noqa: E402,F401

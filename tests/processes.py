@@ -80,6 +80,66 @@ def sandbox_host(sandbox, ssh_key, users):
     )
 
 
+@pytest.fixture(scope="session")
+def extra_sandboxes(sandbox, tmp_path_factory):
+    """Two more sshd sandbox hosts (session-wide), authorising the same client key as `sandbox`, so a group run has
+    three real hosts at once."""
+    import shutil
+
+    from runbooks.sandbox import Sandbox
+
+    boxes = []
+    try:
+        for i in range(2):
+            root = tmp_path_factory.mktemp(f"sandbox-extra-{i}")
+            shutil.copy(sandbox.client_key, root / sandbox.client_key.name)
+            shutil.copy(f"{sandbox.client_key}.pub", root / f"{sandbox.client_key.name}.pub")
+            boxes.append(Sandbox(root, sshd=sandbox.sshd).prepare().start())
+        yield boxes
+    finally:
+        for box in boxes:
+            box.stop()
+
+
+def pinned_sandbox_host(box, *, actor, name: str, position: int = 100, roles: str = "web", components=()):
+    """A Host row for a sandbox, its key pinned through the real "Fetch and pin" service."""
+    from runbooks import remote, services
+    from runbooks.models import Host
+
+    host = Host(
+        name=name,
+        hostname="127.0.0.1",
+        port=box.port,
+        ssh_user=box.user,
+        roles=roles,
+        position=position,
+        parameter_defaults=box.parameter_defaults(),
+    )
+    services.host_save(actor=actor, host=host, components=list(components))
+    key = box.host_key()
+    return services.host_pin_key(
+        actor=actor, host=host, confirmed_fingerprint=remote.fingerprint_of(key.key_type, key.key_base64)
+    )
+
+
+@pytest.fixture
+def fleet(sandbox, extra_sandboxes, ssh_key, users):
+    """Three pinned sandbox hosts with role "fleet", positions 30, 10, 20 (so the run order is b, c, a):
+    [(host, sandbox), …] in run order."""
+    from tests.factories import ComponentFactory
+
+    component = ComponentFactory(name="Fleet service")
+    boxes = [sandbox, *extra_sandboxes]
+    rows = []
+    for box, name, position in zip(boxes, ("fleet-a", "fleet-b", "fleet-c"), (30, 10, 20), strict=True):
+        box.reset()
+        host = pinned_sandbox_host(
+            box, actor=users["admin"], name=name, position=position, roles="fleet", components=[component]
+        )
+        rows.append((host, box))
+    return sorted(rows, key=lambda r: r[0].position)
+
+
 class Worker:
     """`manage.py qcluster` in its own process group, on the test database."""
 

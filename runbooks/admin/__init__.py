@@ -1,6 +1,6 @@
-"""Admin for hosts (with "Fetch and pin host key"), runbooks (steps validated on save, "Run" showing the exact
-commands first) executions (read-only record, live output, Cancel and Retry) and the backup inventory (read-only, with why the
-retention policy keeps each backup).
+"""Admin for hosts (with "Fetch and pin host key"), host groups and their runs (the live host × step matrix),
+runbooks (steps validated on save, "Run" showing the exact commands first), executions (read-only record, live
+output, Cancel and Retry) and the backup inventory (read-only, with why the retention policy keeps each backup).
 
 Every change goes through `runbooks.services`; buttons use WorkflowAdminMixin (GET confirms, POST performs,
 permission checked in the view). One module per admin (`hosts`, `runbook` with its `steps` inline and its
@@ -15,6 +15,11 @@ from runbooks.admin.executions import (
     _cancel_perform,
     _retry_describe,
     _retry_perform,
+)
+from runbooks.admin.groups import (
+    GroupRunAdmin,
+    HostGroupAdmin,
+    HostGroupForm,
 )
 from runbooks.admin.hosts import (
     HostAdmin,
@@ -84,4 +89,7 @@ __all__ = [
     "_retry_perform",
     "_retry_describe",
     "RunbookExecutionAdmin",
+    "HostGroupAdmin",
+    "HostGroupForm",
+    "GroupRunAdmin",
 ]

@@ -26,10 +26,19 @@ class HostForm(forms.ModelForm):
             "ssh_user",
             "roles",
             "enabled",
+            "position",
             "components",
             "parameter_defaults",
             "notes",
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["position"].required = False  # blank: the default (100)
+
+    def clean_position(self):
+        value = self.cleaned_data.get("position")
+        return Host._meta.get_field("position").default if value is None else value
 
     def clean_parameter_defaults(self):
         value = self.cleaned_data.get("parameter_defaults") or {}
@@ -95,7 +104,16 @@ def _pin_perform(request, host, data):
 @admin.register(Host)
 class HostAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     form = HostForm
-    list_display = ("name", "address", "roles", "enabled", "component_names", "pinned_key", "pinned_by")
+    list_display = (
+        "name",
+        "address",
+        "roles",
+        "position",
+        "enabled",
+        "component_names",
+        "pinned_key",
+        "pinned_by",
+    )
     list_filter = ("enabled",)
     search_fields = ("name", "hostname", "roles")
     list_select_related = ("host_key_pinned_by",)
@@ -108,7 +126,7 @@ class HostAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         "audit_history",
     )
     fieldsets = (
-        (None, {"fields": ("name", "hostname", "port", "ssh_user", "roles", "enabled", "components")}),
+        (None, {"fields": ("name", "hostname", "port", "ssh_user", "roles", "enabled", "position", "components")}),
         ("Task parameters for this host", {"fields": ("parameter_defaults",)}),
         (
             "Pinned host key (change it with “Fetch and pin host key”)",

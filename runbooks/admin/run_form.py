@@ -259,3 +259,150 @@ def _run_perform(request, runbook, data):
     )
     request._runbook_execution_url = reverse("admin:runbooks_runbookexecution_change", args=[execution.pk])
     return f"Execution #{execution.pk} of “{runbook.name}” on {host.name} is queued."
+
+
+# --- "Run on a host group" ----------------------------------------------------------------------------------------
+
+
+class GroupRunForm(forms.Form):
+    host_group = forms.IntegerField(widget=forms.HiddenInput, label="")
+    digest = forms.CharField(widget=forms.HiddenInput, label="")
+    batch_size = forms.IntegerField(
+        min_value=1, initial=1, help_text="Hosts run at the same time; the next batch starts when this one has ended."
+    )
+    max_failures = forms.IntegerField(
+        min_value=1,
+        initial=1,
+        help_text="Stop once this many hosts failed (the hosts not started yet are not run); 1 = at the first.",
+    )
+    justification = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Required post-launch for hosts outside an in-progress window of their components (they are flagged).",
+    )
+
+
+def _group_choice(runbook):
+    """The host group of the page (?host_group=ID or the posted one), else the first group."""
+    from runbooks.models import HostGroup
+
+    request = runbook._request
+    source = request.POST if request.method == "POST" else request.GET
+    groups = list(HostGroup.objects.order_by("name"))
+    chosen = next((g for g in groups if str(g.pk) == str(source.get("host_group") or "")), None)
+    return chosen or (groups[0] if groups else None), groups
+
+
+def _group_previews(runbook):
+    """Each host's preview for the chosen group: [(host, preview or None, error)]."""
+    if hasattr(runbook, "_group_previews"):
+        return runbook._group_previews
+    group, groups = _group_choice(runbook)
+    rows = []
+    if group is not None:
+        for host in selectors.host_group_hosts(group):
+            try:
+                preview = selectors.execution_preview(runbook=runbook, host=host)
+                rows.append((host, preview, " ".join(preview.problems)))
+            except DomainError as exc:
+                rows.append((host, None, str(exc)))
+    runbook._group_previews = (group, groups, rows)
+    return runbook._group_previews
+
+
+def _group_initial(request, runbook):
+    group, _, rows = _group_previews(runbook)
+    previews = [p for _, p, _ in rows if p is not None]
+    return {
+        "host_group": group.pk if group else None,
+        "digest": selectors.group_plan_digest(previews) if previews else "",
+    }
+
+
+def _group_describe(runbook):
+    group, groups, rows = _group_previews(runbook)
+    if group is None:
+        add = reverse("admin:runbooks_hostgroup_add")
+        return format_html('There is no host group yet: <a href="{}">add one</a> (a role tag or a list of hosts).', add)
+    switch = format_html_join(
+        mark_safe(" · "),
+        '<a href="?{}">{}</a>',
+        ((urlencode({"host_group": g.pk}), g.name) for g in groups if g.pk != group.pk),
+    )
+    parts = [
+        format_html(
+            "<strong>Host group:</strong> {} ({}){}",
+            group.name,
+            f"role “{group.role}”" if group.role else "explicit list",
+            format_html(" — other groups: {}", switch) if switch else "",
+        )
+    ]
+    if not rows:
+        parts.append(format_html('<span class="errornote">{}</span>', "This group has no enabled host."))
+        return format_html_join(BR, "{}", ((p,) for p in parts))
+    hosts = format_html_join(
+        "",
+        "<li><strong>{}</strong> <code>{}</code> position {} — {}{}</li>",
+        (
+            (
+                h.name,
+                h.address,
+                h.position,
+                p.verdict.reason if p is not None else "",
+                format_html(' <span class="errornote">{}</span>', error) if error else "",
+            )
+            for h, p, error in rows
+        ),
+    )
+    parts.append(
+        format_html(
+            "<strong>Hosts in run order</strong> (lower position first; batches of the size below; all are checked "
+            "before anything starts, and one refused host refuses the run):<ol>{}</ol>",
+            hosts,
+        )
+    )
+    first = next((p for _, p, _ in rows if p is not None), None)
+    if first is not None:
+        steps = format_html_join(
+            "",
+            "<li><strong>{}</strong> <small>({}; timeout {} s){}</small><br>{}</li>",
+            (
+                (
+                    s["label"],
+                    s["task"],
+                    s["timeout"],
+                    f"; up to {plan['retries']} retries" if plan.get("retries") else "",
+                    format_html_join(BR, "<code>{}</code>", ((c,) for c in s["commands"])),
+                )
+                for s, plan in zip(first.commands, first.plan, strict=True)
+            ),
+        )
+        parts.append(
+            format_html("<strong>Commands on each host</strong> (as on {}):<ol>{}</ol>", first.host.name, steps)
+        )
+    if any(p is not None and p.verdict.needs_justification for _, p, _ in rows):
+        parts.append(format_html("<strong>{}</strong>", "Some hosts need the justification below (window rule)."))
+    return format_html_join(BR, "{}", ((p,) for p in parts))
+
+
+def _group_perform(request, runbook, data):
+    from runbooks.models import HostGroup
+
+    group = HostGroup.objects.filter(pk=data["host_group"]).first()
+    if group is None:
+        raise DomainError("Choose a host group.")
+    run = services.group_run_launch(
+        actor=request.user,
+        runbook=runbook,
+        host_group=group,
+        batch_size=data["batch_size"],
+        max_failures=data["max_failures"],
+        justification=data.get("justification", ""),
+        via=LaunchChannel.ADMIN,
+        expected_digest=data["digest"] or None,
+    )
+    request._runbook_execution_url = reverse("admin:runbooks_grouprun_change", args=[run.pk])
+    return (
+        f"Run #{run.pk} of “{runbook.name}” on {len(run.hosts_snapshot)} hosts of “{group.name}” is queued "
+        f"(batches of {run.batch_size}, stop after {run.max_failures} failed)."
+    )

@@ -17,7 +17,11 @@ from ersen_ops.core.display import status_badge
 from runbooks import selectors, services
 from runbooks.admin.run_form import (
     PARAM_PREFIX,
+    GroupRunForm,
     RunForm,
+    _group_describe,
+    _group_initial,
+    _group_perform,
     _run_describe,
     _run_initial,
     _run_perform,
@@ -59,7 +63,20 @@ class RunbookAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
             touches_production=True,
             extra={"rerender": "Show the commands for these values"},
             reauthenticate=selectors.runbook_changes_a_host,  # unlock, restart, … (the library's `disruptive`)
-        )
+        ),
+        WorkflowAction(
+            name="run_group",
+            label="Run on a host group",
+            permission="runbooks.run_runbook",
+            perform=_group_perform,
+            form_class=GroupRunForm,
+            initial=_group_initial,
+            describe=_group_describe,
+            available=lambda rb: rb.enabled,
+            unavailable_reason=lambda rb: "" if rb.enabled else "This runbook is disabled.",
+            touches_production=True,
+            reauthenticate=selectors.runbook_changes_a_host,
+        ),
     ]
 
     def get_queryset(self, request):
@@ -75,6 +92,12 @@ class RunbookAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         ]
 
     def workflow_view(self, request, object_id, action):
+        if action == "run_group" and request.method == "POST":
+            response = super().workflow_view(request, object_id, action)
+            url = getattr(request, "_runbook_execution_url", None)
+            if url and isinstance(response, HttpResponseRedirect):
+                return HttpResponseRedirect(url)  # straight to the live group run page
+            return response
         if action == "run" and request.method == "POST" and "_rerender" in request.POST:
             # "Show the commands for these values": nothing runs; the Run page again, for the typed values.
             keep = ("host", "window")
@@ -109,7 +132,9 @@ class RunbookAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
         if not obj.enabled:
             return ""
         return format_html(
-            '<a class="button" href="{}">Run…</a>', reverse("admin:runbooks_runbook_workflow", args=[obj.pk, "run"])
+            '<a class="button" href="{}">Run…</a> <a class="button" href="{}">Run on a host group…</a>',
+            reverse("admin:runbooks_runbook_workflow", args=[obj.pk, "run"]),
+            reverse("admin:runbooks_runbook_workflow", args=[obj.pk, "run_group"]),
         )
 
     @admin.display(description="last run")

@@ -13,11 +13,35 @@ from runbooks.models import RunbookStep
 
 class RunbookStepForm(forms.ModelForm):
     task = forms.ChoiceField(choices=library.task_choices)
+    # Optional in the form (blank: no retries, the default delay), bounded by the model's validators.
+    retries = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=policy.MAX_STEP_RETRIES,
+        initial=0,
+        help_text=RunbookStep.retries.field.help_text,
+    )
+    retry_delay = forms.IntegerField(
+        label="retry delay (s)",
+        required=False,
+        min_value=0,
+        max_value=policy.MAX_RETRY_DELAY,
+        initial=10,
+        help_text=RunbookStep.retry_delay.field.help_text,
+    )
 
     class Meta:
         model = RunbookStep
-        fields = ("order", "task", "params", "timeout_seconds")
+        fields = ("order", "task", "params", "timeout_seconds", "retries", "retry_delay")
         widgets = {"params": forms.Textarea(attrs={"rows": 3, "cols": 60})}
+
+    def clean_retries(self):
+        value = self.cleaned_data.get("retries")
+        return 0 if value is None else value
+
+    def clean_retry_delay(self):
+        value = self.cleaned_data.get("retry_delay")
+        return 10 if value is None else value
 
     def clean(self):
         data = super().clean()
@@ -29,6 +53,8 @@ class RunbookStepForm(forms.ModelForm):
                 params=data.get("params") or {},
                 timeout_seconds=data.get("timeout_seconds"),
                 max_timeout=selectors.max_step_timeout(),
+                retries=data.get("retries") or 0,
+                retry_delay=data.get("retry_delay"),
             )
         except DomainError as exc:
             raise ValidationError(str(exc)) from None

@@ -10,6 +10,8 @@ so callers keep writing `from runbooks import services` / `services.execution_la
 - `launch`: executions requested by people and the CLI (launch, retry, cancel)
 - `waiting`: queueing a run and starting the next waiting run of a free host (first come, first served)
 - `worker`: the worker's side (claim, heartbeat, steps, finish)
+- `groups`: runs on host groups from the worker's side (started, advanced batch by batch, stopped after failures)
+- `group_launch`: runs on host groups requested by people, the CLI and schedules (launch, cancel)
 - `evidence`: what a verified backup hands its maintenance window
 - `backups`: the backup inventory, written from a finished run's verified result
 - `reaper`: lost workers
@@ -35,8 +37,20 @@ from runbooks.services.definitions import (
 from runbooks.services.evidence import (
     _record_backup_evidence,
 )
+from runbooks.services.group_launch import (
+    group_run_cancel,
+    group_run_launch,
+)
+from runbooks.services.groups import (
+    SYSTEM_GROUP_RUNNER,
+    group_run_advance,
+    group_run_mark_started,
+    group_runs_advance,
+)
 from runbooks.services.hosts import (
     host_fetch_key,
+    host_group_save,
+    host_group_state,
     host_pin_key,
     host_save,
     host_state,
@@ -109,4 +123,12 @@ __all__ = [
     "_record_backup_evidence",
     "_record_backup_inventory",
     "executions_reap_lost",
+    "SYSTEM_GROUP_RUNNER",
+    "host_group_save",
+    "host_group_state",
+    "group_run_launch",
+    "group_run_cancel",
+    "group_run_advance",
+    "group_run_mark_started",
+    "group_runs_advance",
 ]

@@ -32,6 +32,8 @@ def runbook_validate_steps(steps: list[dict]) -> None:
                 params=step.get("params") or {},
                 timeout_seconds=step.get("timeout_seconds"),
                 max_timeout=selectors.max_step_timeout(),
+                retries=step.get("retries") or 0,
+                retry_delay=step.get("retry_delay"),
             )
         except DomainError as exc:
             raise DomainError(f"Step {order}: {exc}") from None
@@ -58,6 +60,8 @@ def runbook_save(*, actor, runbook: Runbook, steps: list[dict], before: dict | N
                 task=step["task"],
                 params=step.get("params") or {},
                 timeout_seconds=step.get("timeout_seconds"),
+                retries=step.get("retries") or 0,
+                retry_delay=step["retry_delay"] if step.get("retry_delay") is not None else 10,
             )
         runbook_record_change(actor=actor, runbook=runbook, before=before, created=created)
     return runbook

@@ -10,8 +10,8 @@ from django.db import transaction
 from ersen_ops.audit.services import actor_fields, record
 from ersen_ops.core.errors import DomainError
 from ersen_ops.core.kit import lock, now_or, require
-from runbooks import library
-from runbooks.models import Host
+from runbooks import library, policy
+from runbooks.models import Host, HostGroup
 
 
 def host_state(host: Host) -> dict:
@@ -22,6 +22,7 @@ def host_state(host: Host) -> dict:
         "ssh_user": host.ssh_user,
         "roles": host.roles,
         "enabled": host.enabled,
+        "position": host.position,
         "parameter_defaults": host.parameter_defaults,
         "host_key_fingerprint": host.host_key_fingerprint,
         "components": sorted(c.name for c in host.components.all()) if host.pk else [],
@@ -101,3 +102,37 @@ def host_pin_key(*, actor, host: Host, confirmed_fingerprint: str, now: datetime
             },
         )
     return locked
+
+
+def host_group_state(group: HostGroup) -> dict:
+    return {
+        "name": group.name,
+        "slug": group.slug,
+        "description": group.description,
+        "role": group.role,
+        "hosts": sorted(h.name for h in group.hosts.all()) if group.pk else [],
+    }
+
+
+def host_group_save(*, actor, group: HostGroup, hosts=None, before: dict | None = None) -> HostGroup:
+    """Create or change a host group: a role tag or an explicit list of hosts, exactly one of the two."""
+    require(
+        actor,
+        "runbooks.change_hostgroup" if group.pk else "runbooks.add_hostgroup",
+        what="editing host groups",
+        nobody=False,
+    )
+    hosts = list(hosts) if hosts is not None else (list(group.hosts.all()) if group.pk else [])
+    policy.check_group_membership(role=group.role, host_count=len(hosts))
+    created = group.pk is None
+    with transaction.atomic():
+        group.full_clean()
+        group.save()
+        group.hosts.set(hosts)
+        record(
+            actor=actor,
+            action="runbooks.host_group.created" if created else "runbooks.host_group.changed",
+            target=group,
+            data={"before": before or {}, "after": host_group_state(group)},
+        )
+    return group

@@ -15,6 +15,7 @@ from runbooks.choices import (
     LaunchChannel,
 )
 from runbooks.models import Host, Runbook, RunbookExecution
+from runbooks.services.groups import _advance_group_on_commit
 from runbooks.services.waiting import _enqueue, _kick_host_on_commit
 
 
@@ -49,6 +50,26 @@ def execution_launch(
             "The runbook, the host or their parameters changed since you reviewed the commands: "
             "review the commands again before running."
         )
+    text = _check_window_and_justification(preview=preview, host=host, window=window, justification=justification)
+    with transaction.atomic():
+        execution = _create_execution(
+            actor=actor,
+            runbook=runbook,
+            host=host,
+            preview=preview,
+            window=window,
+            justification=text,
+            overrides=overrides,
+            via=via,
+            retry_of=retry_of,
+            now=now,
+        )
+        _enqueue(execution, now)
+    return execution
+
+
+def _check_window_and_justification(*, preview, host: Host, window, justification: str) -> str:
+    """The linked window must cover the host; outside a window (post-launch) a justification is required."""
     if window is not None:
         policy.check_linked_window(
             window_status=window.status,
@@ -56,47 +77,67 @@ def execution_launch(
             covers_host=selectors.window_covers_host(window, host),
             host_name=host.name,
         )
-    text = policy.check_justification(preview.verdict, justification)
+    return policy.check_justification(preview.verdict, justification)
+
+
+def _create_execution(
+    *,
+    actor,
+    runbook: Runbook,
+    host: Host,
+    preview,
+    window,
+    justification: str,
+    overrides: dict | None,
+    via: str,
+    now: datetime,
+    retry_of: RunbookExecution | None = None,
+    status: str = ExecutionStatus.QUEUED,
+    group_run=None,
+    batch: int | None = None,
+) -> RunbookExecution:
+    """Save one execution of a checked preview, audited (inside the caller's transaction; not enqueued)."""
     user, name = actor_fields(actor)
-    with transaction.atomic():
-        execution = RunbookExecution(
-            runbook=runbook,
-            host=host,
-            window=window,
-            status=ExecutionStatus.QUEUED,
-            requested_by=user,
-            requested_by_name=name,
-            requested_at=now,
-            requested_via=via,
-            retry_of=retry_of,
-            plan=preview.plan,
-            host_snapshot=selectors.host_snapshot(host),
-            runbook_name=runbook.name,
-            justification=text,
-            outside_window=preview.verdict.needs_justification,
-        )
-        execution.full_clean()
-        execution.save()
-        record(
-            actor=actor,
-            action="runbooks.execution.requested",
-            target=execution,
-            data={
-                "after": {"status": ExecutionStatus.QUEUED},
-                "runbook": runbook.slug,
-                "host": host.name,
-                "address": host.address,
-                "plan": preview.plan,
-                "via": via,
-                "window": {"id": window.pk, "title": window.title} if window is not None else None,
-                "retry_of": retry_of.pk if retry_of is not None else None,
-                "overrides": overrides or {},
-                "outside_window": preview.verdict.needs_justification,
-                "window_rule": preview.verdict.reason,
-                "justification": text,
-            },
-        )
-        _enqueue(execution, now)
+    execution = RunbookExecution(
+        runbook=runbook,
+        host=host,
+        window=window,
+        status=status,
+        requested_by=user,
+        requested_by_name=name,
+        requested_at=now,
+        requested_via=via,
+        retry_of=retry_of,
+        group_run=group_run,
+        batch=batch,
+        plan=preview.plan,
+        host_snapshot=selectors.host_snapshot(host),
+        runbook_name=runbook.name,
+        justification=justification,
+        outside_window=preview.verdict.needs_justification,
+    )
+    execution.full_clean()
+    execution.save()
+    record(
+        actor=actor,
+        action="runbooks.execution.requested",
+        target=execution,
+        data={
+            "after": {"status": status},
+            "runbook": runbook.slug,
+            "host": host.name,
+            "address": host.address,
+            "plan": preview.plan,
+            "via": via,
+            "window": {"id": window.pk, "title": window.title} if window is not None else None,
+            "retry_of": retry_of.pk if retry_of is not None else None,
+            "group_run": {"id": group_run.pk, "batch": batch} if group_run is not None else None,
+            "overrides": overrides or {},
+            "outside_window": preview.verdict.needs_justification,
+            "window_rule": preview.verdict.reason,
+            "justification": justification,
+        },
+    )
     return execution
 
 
@@ -153,6 +194,7 @@ def execution_cancel(*, actor, execution: RunbookExecution, reason: str = "", no
                 data={"before": before, "after": {"status": locked.status}, "reason": reason},
             )
             _kick_host_on_commit(locked.host_id)
+            _advance_group_on_commit(locked)
         elif locked.status == ExecutionStatus.RUNNING:
             if locked.cancel_requested_at:
                 raise DomainError(

@@ -17,6 +17,7 @@ from runbooks.choices import (
 )
 from runbooks.models import RunbookExecution
 from runbooks.services.common import SYSTEM_REAPER, _notify_failure
+from runbooks.services.groups import _advance_group_on_commit
 from runbooks.services.waiting import _kick_host_on_commit
 
 
@@ -71,5 +72,6 @@ def executions_reap_lost(*, now: datetime | None = None) -> list[int]:
             )
             _notify_failure(execution)
             _kick_host_on_commit(execution.host_id)
+            _advance_group_on_commit(execution)
         reaped.append(pk)
     return reaped

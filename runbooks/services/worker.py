@@ -24,6 +24,7 @@ from runbooks.output import CappedBuffer
 from runbooks.services.backups import _record_backup_inventory
 from runbooks.services.common import SYSTEM_WORKER, LostClaim, _notify_failure
 from runbooks.services.evidence import _record_backup_evidence
+from runbooks.services.groups import _advance_group_on_commit, group_run_mark_started
 from runbooks.services.waiting import _enqueue, _kick_host_on_commit
 
 
@@ -105,6 +106,10 @@ def _claim(*, execution_id: int, task_id: str, worker: str, now: datetime, token
                 "queued_seconds": round((now - execution.requested_at).total_seconds(), 3),
             },
         )
+        if execution.group_run_id:
+            # After commit, in its own transaction: the group run row is locked after, never while, this one.
+            group_run_id = execution.group_run_id
+            transaction.on_commit(lambda: group_run_mark_started(group_run_id=group_run_id, now=now))
     return Claim(token, "claimed", ExecutionStatus.RUNNING)
 
 
@@ -139,6 +144,7 @@ def execution_step_begin(
     label: str,
     command: str = "",
     timeout: int | None = None,
+    attempt: int = 1,
     now: datetime | None = None,
 ) -> ExecutionStep:
     now = now_or(now)
@@ -158,6 +164,7 @@ def execution_step_begin(
             status=StepStatus.RUNNING,
             started_at=now,
             timeout_seconds=timeout,
+            attempt=attempt,
         )
         action = _STEP_ACTIONS[kind][0]
         if action:
@@ -165,7 +172,13 @@ def execution_step_begin(
                 actor=SYSTEM_WORKER,
                 action=action,
                 target=execution,
-                data={"step": order, "label": step.label, "command": command, "timeout": timeout},
+                data={
+                    "step": order,
+                    "label": step.label,
+                    "command": command,
+                    "timeout": timeout,
+                    "attempt": attempt,
+                },
             )
     return step
 
@@ -290,4 +303,5 @@ def execution_finish(
         if status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT):
             _notify_failure(execution)
         _kick_host_on_commit(execution.host_id)
+        _advance_group_on_commit(execution)
     return True
