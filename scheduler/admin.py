@@ -25,7 +25,13 @@ def _when(dt) -> str:
     return local_and_pacific_text(dt) if dt else "—"
 
 
-def _execution_link(execution_id) -> str:
+def _execution_link(execution_id, group_run_id=None) -> str:
+    if group_run_id:
+        return format_html(
+            '<a href="{}">group run #{}</a>',
+            reverse("admin:runbooks_grouprun_change", args=[group_run_id]),
+            group_run_id,
+        )
     if not execution_id:
         return "—"
     return format_html(
@@ -45,7 +51,18 @@ class ScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Schedule
-        fields = ("name", "runbook", "host", "overrides", "cron", "enabled", "catch_up", "batch_size", "max_failures")
+        fields = (
+            "name",
+            "runbook",
+            "host",
+            "host_group",
+            "overrides",
+            "cron",
+            "enabled",
+            "catch_up",
+            "batch_size",
+            "max_failures",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -72,15 +89,15 @@ class ScheduleAdmin(AuditHistoryMixin, admin.ModelAdmin):
     form = ScheduleForm
     list_display = ("name", "runbook", "target", "cron", "enabled", "next_run", "last_outcome")
     list_filter = ("enabled", "catch_up", "runbook")
-    search_fields = ("name", "runbook__name", "host__name")
+    search_fields = ("name", "runbook__name", "host__name", "host_group__name")
     readonly_fields = ("next_occurrences", "history", "evaluated_until", "created", "updated", "audit_history")
     fieldsets = (
-        (None, {"fields": ("name", "runbook", "host", "overrides", "enabled")}),
+        (None, {"fields": ("name", "runbook", "host", "host_group", "overrides", "enabled")}),
         (
             "When (the team's zone, OPS_MAINTENANCE_TZ)",
             {"fields": ("cron", "skip_dates_text", "catch_up", "next_occurrences")},
         ),
-        ("Host groups", {"fields": ("batch_size", "max_failures"), "classes": ("collapse",)}),
+        ("Host group targets", {"fields": ("batch_size", "max_failures")}),
         ("History", {"fields": ("history", "evaluated_until", "created", "updated")}),
         ("Audit history", {"fields": ("audit_history",), "classes": ("collapse",)}),
     )
@@ -105,7 +122,7 @@ class ScheduleAdmin(AuditHistoryMixin, admin.ModelAdmin):
             "{} {} {}",
             status_badge(obj.last_outcome, label, OUTCOME_COLOURS),
             _when(obj.last_due_at),
-            _execution_link(obj.last_execution_id) if obj.last_execution_id else "",
+            _execution_link(obj.last_execution_id, obj.last_group_run_id),
         )
 
     @admin.display(description="next 10 occurrences")
@@ -148,7 +165,7 @@ class ScheduleAdmin(AuditHistoryMixin, admin.ModelAdmin):
                     status_badge(o.outcome, o.get_outcome_display(), OUTCOME_COLOURS),
                     " (catch-up)" if o.catch_up else "",
                     o.reason or "—",
-                    _execution_link(o.execution_id),
+                    _execution_link(o.execution_id, o.group_run_id),
                 )
                 for o in rows
             ),
@@ -224,7 +241,7 @@ class OccurrenceAdmin(admin.ModelAdmin):
 
     @admin.display(description="run")
     def run(self, obj):
-        return _execution_link(obj.execution_id)
+        return _execution_link(obj.execution_id, obj.group_run_id)
 
 
 class ReasonForm(forms.Form):

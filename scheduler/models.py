@@ -20,7 +20,15 @@ class Schedule(models.Model):
         null=True,
         blank=True,
         related_name="schedules",
-        help_text="The host the runbook runs on.",
+        help_text="The host the runbook runs on (or choose a host group).",
+    )
+    host_group = models.ForeignKey(
+        "runbooks.HostGroup",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="schedules",
+        help_text="Or every enabled host of a group, in batches (batch size, max failures below).",
     )
     overrides = models.JSONField(
         default=dict,
@@ -66,14 +74,22 @@ class Schedule(models.Model):
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=Q(host__isnull=False), name="schedule_has_a_target")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(host__isnull=False, host_group__isnull=True)
+                | Q(host__isnull=True, host_group__isnull=False),
+                name="schedule_host_xor_group",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     @property
     def target_name(self) -> str:
-        return self.host.name if self.host_id else ""
+        if self.host_id:
+            return self.host.name
+        return f"group {self.host_group.name}" if self.host_group_id else ""
 
 
 class Occurrence(models.Model):
@@ -88,6 +104,9 @@ class Occurrence(models.Model):
     reason = models.TextField(blank=True, help_text="Skipped or missed: the rule, in words.")
     execution = models.ForeignKey(
         "runbooks.RunbookExecution", on_delete=models.SET_NULL, null=True, blank=True, related_name="occurrences"
+    )
+    group_run = models.ForeignKey(
+        "runbooks.GroupRun", on_delete=models.SET_NULL, null=True, blank=True, related_name="occurrences"
     )
     recorded_at = models.DateTimeField()
 

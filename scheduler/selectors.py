@@ -18,10 +18,11 @@ HISTORY_ROWS = 50
 
 def schedule_list() -> QuerySet[Schedule]:
     last = Occurrence.objects.filter(schedule=OuterRef("pk")).order_by("-due_at")
-    return Schedule.objects.select_related("runbook", "host").annotate(
+    return Schedule.objects.select_related("runbook", "host", "host_group").annotate(
         last_outcome=Subquery(last.values("outcome")[:1]),
         last_due_at=Subquery(last.values("due_at")[:1]),
         last_execution_id=Subquery(last.values("execution_id")[:1]),
+        last_group_run_id=Subquery(last.values("group_run_id")[:1]),
     )
 
 
@@ -84,8 +85,8 @@ def upcoming(schedule: Schedule, *, now: datetime | None = None, count: int = NE
 
 
 def history(schedule: Schedule, *, rows: int = HISTORY_ROWS) -> list[Occurrence]:
-    return list(schedule.occurrences.select_related("execution").order_by("-due_at")[:rows])
+    return list(schedule.occurrences.order_by("-due_at")[:rows])
 
 
 def occurrence_list() -> QuerySet[Occurrence]:
-    return Occurrence.objects.select_related("schedule", "execution")
+    return Occurrence.objects.select_related("schedule")

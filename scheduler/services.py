@@ -49,6 +49,7 @@ def schedule_state(schedule: Schedule) -> dict:
         "name": schedule.name,
         "runbook": schedule.runbook.slug if schedule.runbook_id else None,
         "host": schedule.host.name if schedule.host_id else None,
+        "host_group": schedule.host_group.slug if schedule.host_group_id else None,
         "overrides": schedule.overrides or {},
         "cron": schedule.cron,
         "enabled": schedule.enabled,
@@ -63,16 +64,21 @@ def schedule_validate(schedule: Schedule) -> None:
     """The cron expression, the skip dates and the parameters (through the runbooks plan builder, as a launch)."""
     policy.parse_cron(schedule.cron)
     schedule.skip_dates = policy.validate_skip_dates(schedule.skip_dates)
-    if schedule.runbook_id is None or schedule.host_id is None:
-        raise PolicyViolation("A schedule needs a runbook and a host.")
+    if schedule.runbook_id is None:
+        raise PolicyViolation("A schedule needs a runbook.")
+    if (schedule.host_id is None) == (schedule.host_group_id is None):
+        raise PolicyViolation("A schedule runs on a host or on a host group: choose exactly one of the two.")
     if not isinstance(schedule.overrides or {}, dict):
         raise PolicyViolation('Parameters must be a JSON object such as {"service": "traefik"}.')
-    runbook_policy.build_plan(
-        runbook_selectors.runbook_steps(schedule.runbook),
-        host_defaults=schedule.host.parameter_defaults or {},
-        overrides=schedule.overrides or {},
-        max_timeout=runbook_selectors.max_step_timeout(),
-    )
+    steps = runbook_selectors.runbook_steps(schedule.runbook)
+    # Checked as a launch would: against each target host's parameter defaults (a group's hosts as they are now).
+    for host in target_hosts(schedule) or [None]:
+        runbook_policy.build_plan(
+            steps,
+            host_defaults=(host.parameter_defaults or {}) if host is not None else {},
+            overrides=schedule.overrides or {},
+            max_timeout=runbook_selectors.max_step_timeout(),
+        )
     if schedule.batch_size < 1 or schedule.max_failures < 1:
         raise PolicyViolation(
             f"Batch size and max failures must be at least 1 (got {schedule.batch_size} and {schedule.max_failures})."
@@ -237,6 +243,9 @@ def run_facts(
 
 
 def target_hosts(schedule: Schedule) -> list:
+    """The host, or the group's enabled hosts in run order (runbooks' one rule for resolving a group)."""
+    if schedule.host_group_id:
+        return runbook_selectors.host_group_hosts(schedule.host_group)
     return [schedule.host]
 
 
@@ -252,27 +261,35 @@ def _record(occurrence: Occurrence) -> None:
             "catch_up": occurrence.catch_up,
             "reason": occurrence.reason,
             "execution": occurrence.execution_id,
+            "group_run": occurrence.group_run_id,
         },
     )
 
 
 def _launch(schedule: Schedule, occurrence: Occurrence, verdict: policy.Verdict, now: datetime) -> str | None:
     """Launch the run of `occurrence`; return the refusal text when the runbooks service refused it."""
+    common = {
+        "actor": SYSTEM_SCHEDULER,
+        "runbook": schedule.runbook,
+        "overrides": schedule.overrides or None,
+        "justification": f"Schedule “{schedule.name}”: {verdict.reason}",
+        "via": LaunchChannel.SCHEDULE,
+        "now": now,
+    }
     try:
         with transaction.atomic():  # a savepoint: a refusal leaves nothing of the launch behind
-            execution = runbook_services.execution_launch(
-                actor=SYSTEM_SCHEDULER,
-                runbook=schedule.runbook,
-                host=schedule.host,
-                overrides=schedule.overrides or None,
-                justification=f"Schedule “{schedule.name}”: {verdict.reason}",
-                via=LaunchChannel.SCHEDULE,
-                now=now,
-            )
+            if schedule.host_group_id:
+                occurrence.group_run = runbook_services.group_run_launch(
+                    host_group=schedule.host_group,
+                    batch_size=schedule.batch_size,
+                    max_failures=schedule.max_failures,
+                    **common,
+                )
+            else:
+                occurrence.execution = runbook_services.execution_launch(host=schedule.host, **common)
     except DomainError as exc:
-        return f"launch refused: {exc}"
+        return f"launch refused: {exc}"  # the service's words, with its details (which hosts, why)
     occurrence.outcome = Outcome.RAN
-    occurrence.execution = execution
     return None
 
 
@@ -304,7 +321,7 @@ def _tick_schedule(schedule_id: int, *, now, grace: int, phase: str, switch, fre
     with transaction.atomic():
         schedule = (
             Schedule.objects.select_for_update(of=("self",))
-            .select_related("runbook", "host")
+            .select_related("runbook", "host", "host_group")
             .filter(pk=schedule_id, enabled=True)
             .first()
         )

@@ -34,7 +34,7 @@ def schedule(*, runbook, target, cron="* * * * *", since: datetime | None = None
     obj = services.schedule_save(
         actor=actor,
         schedule=Schedule(
-            name=fields.pop("name", f"{runbook.slug} on {target.name}"),
+            name=fields.pop("name", None) or f"{runbook.slug} on {target.name if target else 'a group'}",
             runbook=runbook,
             host=target,
             cron=cron,

@@ -203,3 +203,55 @@ def test_two_racing_ticks_record_one_occurrence_and_one_run():
     assert Occurrence.objects.filter(schedule=s).count() == 1
     assert RunbookExecution.objects.count() == 1
     assert AuditEvent.objects.filter(action=Event.OCCURRENCE_RECORDED).count() == 1
+
+
+def group_of(*hosts):
+    from runbooks.models import HostGroup
+    from runbooks.services import host_group_save
+
+    return host_group_save(actor="system:test", group=HostGroup(name="web fleet", slug="web-fleet"), hosts=list(hosts))
+
+
+def test_a_group_target_launches_one_group_run_in_batches_linked_to_the_occurrence(host):
+    web = f.host("web-1", component="Website")
+    group = group_of(host, web)
+    s = f.schedule(
+        runbook=f.smoke_runbook(),
+        target=None,
+        host_group=group,
+        cron="5 2 * * *",
+        since=T0,
+        batch_size=2,
+        max_failures=1,
+        name="smoke the fleet",
+    )
+    assert s.target_name == "group web fleet"
+    services.tick(now=T0 + timedelta(minutes=5, seconds=10))
+    (occ,) = occurrences(s)
+    assert occ.outcome == Outcome.RAN and occ.execution is None
+    run = occ.group_run
+    assert run.batch_size == 2 and run.requested_via == LaunchChannel.SCHEDULE
+    assert RunbookExecution.objects.filter(group_run=run).count() == 2
+    assert AuditEvent.objects.get(action=Event.OCCURRENCE_RECORDED).data["group_run"] == run.pk
+
+
+def test_a_disruptive_group_run_needs_a_window_on_every_host(host):
+    web = f.host("web-1", component="Website")
+    group = group_of(host, web)
+    MaintenanceWindowFactory(
+        title="DB upgrade",
+        status=WindowStatus.IN_PROGRESS,
+        components=list(host.components.all()),
+        planned_start=T0,
+        planned_end=T0 + timedelta(hours=1),
+    )
+    s = f.schedule(runbook=f.restart_runbook(), target=None, host_group=group, cron="5 2 * * *", since=T0)
+    services.tick(now=T0 + timedelta(minutes=5, seconds=10))
+    (occ,) = occurrences(s)
+    assert occ.outcome == Outcome.SKIPPED and occ.reason == "post-launch: no in-progress window covers web-1 (Website)"
+
+
+def test_a_schedule_has_a_host_or_a_group_not_both(host):
+    group = group_of(host)
+    with pytest.raises(PolicyViolation, match="exactly one of the two"):
+        f.schedule(runbook=f.smoke_runbook(), target=host, host_group=group, since=T0)
