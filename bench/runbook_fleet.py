@@ -269,7 +269,7 @@ def measure(args, batch_sizes, boxes, tmp: Path) -> int:
             f"{batch_size:>5} {batches:>7} {wall:>8.2f} {base:>9.2f} {wall / base:>5.1f}x {(wall - base) / n:>16.3f}   "
             f"first host started {d['first_start']:.2f} s after launch; {d['handoffs']} batch handoffs of "
             f"{d['handoff']:.2f} s (median); per host run {d['run_seconds']:.2f} s = connect {d['connect']:.2f} s + "
-            f"commands {d['commands']:.2f} s + recording"
+            f"commands {d['commands']:.2f} s + recording {d['run_seconds'] - d['connect'] - d['commands']:.2f} s"
         )
     print(
         "\nOverhead per host = (our wall − Fabric's wall) / hosts; Fabric's wall covers the same connects and "

@@ -93,6 +93,7 @@ class RunbookExecutionAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHistor
                     "host_column",
                     "window",
                     "retry_of",
+                    "group_run_column",
                     "requested_by_name",
                     "requested_via",
                     "requested_column",
@@ -124,6 +125,7 @@ class RunbookExecutionAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHistor
         "host_column",
         "window",
         "retry_of",
+        "group_run_column",
         "requested_by_name",
         "requested_via",
         "requested_column",
@@ -260,6 +262,17 @@ class RunbookExecutionAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHistor
         if obj.status == ExecutionStatus.RUNNING and obj.cancel_requested_at:
             return format_html("{} <small>cancel requested</small>", badge)
         return badge
+
+    @admin.display(description="run on a host group")
+    def group_run_column(self, obj):
+        if not obj.group_run_id:
+            return "—"
+        return format_html(
+            '<a href="{}">Group run #{}</a>, batch {}',
+            reverse("admin:runbooks_grouprun_change", args=[obj.group_run_id]),
+            obj.group_run_id,
+            obj.batch,
+        )
 
     @admin.display(description="host")
     def host_column(self, obj):

@@ -165,3 +165,28 @@ def test_a_host_group_is_a_role_or_a_list_in_the_admin(client, users):
     assert event.data["after"]["hosts"] == ["solo"]
     page = client.get(reverse("admin:runbooks_hostgroup_change", args=[group.pk])).content.decode()
     assert "solo" in page and "position 100" in page
+
+
+def test_the_reaper_task_advances_a_run_whose_kick_was_lost(users):
+    from runbooks import tasks
+
+    run = launch(users, make_group(users, 3), batch_size=2)
+    # Batch 1 ended, but the advance after commit never ran (the worker died right after its commit).
+    run.executions.filter(batch=1).update(status=ExecutionStatus.SUCCEEDED, finished_at=timezone.now())
+    tasks.reap_lost_executions()
+    run.refresh_from_db()
+    assert run.current_batch == 2 and run.status == GroupRunStatus.RUNNING
+    assert run.executions.get(batch=2).status == ExecutionStatus.QUEUED
+    events = AuditEvent.objects.filter(target_id=str(run.pk), target_type__model="grouprun")
+    actions = list(events.order_by("id").values_list("action", flat=True))
+    assert actions[-2:] == ["runbooks.group_run.started", "runbooks.group_run.batch_started"]
+    tasks.reap_lost_executions()  # nothing more to do: idempotent
+    assert events.filter(action="runbooks.group_run.batch_started").count() == 2
+
+
+def test_an_execution_of_a_group_links_to_its_run(client, users):
+    run = launch(users, make_group(users, 2))
+    execution = run.executions.get(batch=1)
+    client.force_login(users["viewer"])
+    page = client.get(reverse("admin:runbooks_runbookexecution_change", args=[execution.pk])).content.decode()
+    assert reverse("admin:runbooks_grouprun_change", args=[run.pk]) in page and "batch 1" in page
