@@ -10,6 +10,13 @@ class CheckType(models.TextChoices):
     HEARTBEAT = "heartbeat", "Heartbeat (a job calls a secret URL)"
 
 
+class HeartbeatSource(models.TextChoices):
+    """Who gives a heartbeat check its beats."""
+
+    URL = "url", "A job calls the check's secret URL"
+    VERIFIED_BACKUP = "verified_backup", "Each verified backup with a verified off-host copy (recorded by the runbooks)"
+
+
 class CheckState(models.TextChoices):
     UNKNOWN = "unknown", "Unknown (not run yet)"
     UP = "up", "Up"

@@ -17,7 +17,7 @@ from django.utils import timezone
 from ersen_ops.core.validators import validate_single_line
 from ersen_ops.status.choices import ComponentStatus
 
-from .choices import AutomationState, CheckState, CheckType, HttpMethod, RollupPeriod
+from .choices import AutomationState, CheckState, CheckType, HeartbeatSource, HttpMethod, RollupPeriod
 
 MIN_INTERVAL_SECONDS = 10
 
@@ -64,6 +64,13 @@ class Check(models.Model):
     heartbeat_secret_hash = models.CharField(max_length=64, blank=True)
     heartbeat_period_seconds = models.PositiveIntegerField(null=True, blank=True)
     heartbeat_grace_seconds = models.PositiveIntegerField(default=300)
+    heartbeat_source = models.CharField(
+        max_length=20,
+        choices=HeartbeatSource.choices,
+        default=HeartbeatSource.URL,
+        help_text="Heartbeat checks: a job calling the secret URL, or every verified backup that also has a verified "
+        "off-host copy (the runbooks record it: the backup freshness check, period OPS_BACKUP_MAX_AGE_HOURS).",
+    )
     last_ping_at = models.DateTimeField(null=True, blank=True)
 
     # Automation

@@ -34,7 +34,7 @@ from incidents.choices import IncidentStatus
 from maintenance import selectors as maintenance_selectors
 
 from . import policy
-from .choices import AutomationState, CheckState, CheckType, RollupPeriod
+from .choices import AutomationState, CheckState, CheckType, HeartbeatSource, RollupPeriod
 from .models import Check, CheckIncident, CheckResult, CheckRollup
 from .probes import ProbeOutcome
 
@@ -45,7 +45,7 @@ CHECK_FIELDS = (
     "name", "type", "enabled", "interval_seconds", "timeout_seconds", "failures_to_down", "successes_to_up",
     "down_status", "url", "method", "expected_status", "body_contains", "body_regex", "latency_limit_ms",
     "max_redirects", "cert_warning_days", "host", "port", "heartbeat_period_seconds", "heartbeat_grace_seconds",
-    "open_incident", "incident_level", "incident_first_update_public", "resolve_after_quiet_minutes",
+    "heartbeat_source", "open_incident", "incident_level", "incident_first_update_public", "resolve_after_quiet_minutes",
 )
 
 
@@ -151,11 +151,43 @@ def heartbeat_ping(*, heartbeat_id: str, secret: str, now: datetime | None = Non
         stored = check.heartbeat_secret_hash if check is not None and check.heartbeat_secret_hash else "0" * 64
         if not hmac.compare_digest(given, stored) or check is None:
             return None
-        check.last_ping_at = now
-        check.save(update_fields=["last_ping_at"])
-        outcome = ProbeOutcome(True, "heartbeat received")
-        _apply_locked(check, outcome, due_at=now, started_at=now, finished_at=now, checker="heartbeat", now=now)
+        _heartbeat_locked(check, "heartbeat received", now=now)
     return check
+
+
+def _heartbeat_locked(check: Check, message: str, *, now: datetime, checker: str = "heartbeat") -> None:
+    """A beat of a heartbeat check (locked): the last ping, a passing result, and what a state change sets off."""
+    check.last_ping_at = now
+    check.save(update_fields=["last_ping_at"])
+    _apply_locked(check, ProbeOutcome(True, message), due_at=now, started_at=now, finished_at=now, checker=checker,
+                  now=now)
+
+
+def heartbeat_from_backup(event) -> list[int]:
+    """A verified backup with a verified off-host copy landed (`runbooks.backup_events`, registered in `ready()`):
+    a beat of every enabled heartbeat check fed by backups — the backup freshness check. Its incident (opened when the
+    beats stopped for longer than the period) moves on at once: recovered, and resolved when its quiet period is 0.
+    Returns the checks' ids."""
+    beaten = []
+    ids = Check.objects.filter(
+        type=CheckType.HEARTBEAT, heartbeat_source=HeartbeatSource.VERIFIED_BACKUP, enabled=True
+    ).values_list("pk", flat=True)
+    copies = ", ".join(event.copies)
+    message = f"verified backup {event.path} of {event.host_name}, off-host copy {copies} (run #{event.execution_id})"
+    for check_id in ids:
+        with transaction.atomic():
+            check = Check.objects.select_for_update().get(pk=check_id)
+            _heartbeat_locked(check, message[:2000], now=event.at, checker="runbooks")
+            record(actor=ACTOR, action="checks.heartbeat.backup_landed", target=check,
+                   data={"backup": event.backup_id, "path": event.path, "host": event.host_name,
+                         "copies": list(event.copies), "execution": event.execution_id})
+        try:
+            with transaction.atomic():
+                automate(check, now=event.at)  # recovered → resolved at once when the quiet period is 0
+        except DomainError as exc:
+            logger.warning("automation of check %s refused: %s (the sweeper tries again)", check_id, exc)
+        beaten.append(check_id)
+    return beaten
 
 
 # --- results (the checker's batch writer) ------------------------------------------------------------------------

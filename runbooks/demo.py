@@ -1,4 +1,6 @@
-"""Demo data: the four runbooks of the seed's infrastructure procedures and a "sandbox" host.
+"""Demo data: the four runbooks of the seed's infrastructure procedures, the nightly backup (verified, copied
+off-host, pruned) and the weekly restore verification, a "sandbox" host and an "offsite" host (the copy's
+destination).
 
 The sandbox host points at `make sandbox-host` (127.0.0.1, port OPS_SANDBOX_SSH_PORT = SANDBOX_SSH_PORT, 2222), and
 its smoke test checks the portal where `make run` serves it (OPS_RUN_ADDR = ADDR). Its key is not pinned here on purpose:
@@ -15,7 +17,7 @@ from ersen_ops.config import url_of_addr
 from ersen_ops.status.models import Component
 from runbooks import services
 from runbooks.models import Host, HostGroup, Runbook
-from runbooks.sandbox import demo_parameter_defaults
+from runbooks.sandbox import DEFAULT_DIR, demo_parameter_defaults
 
 ACTOR = "system:demo"
 
@@ -48,7 +50,35 @@ RUNBOOKS = [
         "web",
         [{"task": "smoke_test"}],
     ),
+    (
+        "nightly-backup",
+        "Nightly backup (verified, off-host copy, retention)",
+        "Every night (the scheduler's demo runs it at 03:00): pg_dump verified, copied to the “offsite” host and "
+        "checked there by SHA-256, then old dumps pruned (grandfather-father-son: OPS_BACKUP_KEEP_DAILY/WEEKLY/"
+        "MONTHLY; never the newest verified backup nor a window's evidence). Read-only for the window rule.",
+        "db",
+        [
+            {"task": "backup_database"},
+            {"task": "copy_backup_offhost", "params": {"destination": "offsite"}},
+            {"task": "prune_backups"},
+        ],
+    ),
+    (
+        "restore-verification",
+        "Restore verification (weekly)",
+        "Weekly: restore the newest verified backup into a scratch database, count its tables, drop the scratch "
+        "database (always, also after a failure).",
+        "db",
+        [{"task": "verify_restore"}],
+    ),
 ]
+
+# The off-host copy's destination in the demo: the same sandbox sshd as "sandbox" (one `make sandbox-host`), with its
+# own folder. A real setup points it at another machine; the copy, the pinned key and the SHA-256 check are the same.
+OFFSITE_NOTES = (
+    "Demo destination of the nightly off-host backup copy: the same sandbox sshd as “sandbox” with another folder "
+    "(var/sandbox/offsite). In production, a second machine. Pin its key with “Fetch and pin host key”."
+)
 
 
 def seed(stdout) -> None:
@@ -92,3 +122,19 @@ def seed(stdout) -> None:
             ),
             hosts=[],
         )
+    offsite_dir = str(DEFAULT_DIR / "offsite")
+    offsite = Host.objects.filter(name="offsite").first()
+    if offsite is None:
+        offsite = Host(
+            name="offsite",
+            hostname="127.0.0.1",
+            port=ssh_port,
+            ssh_user=getpass.getuser(),
+            roles="backup",
+            parameter_defaults={"backup_dir": offsite_dir},
+            notes=OFFSITE_NOTES,
+        )
+        services.host_save(actor=ACTOR, host=offsite, components=[])
+    elif offsite.hostname == "127.0.0.1" and offsite.port != ssh_port:
+        offsite.port = ssh_port
+        services.host_save(actor=ACTOR, host=offsite, components=list(offsite.components.all()))

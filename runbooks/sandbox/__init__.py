@@ -238,7 +238,7 @@ class Sandbox:
         return self.root / "srv" / "containers" / "ersen"
 
     def prepare(self) -> Sandbox:
-        for sub in ("home", "state", "behaviour", "pids", "backups", "srv/containers/ersen"):
+        for sub in ("home", "state", "behaviour", "pids", "backups", "offsite", "srv/containers/ersen"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
         for name in ("docker-compose.prod.yml", "docker-compose.encrypted.yml"):

@@ -94,7 +94,7 @@ def test_the_admin_form_creates_a_check_through_the_service(client, users):
         "name": "login", "type": "http", "enabled": "on", "components": [web.pk], "interval_seconds": 30,
         "timeout_seconds": 5, "failures_to_down": 3, "successes_to_up": 2, "down_status": "major_outage",
         "url": "https://ersen.xyz/login", "method": "GET", "expected_status": 200, "max_redirects": 5,
-        "cert_warning_days": 14, "heartbeat_grace_seconds": 300, "incident_level": "P2",
+        "cert_warning_days": 14, "heartbeat_source": "url", "heartbeat_grace_seconds": 300, "incident_level": "P2",
         "resolve_after_quiet_minutes": 10,
     })
     assert response.status_code == 302, response.content.decode()[:3000]
