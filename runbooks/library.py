@@ -691,7 +691,8 @@ def prune_backups(ctx, p: dict) -> None:
         "left_alone": left_alone,
         "missing": missing,
     }
-    ctx.result["prune"] = {**summary, "deleted": []}
+    # A retried attempt keeps what an earlier attempt already deleted (the finish service marks those too).
+    ctx.result["prune"] = {**summary, "deleted": list((ctx.result.get("prune") or {}).get("deleted") or [])}
     ctx.decide(
         f"Retention ({counts.describe()}): keep {len(kept)}, delete {len(doomed)}, leave alone {len(left_alone)}"
         + (f"; {len(missing)} inventory file(s) missing on the host" if missing else ""),
@@ -751,6 +752,7 @@ register(
         preview=_prune_preview,
         timeout=120,
         disruptive=False,
+        idempotent=True,  # a second run finds nothing more to delete
     )
 )
 
@@ -910,6 +912,7 @@ register(
         preview=_copy_preview,
         timeout=1200,
         disruptive=False,
+        idempotent=True,  # a copy already there is checked, never overwritten
     )
 )
 
@@ -1026,5 +1029,6 @@ register(
         preview=_restore_preview,
         timeout=1200,
         disruptive=False,
+        idempotent=True,  # a new scratch database each time, always dropped
     )
 )

@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.display import both_zones
@@ -163,7 +164,7 @@ class BackupAdmin(AuditHistoryMixin, admin.ModelAdmin):
         reasons = retention.reasons(obj.pk)
         if not reasons:
             return format_html("<strong>{}</strong>", "not kept: the next prune_backups deletes it")
-        return format_html_join(format_html("<br>"), "{}", ((r,) for r in reasons))
+        return format_html_join(mark_safe("<br>"), "{}", ((r,) for r in reasons))  # a constant separator
 
     @admin.display(description="made by")
     def made_by(self, obj):
