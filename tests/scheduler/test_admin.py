@@ -159,3 +159,23 @@ def test_deleting_a_schedule_with_history_is_refused_without_one_it_is_audited(u
     empty = f.schedule(name="empty", runbook=Runbook.objects.get(slug="smoke"), target=f.host("h2"))
     services.schedule_delete(actor=users["operator"], schedule=empty)
     assert AuditEvent.objects.get(action=Event.SCHEDULE_DELETED).data["before"]["name"] == "empty"
+
+
+def test_a_group_schedule_page_links_the_group_run_of_its_occurrence(client, users):
+    from runbooks.models import HostGroup
+    from runbooks.services import host_group_save
+
+    group = host_group_save(
+        actor="system:test", group=HostGroup(name="web fleet", slug="web-fleet"), hosts=[f.host(), f.host("web-1")]
+    )
+    start = timezone.now() - timedelta(minutes=2)
+    s = f.schedule(runbook=f.smoke_runbook(), target=None, host_group=group, cron="* * * * *", since=start)
+    services.tick(now=start.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=5))
+    occurrence = s.occurrences.get()
+    assert occurrence.group_run_id
+    client.force_login(users["operator"])
+    page = client.get(reverse("admin:scheduler_schedule_change", args=[s.pk]))
+    assert page.status_code == 200
+    assert reverse("admin:runbooks_grouprun_change", args=[occurrence.group_run_id]).encode() in page.content
+    listing = client.get(reverse("admin:scheduler_schedule_changelist"))
+    assert b"group web fleet" in listing.content
