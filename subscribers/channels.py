@@ -44,7 +44,7 @@ from ersen_ops.notifications.channels import (
 from ersen_ops.notifications.choices import SubscriberChannel
 from ersen_ops.notifications.masking import LOGGER_NAME, fragments, mask
 from ersen_ops.notifications.outbound import WebhookRefused, webhook_post
-from subscribers import tokens
+from subscribers import content, tokens
 from subscribers.choices import MessageKind, SubscriberStatus, WebhookStatus
 
 logger = logging.getLogger(LOGGER_NAME)
@@ -165,9 +165,35 @@ class SubscriberEmailChannel(EmailChannel):
         # The notice's text is stored once with placeholders; this subscriber's signed links go in here.
         return personalise(delivery.text, subscriber), personalise(delivery.text_html, subscriber)
 
-    def extras(self, delivery) -> dict:
+    # A batch of one notice's emails is one serialised message with each subscriber's parts filled in
+    # (notifications.mailtemplate): the links of content.personalise, the address, the Message-ID.
+    placeholders = (content.MANAGE_PLACEHOLDER, content.UNSUBSCRIBE_PLACEHOLDER, content.CONFIRM_PLACEHOLDER)
+
+    def template_key(self, delivery):
+        return ("content", delivery.content_id) if delivery.content_id else None
+
+    def template_texts(self, delivery) -> tuple[str, str]:
+        return delivery.text, delivery.text_html
+
+    def personal_values(self, delivery, needed: frozenset[str]) -> dict[str, str] | None:
+        _, subscriber = self._subscriber(delivery)
+        if subscriber is None or not subscriber.email:
+            return None
+        values = {"to": subscriber.email, "message_id": self.message_id(delivery)}
+        if content.MANAGE_PLACEHOLDER in needed or content.UNSUBSCRIBE_PLACEHOLDER in needed:
+            token = tokens.manage_token(subscriber)
+            values[content.MANAGE_PLACEHOLDER] = tokens.public_url(f"/subscriptions/manage/{token}")
+            values[content.UNSUBSCRIBE_PLACEHOLDER] = tokens.public_url(f"/subscriptions/unsubscribe/{token}")
+        if content.CONFIRM_PLACEHOLDER in needed:
+            values[content.CONFIRM_PLACEHOLDER] = tokens.confirm_url(subscriber)
+        return values
+
+    def extras(self, delivery, placeholders: dict[str, str] | None = None) -> dict:
         message, subscriber = self._subscriber(delivery)
-        unsubscribe = tokens.unsubscribe_url(subscriber)
+        # In a batch's template the link is the placeholder the subscriber's own link replaces.
+        unsubscribe = (
+            content.UNSUBSCRIBE_PLACEHOLDER if placeholders is not None else tokens.unsubscribe_url(subscriber)
+        )
         host = urlsplit(settings.OPS_STATUS_PAGE_URL).hostname or "ersen-ops.invalid"
         headers = {
             "List-Unsubscribe": f"<{unsubscribe}>",
@@ -187,9 +213,9 @@ class SubscriberEmailChannel(EmailChannel):
         from_email = settings.OPS_SUBSCRIBER_EMAIL_FROM or settings.DEFAULT_FROM_EMAIL
         return {"headers": headers, "attachments": attachments, "from_email": from_email}
 
-    def build_message(self, delivery):
-        message = super().build_message(delivery)
-        extras = self.extras(delivery)
+    def build_message(self, delivery, placeholders: dict[str, str] | None = None):
+        message = super().build_message(delivery, placeholders)
+        extras = self.extras(delivery, placeholders)
         message.from_email = extras["from_email"]
         message.extra_headers.update(extras["headers"])
         for part in extras["attachments"]:

@@ -12,22 +12,26 @@ Nothing here touches the delivery's status: `sending.py` owns the lifecycle.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import re
+import secrets
 import smtplib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import requests
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
+from django.core.mail.message import sanitize_address
 
 from ersen_ops.core.validators import one_line
 from ersen_ops.notifications import policy
 from ersen_ops.notifications.choices import Channel, PagerAction
+from ersen_ops.notifications.mailtemplate import MessageTemplate, TemplateRefused
 from ersen_ops.notifications.masking import LOGGER_NAME, mask
 from ersen_ops.notifications.outbound import WebhookRefused, webhook_post
 
@@ -81,6 +85,10 @@ class Progress:
 
     def part_sent(self, number: int) -> None:  # pragma: no cover - interface
         pass
+
+    def settle(self) -> None:
+        """Return once what `part_sent` recorded is durable. A batch calls it on the previous message's progress
+        before the receiver can accept the next message, so a record may be written while that one is on its way."""
 
 
 # --- splitting long messages ---------------------------------------------------
@@ -366,12 +374,16 @@ class PagerChannel(WebhookChannel):
 
 
 class _RecordingSMTPMixin:
-    """Keeps the server's reply to DATA (e.g. "250 2.0.0 Ok: queued as 4F2…") and refused recipients."""
+    """Keeps the server's reply to DATA (e.g. "250 2.0.0 Ok: queued as 4F2…") and refused recipients; runs
+    `before_data` (if set) before DATA, the last moment before the server can accept the message."""
 
     last_reply: tuple[int, bytes] | None = None
     refused: dict = {}
+    before_data: Callable[[], None] | None = None
 
     def data(self, msg):
+        if self.before_data is not None:
+            self.before_data()
         code, reply = super().data(msg)
         self.last_reply = (code, reply)
         return code, reply
@@ -401,12 +413,23 @@ class RecordingSMTPBackend(DjangoSMTPBackend):
 
     def _send(self, email_message):
         result = super()._send(email_message)
+        self._remember()
+        return result
+
+    def send_raw(self, from_email: str, recipients: list[str], data: bytes) -> None:
+        """Send a message already serialised (a batch's template, mailtemplate.py) on the open connection, keeping
+        the reply exactly as `_send` does. Raises what smtplib raises (EmailChannel.deliver_raw reads it)."""
+        if self.connection is None:
+            self.open()
+        self.connection.sendmail(from_email, recipients, data)
+        self._remember()
+
+    def _remember(self) -> None:
         reply = getattr(self.connection, "last_reply", None)
         if reply:
             code, text = reply
             self.last_reply = f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
         self.refused = dict(getattr(self.connection, "refused", {}) or {})
-        return result
 
 
 def _smtp_reply(code, message) -> str:
@@ -460,15 +483,41 @@ class EmailChannel(BaseChannel):
         """(plain text, HTML) of the message as this recipient reads it."""
         return delivery.text, delivery.text_html
 
-    def build_message(self, delivery) -> EmailMultiAlternatives:
-        text, html = self.texts(delivery)
+    # --- one serialised message per batch (mailtemplate.py) ----------------------------------------------------
+
+    # The placeholders `template_texts` leaves in the texts (and headers) for `personal_values` to fill.
+    placeholders: tuple[str, ...] = ()
+
+    def template_key(self, delivery):
+        """What the deliveries sharing one serialised message have in common (None: each message is built on its
+        own, the default). A channel returning a key also implements `template_texts` and `personal_values`."""
+        return None
+
+    def template_texts(self, delivery) -> tuple[str, str]:
+        """(plain text, HTML) with the per-recipient parts still as their placeholders."""
+        raise NotImplementedError
+
+    def personal_values(self, delivery, needed: frozenset[str]) -> dict[str, str] | None:
+        """This recipient's values: "to" (the address), "message_id", and one per placeholder of `needed` that
+        `template_texts` left in; None when its message must be built on its own."""
+        raise NotImplementedError
+
+    def build_message(self, delivery, placeholders: dict[str, str] | None = None) -> EmailMultiAlternatives:
+        """The message of `delivery`; with `placeholders` ({"to": …, "message_id": …}) the batch's template of it:
+        the texts of `template_texts` and those placeholders in place of the recipient and the Message-ID."""
+        if placeholders is None:
+            text, html = self.texts(delivery)
+            to, message_id = self.recipients(delivery), self.message_id(delivery)
+        else:
+            text, html = self.template_texts(delivery)
+            to, message_id = [placeholders["to"]], placeholders["message_id"]
         message = EmailMultiAlternatives(
             subject=one_line(delivery.heading),  # rows older than the single-line rule: CR/LF become spaces
             body=text,
             from_email=settings.DEFAULT_FROM_EMAIL,
-            to=self.recipients(delivery),
+            to=to,
             headers={
-                "Message-ID": self.message_id(delivery),
+                "Message-ID": message_id,
                 "Auto-Submitted": "auto-generated",
                 "X-Ersen-Event": delivery.event,
             },
@@ -490,18 +539,30 @@ class EmailChannel(BaseChannel):
         each message's reply is recorded and a refused recipient fails alone. A dropped connection fails the
         message it was carrying (retried later) and the next message opens a new one."""
         backend = self._backend()
+        # Over SMTP, deliveries sharing a template (template_key) are sent as its bytes with their own values in.
+        templates = _Templates(self) if hasattr(backend, "send_raw") else None
+        previous: Progress | None = None
         try:
             for delivery in deliveries:
                 progress = progress_for(delivery)
+                if previous is not None:
+                    # The previous message's delivered mark is written while this one's MAIL/RCPT go; it is durable
+                    # before this message's DATA (SMTP) or before this message is sent at all (other backends).
+                    if getattr(backend, "connection", None) is not None:
+                        backend.connection.before_data = previous.settle
+                    else:
+                        previous.settle()
+                    previous = None
                 try:
-                    message = self.build_message(delivery)
+                    raw = templates.render(delivery) if templates is not None else None
+                    message = self.build_message(delivery) if raw is None else None
                     if getattr(backend, "connection", True) is None:
                         try:
                             backend.open()
                         except (smtplib.SMTPException, OSError) as exc:
                             raise TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response") from None
                     progress.total(1)
-                    result = self.deliver(backend, message)
+                    result = self.deliver(backend, message) if raw is None else self.deliver_raw(backend, *raw)
                 except DeliveryError as exc:
                     if getattr(exc, "connection_lost", False):
                         _close_quietly(backend)  # the connection is unusable: the next message opens another
@@ -512,43 +573,118 @@ class EmailChannel(BaseChannel):
                     on_result(delivery, TemporaryFailure(f"{type(exc).__name__}: {exc}", response="error"))
                     continue
                 progress.part_sent(1)
+                previous = progress
                 on_result(delivery, result)
         finally:
+            if previous is not None:
+                previous.settle()
             _close_quietly(backend)
 
     def deliver(self, backend, message) -> Sent:
         """Send one built message on `backend` (opened or not); the reply, or a DeliveryError saying what it means."""
-        try:
+        with _smtp_outcome():
             backend.send_messages([message])
-        except smtplib.SMTPRecipientsRefused as exc:
-            replies = {addr: _smtp_reply(code, text) for addr, (code, text) in exc.recipients.items()}
-            first = next(iter(replies.values()), "")
-            error = "all recipients refused: " + "; ".join(f"{a}: {r}" for a, r in replies.items())
-            if all(policy.smtp_outcome(code) == policy.FAIL for code, _ in exc.recipients.values()):
-                raise PermanentFailure(error, response=first[:300]) from None
-            raise TemporaryFailure(error, response=first[:300]) from None
-        except smtplib.SMTPResponseException as exc:
-            reply = _smtp_reply(exc.smtp_code, exc.smtp_error)
-            kind = PermanentFailure if policy.smtp_outcome(exc.smtp_code) == policy.FAIL else TemporaryFailure
-            failure = kind(f"{type(exc).__name__}: {reply}", response=reply[:300])
-            failure.connection_lost = exc.smtp_code == 421  # "service not available, closing channel"
-            raise failure from None
-        except (smtplib.SMTPException, OSError) as exc:  # OSError covers refused connections and timeouts
-            failure = TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response")
-            failure.connection_lost = True
-            raise failure from None
-        except ValueError as exc:  # BadHeaderError, an unencodable address…: the same message fails every time
-            raise PermanentFailure(
-                f"malformed message, not retried: {type(exc).__name__}: {exc}", response="not sent"
-            ) from None
-        reply = (
-            getattr(backend, "last_reply", "") or f"accepted by {type(backend).__module__.rsplit('.', 1)[-1]} backend"
-        )
-        refused = getattr(backend, "refused", {}) or {}
-        detail = ""
-        if refused:
-            detail = "refused: " + "; ".join(f"{a}: {_smtp_reply(c, t)}" for a, (c, t) in refused.items())
-        return Sent(response=reply[:300], detail=detail)
+        return _sent(backend)
+
+    def deliver_raw(self, backend, from_email: str, recipients: list[str], data: bytes) -> Sent:
+        """Send one serialised message (a batch's template rendered for its recipient) on `backend`, read as
+        `deliver` reads it."""
+        with _smtp_outcome():
+            backend.send_raw(from_email, recipients, data)
+        return _sent(backend)
+
+
+@contextlib.contextmanager
+def _smtp_outcome() -> Iterator[None]:
+    """What an SMTP exception means for the message being sent: Permanent/TemporaryFailure (masked)."""
+    try:
+        yield
+    except smtplib.SMTPRecipientsRefused as exc:
+        replies = {addr: _smtp_reply(code, text) for addr, (code, text) in exc.recipients.items()}
+        first = next(iter(replies.values()), "")
+        error = "all recipients refused: " + "; ".join(f"{a}: {r}" for a, r in replies.items())
+        if all(policy.smtp_outcome(code) == policy.FAIL for code, _ in exc.recipients.values()):
+            raise PermanentFailure(error, response=first[:300]) from None
+        raise TemporaryFailure(error, response=first[:300]) from None
+    except smtplib.SMTPResponseException as exc:
+        reply = _smtp_reply(exc.smtp_code, exc.smtp_error)
+        kind = PermanentFailure if policy.smtp_outcome(exc.smtp_code) == policy.FAIL else TemporaryFailure
+        failure = kind(f"{type(exc).__name__}: {reply}", response=reply[:300])
+        failure.connection_lost = exc.smtp_code == 421  # "service not available, closing channel"
+        raise failure from None
+    except (smtplib.SMTPException, OSError) as exc:  # OSError covers refused connections and timeouts
+        failure = TemporaryFailure(f"{type(exc).__name__}: {exc}", response="no response")
+        failure.connection_lost = True
+        raise failure from None
+    except ValueError as exc:  # BadHeaderError, an unencodable address…: the same message fails every time
+        raise PermanentFailure(
+            f"malformed message, not retried: {type(exc).__name__}: {exc}", response="not sent"
+        ) from None
+
+
+def _sent(backend) -> Sent:
+    reply = getattr(backend, "last_reply", "") or f"accepted by {type(backend).__module__.rsplit('.', 1)[-1]} backend"
+    refused = getattr(backend, "refused", {}) or {}
+    detail = ""
+    if refused:
+        detail = "refused: " + "; ".join(f"{a}: {_smtp_reply(c, t)}" for a, (c, t) in refused.items())
+    return Sent(response=reply[:300], detail=detail)
+
+
+# A bare ASCII address: Django's sanitize_address leaves it as it is, so a template may take it verbatim.
+_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$")
+
+
+class _Templates:
+    """A batch's serialised messages, one per `template_key`, and each recipient's bytes rendered from them."""
+
+    def __init__(self, channel: EmailChannel):
+        self.channel = channel
+        self.made: dict[object, tuple[MessageTemplate, dict[str, str], str] | None] = {}
+        self._date: tuple[int, str] = (0, "")
+
+    def render(self, delivery) -> tuple[str, list[str], bytes] | None:
+        """(envelope sender, [recipient], bytes) of this delivery's message, or None: build it on its own."""
+        key = self.channel.template_key(delivery)
+        if key is None:
+            return None
+        if key not in self.made:
+            self.made[key] = self._make(delivery)
+        made = self.made[key]
+        if made is None:
+            return None
+        template, names, envelope_from = made
+        values = self.channel.personal_values(delivery, template.placeholders)
+        if values is None or not _PLAIN_ADDRESS.match(values.get("to", "")):
+            return None
+        values[names["to"]] = values.pop("to")
+        values[names["message_id"]] = values.pop("message_id")
+        values[names["date"]] = self.date()
+        data = template.render(values)
+        return (envelope_from, [values[names["to"]]], data) if data is not None else None
+
+    def _make(self, delivery):
+        token = secrets.token_hex(6)  # placeholders no text of ours can contain by chance
+        names = {part: f"__ERSEN_{part.upper()}_{token}__" for part in ("to", "message_id", "date")}
+        message = self.channel.build_message(delivery, placeholders=names)
+        mime = message.message()
+        mime.replace_header("Date", names["date"])
+        try:
+            template = MessageTemplate(mime.as_bytes(linesep="\r\n"), [*names.values(), *self.channel.placeholders])
+        except TemplateRefused as exc:
+            logger.info("%s: each message built on its own (%s)", self.channel.code, exc)
+            return None
+        if not {names["to"], names["message_id"], names["date"]} <= template.placeholders:
+            return None
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        return template, names, sanitize_address(message.from_email, encoding)
+
+    def date(self) -> str:
+        # The Date header Django writes, computed once per second instead of once per message.
+        second = int(time.time())
+        if self._date[0] != second:
+            self._date = (second, email.utils.formatdate(second, localtime=settings.EMAIL_USE_LOCALTIME))
+        return self._date[1]
 
 
 def _close_quietly(backend) -> None:

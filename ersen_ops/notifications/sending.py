@@ -25,14 +25,16 @@ recorded as sent once, not retried as if the network had failed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import secrets
 import time
 from datetime import timedelta
 
+import psycopg
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -387,32 +389,105 @@ BATCH_RECORD_SECONDS = 1.0
 
 
 class _MarkSent(Progress):
-    """A batch's progress: a delivered message is marked at once (one INSERT into DeliveredMark, before the next
-    message goes), so a worker that dies mid-batch leaves a record of every message the receiver accepted; the
-    outcome itself is written in bulk by `_BatchOutcomes`."""
+    """A batch's progress: a delivered message is marked at once (one INSERT into DeliveredMark, durable before the
+    receiver can accept the next message), so a worker that dies mid-batch leaves a record of every message the
+    receiver accepted but the one it had just accepted; the outcome itself is written in bulk by `_BatchOutcomes`."""
 
-    def __init__(self, delivery: NotificationDelivery, token: str):
+    def __init__(self, delivery: NotificationDelivery, token: str, marks: _Marks):
         self.delivery = delivery
         self.token = token
+        self.marks = marks
 
     def total(self, parts: int) -> None:
         self.delivery.parts_total = parts
 
     def part_sent(self, number: int) -> None:
         self.delivery.parts_sent = number
-        if number < self.delivery.parts_total:
+        if number >= self.delivery.parts_total:
+            self.marks.mark(self.delivery.pk)
+
+    def settle(self) -> None:
+        self.marks.settle()
+
+
+_MARK_SQL = "INSERT INTO {table} (delivery_id) VALUES ({param}) ON CONFLICT DO NOTHING"
+
+
+class _Marks:
+    """Writes a batch's delivered marks. Outside a transaction on PostgreSQL, on a connection of its own with the
+    INSERT sent without waiting (its commit overlaps the next message's MAIL/RCPT): `settle()` — which the channel
+    calls before the next message's DATA, and the outcome record before it deletes marks — waits for it. Should that
+    connection fail, the mark is written the ordinary way (reconnect and retry). Inside a transaction (tests) or on
+    another database, each mark is written at once on the default connection."""
+
+    def __init__(self):
+        self._conn = None
+        self._pending: int | None = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            try:
+                self._conn = _side_connection()
+            except Exception as exc:  # noqa: BLE001 - marks are then written in line, as before
+                logger.warning("delivered marks written in line: no second connection (%s)", type(exc).__name__)
+        self._sql = _MARK_SQL.format(table=connection.ops.quote_name(DeliveredMark._meta.db_table), param="$1").encode()
+
+    def mark(self, delivery_id: int) -> None:
+        self.settle()
+        if self._conn is not None:
+            try:
+                self._conn.pgconn.send_query_params(self._sql, [str(delivery_id).encode()])
+                self._pending = delivery_id
+                return
+            except Exception:  # noqa: BLE001 - the side connection broke: this mark goes the ordinary way
+                self._drop()
+        self._write(delivery_id)
+
+    def settle(self) -> None:
+        if self._pending is None:
             return
+        delivery_id, self._pending = self._pending, None
         try:
-            call_with_retry(
-                DeliveredMark.objects.bulk_create,
-                [DeliveredMark(delivery_id=self.delivery.pk)],
-                ignore_conflicts=True,
-                what="recording a delivered message",
-            )
+            ok = True
+            while (result := self._conn.pgconn.get_result()) is not None:
+                ok = ok and result.status == psycopg.pq.ExecStatus.COMMAND_OK
+        except Exception:  # noqa: BLE001
+            ok = False
+        if not ok:
+            self._drop()
+            self._write(delivery_id)
+
+    def close(self) -> None:
+        try:
+            self.settle()
+        finally:
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    @staticmethod
+    def _write(delivery_id: int) -> None:
+        try:
+            call_with_retry(_mark_delivered, delivery_id, what="recording a delivered message")
         except DatabaseUnavailable as exc:
-            logger.error(
-                "delivery %s: delivered, not marked now (%s); the batch's record has it", self.delivery.pk, exc
-            )
+            logger.error("delivery %s: delivered, not marked now (%s); the batch's record has it", delivery_id, exc)
+
+
+def _side_connection():
+    """A plain autocommit psycopg connection to the default database (Django's parameters, not its pool)."""
+    params = dict(connection.get_connection_params())
+    for key in ("context", "cursor_factory", "prepare_threshold", "server_side_binding", "pool", "isolation_level"):
+        params.pop(key, None)
+    return psycopg.connect(**params, autocommit=True)
+
+
+def _mark_delivered(delivery_id: int) -> None:
+    # One statement, no ORM machinery: it runs once per message, between two messages of the batch.
+    table = connection.ops.quote_name(DeliveredMark._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(_MARK_SQL.format(table=table, param="%s"), [delivery_id])
 
 
 @db_retry(what="claiming a batch of notification deliveries")
@@ -477,7 +552,12 @@ def _send_claimed(impl, token: str, deliveries: list[NotificationDelivery]) -> d
             outcomes.add(delivery, NotConfigured(reason))
         else:
             ready.append(delivery)
-    impl.send_batch(ready, lambda d: _MarkSent(d, token), outcomes.add)
+    marks = _Marks()
+    outcomes.marks = marks
+    try:
+        impl.send_batch(ready, lambda d: _MarkSent(d, token, marks), outcomes.add)
+    finally:
+        marks.close()
     outcomes.record()
     return outcomes.counts
 
@@ -492,6 +572,7 @@ class _BatchOutcomes:
         self.pending: list[tuple[NotificationDelivery, object]] = []
         self.since = time.monotonic()
         self.counts: dict[str, int] = {}
+        self.marks: _Marks | None = None
 
     def add(self, delivery: NotificationDelivery, outcome) -> None:
         self.pending.append((delivery, outcome))
@@ -504,26 +585,23 @@ class _BatchOutcomes:
             call_with_retry(self._record, pending, what="recording a batch's outcomes")
 
     def _record(self, pending) -> None:
+        if self.marks is not None:
+            self.marks.settle()  # the marks this record deletes are written first
         now = timezone.now()
         with transaction.atomic():
-            ours = set(
-                NotificationDelivery.objects.select_for_update()
-                .filter(pk__in=[d.pk for d, _ in pending], claim_token=self.token, status=DeliveryStatus.SENDING)
-                .values_list("pk", flat=True)
-            )
+            applied = [(delivery, *self._apply(delivery, outcome, now)) for delivery, outcome in pending]
+            # Only rows still claimed by this batch take their outcome (one statement, row-locked by it).
+            ours = _outcomes_write([delivery for delivery, _, _ in applied], self.token)
             rows, events = [], {}
-            for delivery, outcome in pending:
+            for delivery, status, entry in applied:
                 if delivery.pk not in ours:
                     # The sweeper released this claim (the attempt looked dead); another attempt owns the row now.
                     logger.warning("delivery %s: batch outcome not recorded, its claim was released", delivery.pk)
                     continue
-                status, entry = self._apply(delivery, outcome, now)
                 rows.append(delivery)
                 self.counts[status] = self.counts.get(status, 0) + 1
                 event = events.setdefault(delivery.content_id, {"content": delivery.content, "results": {}})
                 event["results"].setdefault(_BATCH_KEYS[status], {})[self.impl.recipient_ref(delivery)] = entry
-            if rows:
-                NotificationDelivery.objects.bulk_update(rows, _BATCH_FIELDS)
             # Recorded now: their delivered marks are no longer needed.
             DeliveredMark.objects.filter(delivery_id__in=[d.pk for d in rows]).delete()
             for event in events.values():
@@ -592,6 +670,44 @@ _BATCH_KEYS = {
     DeliveryStatus.FAILED: "failed",
     DeliveryStatus.SKIPPED: "skipped",
 }
+
+
+def _outcomes_write(deliveries: list[NotificationDelivery], token: str) -> set[int]:
+    """Write the outcome fields (_BATCH_FIELDS) of `deliveries` still claimed by `token` (status sending); their ids.
+
+    On PostgreSQL one `UPDATE … FROM (VALUES …) … RETURNING id` (Django's bulk_update builds a CASE per field and
+    row, which costs more CPU than sending the messages); elsewhere a locked read and bulk_update."""
+    if not deliveries:
+        return set()
+    if connection.vendor != "postgresql":
+        ours = set(
+            NotificationDelivery.objects.select_for_update()
+            .filter(pk__in=[d.pk for d in deliveries], claim_token=token, status=DeliveryStatus.SENDING)
+            .values_list("pk", flat=True)
+        )
+        NotificationDelivery.objects.bulk_update([d for d in deliveries if d.pk in ours], _BATCH_FIELDS)
+        return ours
+    table = connection.ops.quote_name(NotificationDelivery._meta.db_table)
+    columns = ", ".join(_BATCH_FIELDS)
+    assignments = ", ".join(f"{field} = v.{field}" for field in _BATCH_FIELDS)
+    # The first row carries the column types; the rest follow them.
+    first = "(%s::bigint, " + ", ".join(f"%s::{_BATCH_TYPES[field]}" for field in _BATCH_FIELDS) + ")"
+    rest = "(" + ", ".join(["%s"] * (len(_BATCH_FIELDS) + 1)) + ")"
+    values = ", ".join([first, *[rest] * (len(deliveries) - 1)])
+    params: list = []
+    for delivery in deliveries:
+        params.append(delivery.pk)
+        params.extend(getattr(delivery, field) for field in _BATCH_FIELDS)
+    params += [token, DeliveryStatus.SENDING]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS d SET {assignments} FROM (VALUES {values}) AS v(id, {columns}) "
+            f"WHERE d.id = v.id AND d.claim_token = %s AND d.status = %s RETURNING d.id",
+            params,
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 _BATCH_FIELDS = [
     "status",
     "response",
@@ -603,6 +719,17 @@ _BATCH_FIELDS = [
     "parts_total",
     "parts_sent",
 ]
+_BATCH_TYPES = {
+    "status": "varchar",
+    "response": "varchar",
+    "last_error": "text",
+    "claim_token": "varchar",
+    "target_name": "varchar",
+    "next_attempt_at": "timestamptz",
+    "sent_at": "timestamptz",
+    "parts_total": "smallint",
+    "parts_sent": "smallint",
+}
 
 
 def send(delivery_id: int) -> str | None:
