@@ -24,8 +24,8 @@ from tests.runbooks.factories import ExecutionFactory, HostFactory, RunbookFacto
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"audit", "core", "notifications", "status", "maintenance", "incidents", "runbooks", "subscribers"}
-SINGLETONS = {"core.sitesettings"}  # one row, nothing to filter
+OUR_APPS = {"audit", "core", "notifications", "status", "maintenance", "incidents", "runbooks", "subscribers", "scheduler"}
+SINGLETONS = {"core.sitesettings", "scheduler.schedulerswitch"}  # one row, nothing to filter
 
 
 def _windows(n, users):
