@@ -216,11 +216,6 @@ def classify(due: Sequence[datetime], *, now: datetime, grace_seconds: int, catc
     return out + [(d, ON_TIME) for d in on_time]
 
 
-def grace_seconds(tick_minutes: int, margin_seconds: int = 60) -> int:
-    """The default grace: two tick intervals plus a margin (django-q's scheduler looks every ~30 s)."""
-    return 2 * tick_minutes * 60 + margin_seconds
-
-
 # --- The protocol -----------------------------------------------------------------------------------------------
 
 
