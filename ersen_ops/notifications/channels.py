@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import logging
 import re
 import secrets
@@ -446,6 +447,12 @@ def register_personal_email_event(event: str) -> None:
     PERSONAL_EMAIL_EVENTS.add(event)
 
 
+@functools.lru_cache(maxsize=8)
+def _sender_domain(from_email: str) -> str:
+    # Parsed once per sender, not once per message of a batch.
+    return email.utils.parseaddr(from_email)[1].rpartition("@")[2] or "ersen-ops.invalid"
+
+
 class EmailChannel(BaseChannel):
     code = Channel.EMAIL
 
@@ -476,7 +483,7 @@ class EmailChannel(BaseChannel):
 
     def message_id(self, delivery) -> str:
         # Stable per delivery, so a receiving system can drop a duplicate after a crash-and-retry.
-        domain = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "ersen-ops.invalid"
+        domain = _sender_domain(settings.DEFAULT_FROM_EMAIL)
         return f"<notification-{delivery.pk}.{delivery.created_at:%Y%m%d%H%M%S}@{domain}>"
 
     def texts(self, delivery) -> tuple[str, str]:

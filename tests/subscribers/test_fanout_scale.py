@@ -289,3 +289,64 @@ def test_old_notices_keep_counts_instead_of_one_row_per_recipient(
     assert selectors.notice_delivery_counts(notice) == {"sent": 5, "failed": 1}
     with time_machine.travel(later):
         assert fanout.notice_deliveries_reduce()["notices_reduced"] == 0  # once
+
+
+class MarkCheckingMailbox(Mailbox):
+    """At each DATA, reads from a connection of its own which earlier accepted messages are not yet marked (or
+    recorded sent): with the mark written while the next message's MAIL/RCPT go, there must be none."""
+
+    def __init__(self, settings_dict):
+        super().__init__()
+        self.settings_dict = settings_dict
+        self.delivery_of: dict[str, int] = {}
+        self.unmarked: list[set[int]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        import psycopg
+
+        s = self.settings_dict
+        accepted = {self.delivery_of[r] for e in self.envelopes for r in e.rcpt_tos}
+        with psycopg.connect(
+            host=s.get("HOST") or "127.0.0.1",
+            port=s.get("PORT") or 5432,
+            user=s.get("USER") or "postgres",
+            password=s.get("PASSWORD") or None,
+            dbname=s["NAME"],
+        ) as conn:
+            known = {row[0] for row in conn.execute("SELECT delivery_id FROM notifications_deliveredmark")}
+            known |= {
+                row[0] for row in conn.execute("SELECT id FROM notifications_notificationdelivery WHERE status='sent'")
+            }
+        self.unmarked.append(accepted - known)
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.django_db(transaction=True)  # the marks are committed on a connection of their own, as in production
+def test_each_delivered_mark_is_committed_before_the_next_message_can_be_accepted(settings, monkeypatch):
+    # Each mark takes 0.2 s to commit, far longer than the next message's MAIL and RCPT: DATA must wait for it.
+    slow = "INSERT INTO {table} (delivery_id) SELECT {param}::bigint FROM pg_sleep(0.2) ON CONFLICT DO NOTHING"
+    monkeypatch.setattr(sending, "_MARK_SQL", slow)
+    api = ComponentFactory(name="API")
+    SubscriberFactory.create_batch(12)
+    with smtp_receiver(settings, MarkCheckingMailbox(connection.settings_dict)) as mailbox:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # the status-page post only
+        incident = incident_open(
+            actor=CommanderFactory(),
+            title="API errors",
+            level=Level.P3,
+            components={api: Impact.DEGRADED_PERFORMANCE},
+            message="Looking into it.",
+        )
+        post_delivery = NotificationDelivery.objects.get(channel=Channel.STATUS_PAGE, related_id=str(incident.pk))
+        sending.delivery_send(delivery_id=post_delivery.pk)
+        notice = fanout.notice_from_status_post(post_id=StatusPost.objects.get(delivery=post_delivery).pk)
+        for chunk in FanoutChunk.objects.filter(notice=notice):
+            fanout.chunk_deliver(chunk_id=chunk.pk, send=False)
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        mailbox.delivery_of = {
+            m.subscriber.email: m.delivery_id for m in SubscriberMessage.objects.select_related("subscriber")
+        }
+        assert deliveries_send(delivery_ids=list(mailbox.delivery_of.values())) == {"sent": 12}
+    assert len(mailbox.unmarked) == 12
+    assert all(not missing for missing in mailbox.unmarked), mailbox.unmarked
+    assert not DeliveredMark.objects.exists()  # recorded, then deleted with the batch's record
