@@ -36,10 +36,26 @@ class HostGroupForm(forms.ModelForm):
         return data
 
 
+class MembershipFilter(admin.SimpleListFilter):
+    title = "hosts chosen by"
+    parameter_name = "chosen_by"
+
+    def lookups(self, request, model_admin):
+        return [("role", "a role tag"), ("list", "an explicit list")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "role":
+            return queryset.exclude(role="")
+        if self.value() == "list":
+            return queryset.filter(role="")
+        return queryset
+
+
 @admin.register(HostGroup)
 class HostGroupAdmin(AuditHistoryMixin, admin.ModelAdmin):
     form = HostGroupForm
     list_display = ("name", "slug", "membership", "host_count", "runs_link")
+    list_filter = (MembershipFilter,)
     search_fields = ("name", "slug", "role")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("hosts",)
