@@ -56,10 +56,16 @@ def setup_django(env: dict) -> None:
 
 def django_env(database_url: str, **overrides: str) -> dict:
     """This process's environment plus what a benchmark's Django needs: its database, a fresh secret key, the
-    project's settings, quiet logs; `overrides` on top (e.g. DEBUG="0" and the hosts for production settings)."""
+    project's settings, quiet logs, an audit witness file of this run's own (a benchmark recreates its database, so
+    the repository's witness would report the log "shorter than its witness"); `overrides` on top (e.g. DEBUG="0"
+    and the hosts for production settings)."""
+    import tempfile
+
     env = dict(os.environ)
+    name = database_url.rstrip("/").rsplit("/", 1)[-1]
     env.update(
         DATABASE_URL=database_url,
+        OPS_AUDIT_WITNESS_FILE=os.path.join(tempfile.gettempdir(), f"ersen-bench-witness-{name}-{os.getpid()}.log"),
         DEBUG="1",
         SECRET_KEY=secrets.token_urlsafe(64),
         DJANGO_SETTINGS_MODULE="ersen_ops.settings",
