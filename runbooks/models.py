@@ -106,7 +106,7 @@ class HostGroup(models.Model):
         "role tag",
         max_length=40,
         blank=True,
-        validators=[role_tag_validator],
+        validators=[role_tag_validator, validate_single_line],
         help_text="Every enabled host with this role tag (e.g. “web”), as they are at launch. "
         "Give either a role tag or an explicit list of hosts, not both.",
     )
