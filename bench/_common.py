@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,18 @@ def django_env(database_url: str, **overrides: str) -> dict:
     )
     env.update(overrides)
     return env
+
+
+def stop_process_group(proc: subprocess.Popen, *, timeout: float = 30) -> None:
+    """Stop a process started with `start_new_session=True` (a qcluster: it stops its own workers on SIGTERM), then
+    kill whatever of its process group is left."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

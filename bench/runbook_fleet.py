@@ -27,9 +27,7 @@ There is no target in the issue beyond reporting; exit status 0 when every run s
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -38,7 +36,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import PYTHON, ROOT, django_env, drop_database, ensure_database, migrate, setup_django  # noqa: E402
+from bench._common import (  # noqa: E402
+    PYTHON,
+    ROOT,
+    django_env,
+    drop_database,
+    ensure_database,
+    migrate,
+    setup_django,
+    stop_process_group,
+)
 
 
 def parse_args():
@@ -90,16 +97,7 @@ def start_worker(env: dict, log_path: Path):
 
 
 def stop_worker(proc, log) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    stop_process_group(proc)
     log.close()
 
 

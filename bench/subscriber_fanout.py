@@ -32,7 +32,6 @@ import hmac
 import multiprocessing
 import os
 import secrets
-import signal
 import smtplib
 import socket
 import subprocess
@@ -42,6 +41,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._common import stop_process_group  # noqa: E402
+
 LOG_DIR = Path(tempfile.gettempdir())  # the worker's log, named in an error if it does not start
 PYTHON = sys.executable
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/ersen_bench_subscribers"
@@ -355,15 +357,7 @@ def run_once(args, *, broker: str, receivers_conn, smtp_port: int, http_port: in
             after = sizes(cursor)
         rate_after = raw_rates(smtp_port)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        try:
-            os.killpg(worker.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        stop_process_group(worker)
         log.close()
 
     notice = Notice.objects.get(event="incident.identified")
