@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from ersen_ops.audit.admin import AuditHistoryMixin
+from ersen_ops.core.admin_readonly import RecordAdminMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
 from ersen_ops.core.display import local_and_pacific_text, status_badge
 from ersen_ops.core.errors import DomainError
@@ -204,7 +205,7 @@ class ScheduleAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(Occurrence)
-class OccurrenceAdmin(admin.ModelAdmin):
+class OccurrenceAdmin(RecordAdminMixin, admin.ModelAdmin):
     """Read-only: occurrences are records the tick writes."""
 
     list_display = ("due", "schedule_link", "outcome_badge", "catch_up", "reason", "run", "recorded_at")
@@ -215,15 +216,6 @@ class OccurrenceAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.occurrence_list()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="due", ordering="due_at")
     def due(self, obj):

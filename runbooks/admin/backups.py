@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from ersen_ops.audit.admin import AuditHistoryMixin
+from ersen_ops.core.admin_readonly import RecordAdminMixin
 from ersen_ops.core.display import both_zones
 from runbooks import selectors
 from runbooks.models import Backup, BackupCopy
@@ -88,7 +89,7 @@ def _rendered(response):
 
 
 @admin.register(Backup)
-class BackupAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class BackupAdmin(RecordAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     list_display = (
         "file_name",
         "host",
@@ -191,12 +192,3 @@ class BackupAdmin(AuditHistoryMixin, admin.ModelAdmin):
             return _rendered(super().change_view(request, object_id, form_url, extra_context))
         finally:
             _page.retention = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

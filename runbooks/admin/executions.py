@@ -14,6 +14,7 @@ from django.utils.html import escape, format_html, format_html_join
 
 from ersen_ops.audit.admin import AuditHistoryMixin
 from ersen_ops.core.admin_lists import LargeListAdminMixin
+from ersen_ops.core.admin_readonly import RecordAdminMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
@@ -64,7 +65,7 @@ def _retry_describe(execution):
 
 
 @admin.register(RunbookExecution)
-class RunbookExecutionAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
+class RunbookExecutionAdmin(RecordAdminMixin, LargeListAdminMixin, WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     change_form_template = "admin/runbooks/runbookexecution/change_form.html"
     list_display = (
         "id",
@@ -193,15 +194,6 @@ class RunbookExecutionAdmin(LargeListAdminMixin, WorkflowAdminMixin, AuditHistor
 
     def get_queryset(self, request):
         return selectors.execution_list()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         custom = [

@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from ersen_ops.audit.admin import AuditHistoryMixin
+from ersen_ops.core.admin_readonly import RecordAdminMixin
 from ersen_ops.core.admin_workflow import WorkflowAction, WorkflowAdminMixin, final
 from ersen_ops.core.display import both_zones, status_badge
 from ersen_ops.core.errors import DomainError
@@ -134,7 +135,7 @@ def _group_cancel_perform(request, run, data):
 
 
 @admin.register(GroupRun)
-class GroupRunAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
+class GroupRunAdmin(RecordAdminMixin, WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
     change_form_template = "admin/runbooks/grouprun/change_form.html"
     list_display = (
         "id",
@@ -191,15 +192,6 @@ class GroupRunAdmin(WorkflowAdminMixin, AuditHistoryMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return selectors.group_run_list()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         custom = [
