@@ -4,6 +4,8 @@ checks' listener of `runbooks.backup_events`, registered in that process's `read
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from checks import services as check_services
@@ -63,8 +65,13 @@ def test_the_nightly_backup_run_by_the_worker_fills_the_inventory_and_beats_the_
     copy = BackupCopy.objects.get(backup=backup)
     assert copy.destination == offsite and (offsite_sandbox.backups / backup.file_name).exists()
     assert execution.result["prune"]["kept"][0]["path"] == backup.path
-    # The worker process announced it; the checks' listener there beat the check.
+    # The worker process announces it after the finish commits (so the run reads "succeeded" a moment before the
+    # beat lands); the checks' listener there beats the check.
+    deadline = time.monotonic() + 30
     freshness.refresh_from_db()
+    while freshness.last_ping_at is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        freshness.refresh_from_db()
     assert freshness.state == CheckState.UP and freshness.last_ping_at == execution.finished_at
     assert CheckResult.objects.get(health_check=freshness).checker == "runbooks"
     event = AuditEvent.objects.get(action="checks.heartbeat.backup_landed")
