@@ -143,6 +143,9 @@ try:
         "OPS_SUBSCRIBER_WEBHOOK_DISABLE_AFTER", 10, minimum=1, maximum=1000
     )
     OPS_SUBSCRIBER_FANOUT_CHUNK = config.integer("OPS_SUBSCRIBER_FANOUT_CHUNK", 500, minimum=1, maximum=5000)
+    # The first email chunk of a notice is this small and is delivered by the notice's own task, right after its
+    # commit, before the other chunks are queued: the first subscribers hear within a second (0: no such chunk).
+    OPS_SUBSCRIBER_FIRST_CHUNK = config.integer("OPS_SUBSCRIBER_FIRST_CHUNK", 20, minimum=0, maximum=5000)
     # Subscriber deliveries are kept this long, then reduced to counts per notice (subscribers.sweep_deliveries).
     OPS_SUBSCRIBER_DELIVERY_DAYS = config.integer("OPS_SUBSCRIBER_DELIVERY_DAYS", 30, minimum=1, maximum=3650)
     # Subscriber webhooks POSTed at the same time by one send task.

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django_q.tasks import async_task
 
 from ersen_ops.audit.services import record
 from ersen_ops.core.kit import can_transition, lock, now_or
@@ -357,10 +358,11 @@ def _notice_create(draft: Draft, *, status_post: StatusPost | None = None, now: 
                 notice.save()
         except IntegrityError:  # the same post's notice was created by a concurrent task
             return Notice.objects.filter(status_post=status_post).first() if status_post else None
+        first = settings.OPS_SUBSCRIBER_FIRST_CHUNK
         chunks = [
             FanoutChunk(notice=notice, audience=audience, number=number, recipient_ids=ids)
-            for audience, recipients in ((Audience.WEBHOOK, webhook_ids), (Audience.EMAIL, email_ids))
-            for number, ids in enumerate(policy.chunks(recipients, size), start=1)
+            for audience, recipients, head in ((Audience.WEBHOOK, webhook_ids, 0), (Audience.EMAIL, email_ids, first))
+            for number, ids in enumerate(policy.chunks(recipients, size, first=head), start=1)
         ]
         FanoutChunk.objects.bulk_create(chunks)
         notice.chunks_total = len(chunks)
@@ -380,9 +382,25 @@ def _notice_create(draft: Draft, *, status_post: StatusPost | None = None, now: 
                 "ics_sequence": notice.ics_sequence,
             },
         )
+        # After the commit, in this order: the webhooks' chunks are queued, the first email chunk is delivered here
+        # (no queue hop, a few recipients: the first emails leave within a second), then the rest are queued.
+        inline = next((c for c in chunks if c.audience == Audience.EMAIL), None) if first else None
         for chunk in chunks:
-            enqueue_on_commit(CHUNK_TASK, chunk.pk)
+            if chunk is inline:
+                transaction.on_commit(lambda: _chunk_deliver_here(inline.pk))
+            else:
+                enqueue_on_commit(CHUNK_TASK, chunk.pk)
     return notice
+
+
+def _chunk_deliver_here(chunk_id: int) -> None:
+    """The notice's own task delivers its first email chunk; if that fails, the chunk is queued like the others (a
+    worker that dies here leaves it, and the chunks not yet queued, to the sweeper)."""
+    try:
+        chunk_deliver(chunk_id=chunk_id)
+    except Exception:  # noqa: BLE001 - the notice is committed; its chunk's own task tries again
+        logger.exception("first chunk %s could not be delivered by the notice's task; queued instead", chunk_id)
+        async_task(CHUNK_TASK, chunk_id)
 
 
 # --- one chunk → queued deliveries -------------------------------------------------------------------------------

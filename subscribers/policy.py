@@ -167,6 +167,10 @@ def webhook_should_disable(*, consecutive_failures: int, limit: int) -> bool:
     return consecutive_failures >= limit
 
 
-def chunks(ids: Sequence[int], size: int) -> list[list[int]]:
-    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
+def chunks(ids: Sequence[int], size: int, *, first: int = 0) -> list[list[int]]:
+    """`ids` in chunks of `size`; with `first` (0 < first < size), the first chunk holds only that many."""
+    head: list[list[int]] = []
+    if 0 < first < size and len(ids) > first:
+        head, ids = [list(ids[:first])], ids[first:]
+    return head + [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 

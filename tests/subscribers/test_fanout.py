@@ -80,8 +80,59 @@ def test_a_notice_is_split_into_chunks_and_every_subscriber_gets_one_email(setti
     assert not AuditEvent.objects.filter(action="notification.sent", data__channel="subscriber_email").exists()
 
 
+def test_the_first_email_chunk_is_small_and_sent_by_the_notices_own_task_before_the_others_are_queued(
+    settings, api, django_capture_on_commit_callbacks
+):
+    from django_q.models import OrmQ
+
+    settings.OPS_SUBSCRIBER_FANOUT_CHUNK = 20
+    settings.OPS_SUBSCRIBER_FIRST_CHUNK = 3
+    subscribers = SubscriberFactory.create_batch(45)
+    open_incident(api)
+    delivery_send(delivery_id=NotificationDelivery.objects.get(channel=Channel.STATUS_PAGE).pk)
+    OrmQ.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        notice = fanout.notice_from_status_post(post_id=StatusPost.objects.get().pk)
+    chunks = list(notice.chunks.order_by("number"))
+    assert [len(c.recipient_ids) for c in chunks] == [3, 20, 20, 2]
+    # The first three subscribers were told by the notice's task itself: no queue hop between them and the update.
+    assert chunks[0].done_at is not None and all(c.done_at is None for c in chunks[1:])
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(s.email for s in subscribers[:3])
+    assert NotificationDelivery.objects.filter(
+        channel=SubscriberChannel.SUBSCRIBER_EMAIL, status=DeliveryStatus.SENT
+    ).count() == 3
+    # The other chunks are on the queue, one task each, and the first is not queued a second time.
+    queued = [task.task["args"] for task in OrmQ.objects.order_by("id")]
+    assert queued == [(c.pk,) for c in chunks[1:]]
+    assert AuditEvent.objects.filter(action="subscribers.chunk.queued", data__chunk=1).count() == 1
+
+
+def test_a_first_chunk_the_notices_task_cannot_deliver_is_queued_like_the_others(
+    settings, api, django_capture_on_commit_callbacks, monkeypatch
+):
+    from django_q.models import OrmQ
+
+    settings.OPS_SUBSCRIBER_FANOUT_CHUNK = 20
+    settings.OPS_SUBSCRIBER_FIRST_CHUNK = 3
+    SubscriberFactory.create_batch(23)
+    open_incident(api)
+    delivery_send(delivery_id=NotificationDelivery.objects.get(channel=Channel.STATUS_PAGE).pk)
+    OrmQ.objects.all().delete()
+
+    def broken(**kwargs):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(fanout, "chunk_deliver", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        notice = fanout.notice_from_status_post(post_id=StatusPost.objects.get().pk)
+    first, rest = notice.chunks.order_by("number")
+    assert first.done_at is None and not mail.outbox
+    assert sorted(task.task["args"] for task in OrmQ.objects.all()) == [(first.pk,), (rest.pk,)]
+
+
 def test_a_chunk_costs_the_same_queries_for_10_and_100_recipients(settings, api):
     settings.OPS_SUBSCRIBER_FANOUT_CHUNK = 500
+    settings.OPS_SUBSCRIBER_FIRST_CHUNK = 0  # one chunk of them all
     counts = []
     for size in (10, 100):
         SubscriberMessage.objects.all().delete()
@@ -181,7 +232,8 @@ def test_a_component_seen_for_the_first_time_is_recorded_without_a_notice(api):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_running_the_same_chunk_queue_it_once(transactional_postgres, api):
+def test_two_workers_running_the_same_chunk_queue_it_once(transactional_postgres, api, settings):
+    settings.OPS_SUBSCRIBER_FIRST_CHUNK = 0  # one chunk, run by the two workers below and not by the notice's task
     SubscriberFactory.create_batch(30)
     notice = publish_without_fanning_out(api)
     (chunk,) = notice.chunks.all()

@@ -326,6 +326,7 @@ def test_each_delivered_mark_is_committed_before_the_next_message_can_be_accepte
     # Each mark takes 0.2 s to commit, far longer than the next message's MAIL and RCPT: DATA must wait for it.
     slow = "INSERT INTO {table} (delivery_id) SELECT {param}::bigint FROM pg_sleep(0.2) ON CONFLICT DO NOTHING"
     monkeypatch.setattr(sending, "_MARK_SQL", slow)
+    settings.OPS_SUBSCRIBER_FIRST_CHUNK = 0  # all twelve are sent by the deliveries_send below
     api = ComponentFactory(name="API")
     SubscriberFactory.create_batch(12)
     with smtp_receiver(settings, MarkCheckingMailbox(connection.settings_dict)) as mailbox:
