@@ -47,9 +47,11 @@ code: $(STAMP)
 	@test -n "$(U)" || { echo "usage: make code U=operator   (a demo login from .demo-credentials)"; exit 2; }
 	@$(BIN)/python manage.py totp_code "$(U)"
 
-## make test: install and run the whole suite (CI=true turns missing programs into failures)
+## make test: install and run the whole suite (CI=true turns missing programs into failures), in TEST_WORKERS
+## pytest-xdist workers (2; the tests that start real processes run one at a time in one of them; 0: no xdist)
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 ## make serve: production-style web process (gunicorn + whitenoise); run `make worker` beside it
 serve: $(STAMP)

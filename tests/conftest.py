@@ -18,6 +18,17 @@ def missing(reason: str):
     pytest.skip(reason)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs the suite in two pytest-xdist workers with `--dist loadgroup`: every test that starts real
+    processes (marked `slow`: sshd, qcluster, Chromium, the OIDC provider) in one group, so they run one at a time
+    as before and never compete with each other for the two cores, and every other test with the rest of its
+    file (a module's fixed paths and module fixtures stay in one worker). Without xdist the marks do nothing."""
+    for item in items:
+        group = "processes" if item.get_closest_marker("slow") else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def require_program(name: str, path: str | None = None) -> str:
     found = path if path and os.path.exists(path) else shutil.which(name)
     if not found:
